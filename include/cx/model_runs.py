@@ -1,0 +1,59 @@
+"""The ``model_runs`` table: one row per model x metric x as_of_date.
+
+Every model stage reports its evaluation here, next to the baseline it must beat,
+so users can see each day whether a model earned its place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cx.warehouse import replace_partition
+
+COLUMNS = ["model", "metric", "value", "baseline_value", "passed", "model_version", "details"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    metric: str
+    value: float | None
+    baseline_value: float | None = None
+    passed: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def metrics_frame(model: str, model_version: str, metrics: list[Metric]) -> pd.DataFrame:
+    rows = [
+        {
+            "model": model,
+            "metric": m.metric,
+            "value": None if m.value is None else float(m.value),
+            "baseline_value": None if m.baseline_value is None else float(m.baseline_value),
+            "passed": m.passed,
+            "model_version": model_version,
+            "details": json.dumps(m.details, sort_keys=True, default=str) if m.details else None,
+        }
+        for m in metrics
+    ]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.astype(
+        {"value": "float64", "baseline_value": "float64", "passed": "boolean", "details": "object"}
+    )
+
+
+def write_model_runs(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    model_version: str,
+    metrics: list[Metric],
+    as_of_date: date,
+) -> int:
+    """Replace this model's rows for the day (other models' rows stay)."""
+    frame = metrics_frame(model, model_version, metrics).drop(columns=["model"])
+    return replace_partition(con, "model_runs", frame, as_of_date, scope={"model": model})

@@ -1,0 +1,127 @@
+"""DuckDB access designed for its single-writer rule.
+
+DuckDB allows one process to hold a database file open for writing. Airflow runs
+tasks in separate processes (and backfills run several DAG runs at once), so every
+access goes through :func:`connect`, which takes an exclusive advisory file lock
+beside the database first. Waiting on that lock is cheap and bounded; the
+alternative, DuckDB's "could not set lock" error, fails the task. Keep connections
+short: read inputs, release, compute, then reconnect to write results.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cx.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+@contextmanager
+def warehouse_lock(warehouse: Path, timeout_s: float) -> Iterator[None]:
+    """Hold the cross-process writer lock of ``warehouse`` for the block."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    path = lock_path(warehouse)
+    started = time.monotonic()
+    with open(path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if waited > timeout_s:
+                    raise TimeoutError(
+                        f"waited {waited:.0f}s for the DuckDB writer lock {path}; "
+                        "another task holds the warehouse (raise CX_LOCK_TIMEOUT_S "
+                        "or lower the cx_duckdb pool's parallelism)"
+                    ) from None
+                time.sleep(0.5)
+        if time.monotonic() - started > 1:
+            log.info("waited %.1fs for the warehouse lock", time.monotonic() - started)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An exclusive connection to the warehouse, released at the end of the block."""
+    settings = settings or load_settings()
+    with warehouse_lock(settings.warehouse, settings.lock_timeout_s):
+        con = duckdb.connect(
+            str(settings.warehouse),
+            config={
+                "threads": settings.duckdb_threads,
+                "memory_limit": settings.duckdb_memory_limit,
+            },
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = "main") -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def read_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    as_of_date: date,
+    schema: str = "main",
+    scope: dict[str, str] | None = None,
+) -> int:
+    """Idempotently write ``frame`` as the ``as_of_date`` partition of ``table``.
+
+    Creates the table from the frame's schema on first use; later writes delete the
+    day's rows (narrowed by ``scope``, e.g. ``{"model": "sentiment"}`` when several
+    writers share a table) and insert the new ones in one transaction, so a re-run or
+    a cleared task leaves exactly one copy of the day.
+    """
+    frame = frame.copy()
+    frame["as_of_date"] = pd.Timestamp(as_of_date).date()
+    for column, value in (scope or {}).items():
+        frame[column] = value
+    qualified = f'"{schema}"."{table}"'
+    con.execute(f'create schema if not exists "{schema}"')
+    con.register("_cx_frame", frame)
+    try:
+        con.execute("begin transaction")
+        if table_exists(con, table, schema):
+            where = " and ".join(["as_of_date = ?", *(f'"{c}" = ?' for c in scope or {})])
+            con.execute(f"delete from {qualified} where {where}", [as_of_date, *(scope or {}).values()])
+            con.execute(f"insert into {qualified} by name select * from _cx_frame")
+        else:
+            con.execute(f"create table {qualified} as select * from _cx_frame")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_cx_frame")
+    return len(frame)
