@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cx.contract import LANDING_SOURCES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,15 +34,7 @@ def _env_path(name: str, default: Path) -> Path:
 
 
 # The seven landing sources of the contract, in load order (parents first).
-SOURCES: tuple[str, ...] = (
-    "customers",
-    "products",
-    "orders",
-    "order_items",
-    "web_events",
-    "reviews",
-    "support_tickets",
-)
+SOURCES: tuple[str, ...] = tuple(LANDING_SOURCES)
 
 # Tables the pipeline promises to users (CONTRACT.md section 2).
 PUBLISHED_TABLES: tuple[str, ...] = (

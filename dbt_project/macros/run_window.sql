@@ -1,0 +1,22 @@
+{# The extraction days this run (re)builds; see vars run_from / run_to. #}
+{% macro run_from() %}'{{ var("run_from") }}'::date{% endmacro %}
+{% macro run_to() %}'{{ var("run_to") }}'::date{% endmacro %}
+
+{% macro in_run_window(column='_landing_date') -%}
+    {% if is_incremental() %}{{ column }} between {{ run_from() }} and {{ run_to() }}{% else %}{{ column }} <= {{ run_to() }}{% endif %}
+{%- endmacro %}
+
+{# Incremental staging models replace their partitions of the run window:
+   delete them here, the model's select inserts them again. Idempotent, and a
+   re-delivered day that now holds fewer rows leaves no stale rows behind. #}
+{% macro delete_run_window(column='_landing_date') -%}
+    {% if is_incremental() %}
+        delete from {{ this }} where {{ column }} between {{ run_from() }} and {{ run_to() }}
+    {% endif %}
+{%- endmacro %}
+
+{# The day the marts describe: the latest extraction day ingested so far. Derived
+   from the data, not the run, so days re-run out of order leave the same state. #}
+{% macro as_of_date() -%}
+    (select coalesce(max(_landing_date), {{ run_to() }}) from {{ source('landing', 'deliveries') }})
+{%- endmacro %}

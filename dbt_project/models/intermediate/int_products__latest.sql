@@ -1,0 +1,20 @@
+-- One row per catalog product: the latest valid version (upsert semantics).
+
+with versions as (
+    select * from {{ ref('stg_products') }}
+    where _dq_reason is null
+),
+
+ranked as (
+    select
+        *,
+        min(_landing_date) over (partition by product_id) as first_delivered_on,
+        row_number() over (
+            partition by product_id
+            order by updated_at desc, _landing_date desc, _file desc, _line desc
+        ) as version_rank
+    from versions
+)
+
+select * exclude (version_rank) from ranked
+where version_rank = 1

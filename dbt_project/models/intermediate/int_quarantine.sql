@@ -1,0 +1,33 @@
+-- Every landing row that could not be repaired, with the reason: rows DuckDB could
+-- not parse, rows failing a staging rule, and orphans found across sources.
+
+{% set staged = ['customers', 'products', 'orders', 'order_items', 'web_events', 'reviews', 'support_tickets'] %}
+
+with unparseable as (
+    select source, _landing_date, _file, _line, reason, raw
+    from {{ source('landing', 'parse_rejects') }}
+),
+
+{% for name in staged %}
+rejected_{{ name }} as (
+    select '{{ name }}' as source, _landing_date, _file, _line, _dq_reason as reason, _raw as raw
+    from {{ ref('stg_' ~ name) }}
+    where _dq_reason is not null
+),
+{% endfor %}
+
+orphans as (
+    select 'orders' as source, _landing_date, _file, _line, _dq_reason as reason, _raw as raw
+    from {{ ref('int_orders__validated') }}
+    where _dq_reason is not null
+    union all
+    select 'order_items', _landing_date, _file, _line, _dq_reason, _raw
+    from {{ ref('int_order_items__validated') }}
+    where _dq_reason is not null
+)
+
+select * from unparseable
+{% for name in staged %}
+union all select * from rejected_{{ name }}
+{% endfor %}
+union all select * from orphans

@@ -1,0 +1,58 @@
+-- The segmentation model's inputs: one row per customer, behaviour in plain units.
+
+with customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+lines as (
+    select
+        orders.customer_id,
+        orders.order_id,
+        items.quantity,
+        items.quantity * items.unit_price as line_amount,
+        products.category
+    from {{ ref('fct_orders') }} as orders
+    join {{ ref('int_order_items') }} as items using (order_id)
+    left join {{ ref('dim_products') }} as products using (product_id)
+    where orders.status <> 'cancelled'
+),
+
+basket as (
+    select
+        customer_id,
+        sum(quantity) filter (where quantity > 0) / nullif(count(distinct order_id), 0) as avg_basket_size,
+        count(distinct category) filter (where quantity > 0) as category_diversity,
+        coalesce(-sum(line_amount) filter (where quantity < 0), 0)
+            / nullif(sum(line_amount) filter (where quantity > 0), 0) as return_rate
+    from lines
+    group by customer_id
+),
+
+sessions as (
+    select
+        customer_id,
+        count(*) filter (where cart_adds > 0) as cart_sessions,
+        count(*) filter (where is_abandoned_cart) as abandoned_sessions
+    from {{ ref('int_web_sessions') }}
+    where customer_id is not null
+    group by customer_id
+)
+
+select
+    customers.customer_id,
+    customers.recency_days,
+    customers.frequency,
+    customers.monetary,
+    customers.tenure_days,
+    coalesce(basket.avg_basket_size, 0) as avg_basket_size,
+    coalesce(basket.category_diversity, 0) as category_diversity,
+    customers.web_sessions,
+    sessions.abandoned_sessions::double / nullif(sessions.cart_sessions, 0) as cart_abandonment_rate,
+    coalesce(basket.return_rate, 0) as return_rate,
+    customers.region,
+    customers.country,
+    customers.age_band,
+    customers.as_of_date
+from customers
+left join basket using (customer_id)
+left join sessions using (customer_id)

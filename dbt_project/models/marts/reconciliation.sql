@@ -1,0 +1,36 @@
+-- For every source and extraction day: landing rows = clean rows + quarantined rows.
+
+{% set sources = ['customers', 'products', 'orders', 'order_items', 'web_events', 'reviews', 'support_tickets'] %}
+
+with landed as (
+    select source, _landing_date, sum(rows_parsed + rows_rejected) as landing_rows
+    from {{ source('landing', 'deliveries') }}
+    group by source, _landing_date
+),
+
+quarantined as (
+    select source, _landing_date, count(*) as quarantined_rows
+    from {{ ref('int_quarantine') }}
+    group by source, _landing_date
+),
+
+clean as (
+    {% for name in sources %}
+    select '{{ name }}' as source, _landing_date, count(*) as clean_rows
+    from {{ ref('int_orders__validated') if name == 'orders' else ref('int_order_items__validated') if name == 'order_items' else ref('stg_' ~ name) }}
+    where _dq_reason is null
+    group by _landing_date
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select
+    landed.source,
+    landed._landing_date as landing_date,
+    landed.landing_rows,
+    coalesce(clean.clean_rows, 0) as clean_rows,
+    coalesce(quarantined.quarantined_rows, 0) as quarantined_rows,
+    landed.landing_rows = coalesce(clean.clean_rows, 0) + coalesce(quarantined.quarantined_rows, 0) as is_balanced
+from landed
+left join clean using (source, _landing_date)
+left join quarantined using (source, _landing_date)

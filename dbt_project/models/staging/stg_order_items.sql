@@ -1,0 +1,41 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'order_items') }}
+    where {{ in_run_window() }}
+),
+
+typed as (
+    select
+        order_id,
+        product_id,
+        reference.parse_number(quantity) as quantity,
+        reference.parse_number(unit_price) as unit_price,
+        quantity as quantity_raw,
+        unit_price as unit_price_raw,
+        _landing_date,
+        _file,
+        _line,
+        _raw,
+        row_number() over (
+            partition by _landing_date, order_id, product_id, quantity, unit_price
+            order by _file, _line
+        ) as copy_number
+    from source
+),
+
+checked as (
+    select
+        *,
+        case
+            when order_id is null or product_id is null or quantity_raw is null or unit_price_raw is null
+                then 'missing_required_key'
+            when quantity is null or unit_price is null then 'unparseable_number'
+            when unit_price <= 0 then 'non_positive_price'
+            when quantity = 0 then 'zero_quantity'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (quantity_raw, unit_price_raw, copy_number) from checked

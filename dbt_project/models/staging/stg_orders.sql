@@ -1,0 +1,48 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'orders') }}
+    where {{ in_run_window() }}
+),
+
+statuses as (
+    select raw_value, value from {{ ref('enum_values') }} where domain = 'order_status'
+),
+
+typed as (
+    select
+        source.order_id,
+        source.customer_id,
+        reference.parse_ts(source.ordered_at) as ordered_at,
+        statuses.value as status,
+        lower(source.channel) as channel,
+        upper(source.currency) as currency,
+        source.ordered_at as ordered_at_raw,
+        source.status as status_raw,
+        source._landing_date,
+        source._file,
+        source._line,
+        source._raw,
+        row_number() over (
+            partition by source._landing_date, source.order_id, source.customer_id, source.ordered_at,
+                source.status, source.channel, source.currency
+            order by source._file, source._line
+        ) as copy_number
+    from source
+    left join statuses on reference.enum_key(source.status) = statuses.raw_value
+),
+
+checked as (
+    select
+        *,
+        case
+            when order_id is null or customer_id is null or ordered_at_raw is null then 'missing_required_key'
+            when ordered_at is null then 'unparseable_timestamp'
+            when ordered_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            when status_raw is not null and status is null then 'unknown_enum'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (ordered_at_raw, status_raw, copy_number) from checked

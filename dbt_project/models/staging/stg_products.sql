@@ -1,0 +1,44 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'products') }}
+    where {{ in_run_window() }}
+),
+
+typed as (
+    select
+        product_id,
+        name,
+        lower(category) as category,
+        brand,
+        reference.parse_number(price) as price,
+        description,
+        reference.parse_ts(updated_at) as updated_at,
+        price as price_raw,
+        updated_at as updated_at_raw,
+        _landing_date,
+        _file,
+        _line,
+        _raw,
+        row_number() over (
+            partition by _landing_date, product_id, name, category, brand, price, description, updated_at
+            order by _file, _line
+        ) as copy_number
+    from source
+),
+
+checked as (
+    select
+        *,
+        case
+            when product_id is null or updated_at_raw is null then 'missing_required_key'
+            when updated_at is null then 'unparseable_timestamp'
+            when updated_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            when price_raw is not null and price is null then 'unparseable_number'
+            when price <= 0 then 'non_positive_price'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (price_raw, updated_at_raw, copy_number) from checked

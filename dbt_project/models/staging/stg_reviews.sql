@@ -1,0 +1,48 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'reviews') }}
+    where {{ in_run_window() }}
+),
+
+typed as (
+    select
+        review_id,
+        reference.parse_ts(created_at) as created_at,
+        customer_id,
+        product_id,
+        order_id,
+        reference.parse_number(rating) as rating_value,
+        title,
+        body,
+        lower(language) as language,
+        created_at as created_at_raw,
+        rating as rating_raw,
+        _landing_date,
+        _file,
+        _line,
+        _raw,
+        row_number() over (
+            partition by _landing_date, review_id, created_at, customer_id, product_id, order_id,
+                rating, title, body, language
+            order by _file, _line
+        ) as copy_number
+    from source
+),
+
+checked as (
+    select
+        * exclude (rating_value),
+        cast(rating_value as integer) as rating,
+        case
+            when review_id is null or created_at_raw is null then 'missing_required_key'
+            when created_at is null then 'unparseable_timestamp'
+            when created_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            when rating_raw is not null and (rating_value is null or rating_value not in (1, 2, 3, 4, 5))
+                then 'invalid_rating'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (created_at_raw, rating_raw, copy_number) from checked

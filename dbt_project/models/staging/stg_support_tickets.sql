@@ -1,0 +1,47 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'support_tickets') }}
+    where {{ in_run_window() }}
+),
+
+statuses as (
+    select raw_value, value from {{ ref('enum_values') }} where domain = 'ticket_status'
+),
+
+typed as (
+    select
+        source.ticket_id,
+        reference.parse_ts(source.created_at) as created_at,
+        source.customer_id,
+        lower(source.channel) as channel,
+        source.subject,
+        source.body,
+        statuses.value as status,
+        source.created_at as created_at_raw,
+        source._landing_date,
+        source._file,
+        source._line,
+        source._raw,
+        row_number() over (
+            partition by source._landing_date, source.ticket_id, source.created_at, source.customer_id,
+                source.channel, source.subject, source.body, source.status
+            order by source._file, source._line
+        ) as copy_number
+    from source
+    left join statuses on reference.enum_key(source.status) = statuses.raw_value
+),
+
+checked as (
+    select
+        *,
+        case
+            when ticket_id is null or created_at_raw is null then 'missing_required_key'
+            when created_at is null then 'unparseable_timestamp'
+            when created_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (created_at_raw, copy_number) from checked

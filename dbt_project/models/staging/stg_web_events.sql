@@ -1,0 +1,52 @@
+{{ config(pre_hook=delete_run_window()) }}
+
+with source as (
+    select * from {{ source('landing', 'web_events') }}
+    where {{ in_run_window() }}
+),
+
+event_types as (
+    select raw_value, value from {{ ref('enum_values') }} where domain = 'event_type'
+),
+
+typed as (
+    select
+        source.event_id,
+        reference.parse_ts(source.occurred_at) as occurred_at,
+        event_types.value as event_type,
+        source.session_id,
+        source.customer_id,
+        source.anonymous_id,
+        source.product_id,
+        source.search_query,
+        lower(source.device) as device,
+        source.occurred_at as occurred_at_raw,
+        source.event_type as event_type_raw,
+        source._landing_date,
+        source._file,
+        source._line,
+        source._raw,
+        row_number() over (
+            partition by source._landing_date, source.event_id, source.occurred_at, source.event_type,
+                source.session_id, source.customer_id, source.anonymous_id, source.product_id,
+                source.search_query, source.device
+            order by source._file, source._line
+        ) as copy_number
+    from source
+    left join event_types on reference.enum_key(source.event_type) = event_types.raw_value
+),
+
+checked as (
+    select
+        *,
+        case
+            when event_id is null or occurred_at_raw is null or event_type_raw is null then 'missing_required_key'
+            when occurred_at is null then 'unparseable_timestamp'
+            when occurred_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            when event_type is null then 'unknown_enum'
+            when copy_number > 1 then 'duplicate_row'
+        end as _dq_reason
+    from typed
+)
+
+select * exclude (occurred_at_raw, event_type_raw, copy_number) from checked

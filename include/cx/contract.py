@@ -1,0 +1,63 @@
+"""The landing-zone contract (CONTRACT.md section 1) as data.
+
+The ingest step and the tests read the column lists from here; the dbt sources
+(`dbt_project/models/staging/_sources.yml`) document the same columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+
+
+LANDING_SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec
+    for spec in (
+        SourceSpec(
+            "customers",
+            ("customer_id", "email", "first_name", "last_name", "gender", "birth_date", "city",
+             "region", "country", "signup_date", "updated_at"),
+            ("customer_id", "updated_at"),
+        ),
+        SourceSpec(
+            "products",
+            ("product_id", "name", "category", "brand", "price", "description", "updated_at"),
+            ("product_id", "updated_at"),
+        ),
+        SourceSpec(
+            "orders",
+            ("order_id", "customer_id", "ordered_at", "status", "channel", "currency"),
+            ("order_id", "customer_id", "ordered_at"),
+        ),
+        SourceSpec(
+            "order_items",
+            ("order_id", "product_id", "quantity", "unit_price"),
+            ("order_id", "product_id", "quantity", "unit_price"),
+        ),
+        SourceSpec(
+            "web_events",
+            ("event_id", "occurred_at", "event_type", "session_id", "customer_id", "anonymous_id",
+             "product_id", "search_query", "device"),
+            ("event_id", "occurred_at", "event_type"),
+        ),
+        SourceSpec(
+            "reviews",
+            ("review_id", "created_at", "customer_id", "product_id", "order_id", "rating", "title",
+             "body", "language"),
+            ("review_id", "created_at"),
+        ),
+        SourceSpec(
+            "support_tickets",
+            ("ticket_id", "created_at", "customer_id", "channel", "subject", "body", "status"),
+            ("ticket_id", "created_at"),
+        ),
+    )
+}
+
+FILE_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}

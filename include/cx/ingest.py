@@ -1,0 +1,281 @@
+"""Landing zone -> ``landing`` schema: every delivered row, verbatim, with lineage.
+
+DuckDB's own readers parse each file (CSV, JSONL, Parquet); this module only maps
+the file's columns onto the contract (case-insensitive, trimmed; absent optional
+columns become NULL; extra columns stay in ``_raw``) and records where each row came
+from (``_file``, ``_line``). Rows that cannot be parsed at all go to
+``landing.parse_rejects`` with the reason, so landing rows = parsed + rejected.
+
+Partitions are keyed by the extraction day (the date folder) and replaced as a
+whole, so re-ingesting a day, or a re-delivered day, is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from cx.contract import FILE_FORMATS, LANDING_SOURCES, SourceSpec
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "landing"
+LINEAGE_COLUMNS = ("_landing_date", "_file", "_line", "_raw")
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    source: str
+    landing_date: date
+    path: Path
+    fmt: str
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def discover(landing_dir: Path, start: date, end: date, sources: tuple[str, ...] | None = None) -> list[DeliveredFile]:
+    """Files of ``sources`` whose date folder lies in [start, end], in a stable order."""
+    found: list[DeliveredFile] = []
+    for source in sources or tuple(LANDING_SOURCES):
+        source_dir = landing_dir / source
+        if not source_dir.is_dir():
+            continue
+        for day_dir in sorted(p for p in source_dir.iterdir() if p.is_dir()):
+            try:
+                day = date.fromisoformat(day_dir.name)
+            except ValueError:
+                log.warning("ignoring %s: folder name is not a YYYY-MM-DD date", day_dir)
+                continue
+            if not start <= day <= end:
+                continue
+            for path in sorted(day_dir.iterdir()):
+                fmt = FILE_FORMATS.get(path.suffix.lower())
+                if path.is_file() and fmt and not path.name.startswith((".", "_")):
+                    found.append(DeliveredFile(source, day, path, fmt))
+    return found
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the landing tables (empty when a source never arrived)."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    for spec in LANDING_SOURCES.values():
+        cols = ", ".join(f"{_q(c)} varchar" for c in spec.columns)
+        con.execute(
+            f"create table if not exists {SCHEMA}.{spec.name} ({cols}, _landing_date date, "
+            "_file varchar, _line bigint, _raw varchar)"
+        )
+    con.execute(
+        f"create table if not exists {SCHEMA}.parse_rejects (source varchar, _landing_date date, "
+        "_file varchar, _line bigint, reason varchar, raw varchar)"
+    )
+    con.execute(
+        f"create table if not exists {SCHEMA}.deliveries (source varchar, _landing_date date, "
+        "_file varchar, format varchar, rows_parsed bigint, rows_rejected bigint)"
+    )
+
+
+def _column_map(file_columns: list[str], spec: SourceSpec) -> dict[str, str | None]:
+    """Contract column -> the file's column name (matched trimmed, case-insensitively)."""
+    by_key = {c.strip().lower(): c for c in file_columns}
+    return {c: by_key.get(c) for c in spec.columns}
+
+
+def _projection(mapping: dict[str, str | None], expr_for) -> str:
+    return ", ".join(
+        f"{expr_for(src)} as {_q(col)}" if src is not None else f"null::varchar as {_q(col)}"
+        for col, src in mapping.items()
+    )
+
+
+def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
+    reader = (
+        f"read_csv({_lit(str(f.path))}, all_varchar=true, header=true, auto_detect=true, "
+        "strict_mode=true, store_rejects=true, rejects_scan='_cx_scan', rejects_table='_cx_rejects', "
+        "normalize_names=false, encoding='utf-8', parallel=false)"
+    )
+    con.execute("drop table if exists _cx_scan; drop table if exists _cx_rejects")
+    con.execute(f"create or replace temp table _cx_file as select * from {reader}")
+    columns = [r[0] for r in con.execute("describe _cx_file").fetchall()]
+    rejects = con.execute(
+        "select line, error_type::varchar || ': ' || error_message, csv_line from _cx_rejects order by line"
+    ).fetchall() if con.execute(
+        "select count(*) from duckdb_tables() where table_name = '_cx_rejects'"
+    ).fetchone()[0] else []
+    # One reject row per bad record (DuckDB may report several errors per line).
+    seen: dict[int, tuple[str, str]] = {}
+    for line, reason, raw in rejects:
+        seen.setdefault(int(line), (reason, raw))
+    parsed = con.execute("select count(*) from _cx_file").fetchone()[0]
+    total = parsed + len(seen)
+    # DuckDB numbers records with the header as line 1; accepted rows take the
+    # record numbers that were not rejected, in file order.
+    bad = ",".join(str(x) for x in seen) or "-1"
+    mapping = _column_map(columns, LANDING_SOURCES[f.source])
+    con.execute(
+        f"""
+        insert into _cx_batch_{f.source}
+        with numbered as (select *, row_number() over () as _rn from _cx_file),
+        lines as (
+            select l as _line, row_number() over (order by l) as _rn
+            from range(2, {total + 2}) t(l) where l not in ({bad})
+        )
+        select {_projection(mapping, lambda c: f"nullif(trim({_q(c)}), '')")},
+               {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, lines._line,
+               to_json(struct_pack({", ".join(f"{_q(c)} := {_q(c)}" for c in columns)}))::varchar
+        from numbered join lines using (_rn)
+        """
+    )
+    for line, (reason, raw) in sorted(seen.items()):
+        con.execute(
+            f"insert into _cx_batch_parse_rejects values (?, ?, ?, ?, ?, ?)",
+            [f.source, f.landing_date, rel, line, f"unparseable: {reason}"[:500], raw],
+        )
+    return parsed, len(seen)
+
+
+def _insert_jsonl(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
+    # Read lines as text so a malformed line is a reject with its line number,
+    # not a silent skip or a failed file.
+    con.execute(
+        f"""
+        create or replace temp table _cx_lines as
+        select line_no as _line, line
+        from (select unnest(string_split(replace(content, chr(13), ''), chr(10))) as line,
+                     generate_subscripts(string_split(replace(content, chr(13), ''), chr(10)), 1) as line_no
+              from read_text({_lit(str(f.path))}))
+        where trim(line) <> ''
+        """
+    )
+    keys = [
+        r[0]
+        for r in con.execute(
+            "select distinct unnest(json_keys(line::json)) from _cx_lines "
+            "where coalesce(json_type(try_cast(line as json)) = 'OBJECT', false) order by 1"
+        ).fetchall()
+    ]
+    mapping = _column_map(keys, LANDING_SOURCES[f.source])
+    expr = lambda k: f"nullif(trim(json_extract_string(line, {_lit('$.' + _q(k))})), '')"  # noqa: E731
+    valid = "coalesce(json_type(try_cast(line as json)) = 'OBJECT', false)"
+    con.execute(
+        f"""
+        insert into _cx_batch_{f.source}
+        select {_projection(mapping, expr)}, {_lit(f.landing_date.isoformat())}::date,
+               {_lit(rel)}, _line, line
+        from _cx_lines where {valid}
+        """
+    )
+    con.execute(
+        f"""
+        insert into _cx_batch_parse_rejects
+        select {_lit(f.source)}, {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, _line,
+               'unparseable: not a JSON object', line
+        from _cx_lines where not ({valid})
+        """
+    )
+    parsed, rejected = con.execute(
+        f"select count(*) filter (where {valid}), count(*) filter (where not ({valid})) from _cx_lines"
+    ).fetchone()
+    return parsed, rejected
+
+
+def _insert_parquet(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
+    reader = f"read_parquet({_lit(str(f.path))}, file_row_number=true)"
+    columns = [r[0] for r in con.execute(f"describe select * from {reader}").fetchall() if r[0] != "file_row_number"]
+    mapping = _column_map(columns, LANDING_SOURCES[f.source])
+    con.execute(
+        f"""
+        insert into _cx_batch_{f.source}
+        select {_projection(mapping, lambda c: f"nullif(trim({_q(c)}::varchar), '')")},
+               {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, file_row_number + 1,
+               to_json(struct_pack({", ".join(f"{_q(c)} := {_q(c)}" for c in columns)}))::varchar
+        from {reader}
+        """
+    )
+    return con.execute(f"select count(*) from {reader}").fetchone()[0], 0
+
+
+_READERS = {"csv": _insert_csv, "jsonl": _insert_jsonl, "parquet": _insert_parquet}
+
+
+def ingest_range(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    start: date,
+    end: date,
+    sources: tuple[str, ...] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Replace the landing partitions [start, end] with what the landing zone holds now.
+
+    Returns per source the files, parsed rows and rejected rows ingested.
+    """
+    ensure_schema(con)
+    sources = sources or tuple(LANDING_SOURCES)
+    files = discover(landing_dir, start, end, sources)
+    summary = {s: {"files": 0, "rows": 0, "rejected": 0} for s in sources}
+    tables = (*sources, "parse_rejects", "deliveries")
+    # Parse every file into temp batch tables first (a statement that fails
+    # leaves them untouched), then swap the partitions in one short transaction.
+    for table in tables:
+        con.execute(f"create or replace temp table _cx_batch_{table} as select * from {SCHEMA}.{table} limit 0")
+    for f in files:
+        rel = str(f.path.relative_to(landing_dir))
+        try:
+            parsed, rejected = _READERS[f.fmt](con, f, rel)
+        except duckdb.Error as exc:
+            # A file DuckDB cannot read at all (binary garbage, wrong encoding):
+            # one reject row that names it, instead of a failed run.
+            con.execute(f"delete from _cx_batch_{f.source} where _file = ?", [rel])
+            con.execute("delete from _cx_batch_parse_rejects where _file = ?", [rel])
+            parsed, rejected = 0, 1
+            con.execute(
+                "insert into _cx_batch_parse_rejects values (?, ?, ?, 0, ?, null)",
+                [f.source, f.landing_date, rel, f"unreadable file: {str(exc).splitlines()[0][:400]}"],
+            )
+        con.execute(
+            "insert into _cx_batch_deliveries values (?, ?, ?, ?, ?, ?)",
+            [f.source, f.landing_date, rel, f.fmt, parsed, rejected],
+        )
+        s = summary[f.source]
+        s["files"] += 1
+        s["rows"] += parsed
+        s["rejected"] += rejected
+    in_sources = ", ".join(_lit(s) for s in sources)
+    con.execute("begin transaction")
+    try:
+        for table in tables:
+            source_filter = "" if table in sources else f" and source in ({in_sources})"
+            con.execute(
+                f"delete from {SCHEMA}.{table} where _landing_date between ? and ?{source_filter}",
+                [start, end],
+            )
+            con.execute(f"insert into {SCHEMA}.{table} select * from _cx_batch_{table}")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    for table in tables:
+        con.execute(f"drop table if exists _cx_batch_{table}")
+    return summary
+
+
+def landed_days(landing_dir: Path, sources: tuple[str, ...] | None = None) -> dict[str, list[date]]:
+    """The date folders each source holds (for freshness checks and range defaults)."""
+    days: dict[str, list[date]] = {}
+    for source in sources or tuple(LANDING_SOURCES):
+        files = discover(landing_dir, date.min, date.max, (source,))
+        days[source] = sorted({f.landing_date for f in files})
+    return days
+
+
+def day_range(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
