@@ -63,13 +63,12 @@ def connect(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnect
     """An exclusive connection to the warehouse, released at the end of the block."""
     settings = settings or load_settings()
     with warehouse_lock(settings.warehouse, settings.lock_timeout_s):
-        con = duckdb.connect(
-            str(settings.warehouse),
-            config={
-                "threads": settings.duckdb_threads,
-                "memory_limit": settings.duckdb_memory_limit,
-            },
-        )
+        # Settings applied with SET rather than connect(config=...): a connection with a
+        # different config to a file already open in this process (dbt in the same
+        # worker) is refused by DuckDB.
+        con = duckdb.connect(str(settings.warehouse))
+        con.execute(f"set threads = {int(settings.duckdb_threads)}")
+        con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
         try:
             yield con
         finally:

@@ -1,0 +1,151 @@
+"""Web sessions and their events: browsing, searching, carts, purchases.
+
+Order sessions (web/app orders) end in a purchase; browsing sessions follow the
+customer's taste and may leave a cart behind. Customers browse anonymously before
+their login day (and before signing up), then a logged-in session carries both
+``anonymous_id`` and ``customer_id``, which is what identity stitching needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cx.generate.catalog import CATEGORIES, ProductSampler
+from cx.generate.customers import DAY, Population, anonymous_ids
+from cx.generate.formatting import ids, ts_canonical
+from cx.generate.groups import GROUPS, NEW, column
+from cx.generate.orders import OrderBatch, times_of_day
+
+EVENT_TYPES: tuple[str, ...] = ("page_view", "product_view", "search", "add_to_cart", "purchase")
+PAGE, VIEW, SEARCH, CART, BUY = range(5)
+DEVICES = np.array(["desktop", "mobile", "tablet", "ios", "android"], dtype=object)
+ANONYMOUS_RATE = 0.004  # anonymous-only visitor sessions per customer and day
+PRE_SIGNUP_DAYS = 10
+
+
+def _pieces(session: np.ndarray, counts: np.ndarray, rank0: int, kind: int) -> tuple[np.ndarray, ...]:
+    """Events of one kind: ``counts[i]`` events for ``session[i]`` with increasing ranks."""
+    s = np.repeat(session, counts)
+    within = np.arange(s.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return s, rank0 + within, np.full(s.size, kind)
+
+
+def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSampler, batch: OrderBatch,
+                 day: int, start_sec: int, traffic: float, anonymous_pool: int, day_label: str) -> dict[str, np.ndarray]:
+    day_sec = start_sec + day * DAY
+    g = pop.group
+
+    # Sessions: order sessions, customer browsing, pre-signup browsing, anonymous visitors.
+    online = np.flatnonzero(batch.channel < 2)
+    o_cust = batch.customer[online]
+    rate = column("browse_rate")[g] * pop.activity * traffic
+    rate = np.where(pop.signup_day <= day, rate, 0.0)
+    rate = np.where(day >= pop.lapse_day, rate * 0.05, rate)
+    pre = (g == NEW) & (pop.signup_day > day) & (pop.signup_day - PRE_SIGNUP_DAYS <= day)
+    rate = np.where(pre, 0.25 * traffic, rate)
+    b_cust = np.repeat(np.arange(pop.size), rng.poisson(rate))
+    n_anon = int(rng.poisson(ANONYMOUS_RATE * pop.size * traffic))
+    a_idx = rng.integers(0, anonymous_pool, n_anon)
+
+    n_o, n_b = online.size, b_cust.size
+    cust = np.concatenate([o_cust, b_cust, np.full(n_anon, -1)])
+    n_s = cust.size
+    is_order = np.arange(n_s) < n_o
+    known = cust >= 0
+    logged = known & (is_order | (day >= pop.login_day[np.maximum(cust, 0)]))
+    anon = np.where(known, pop.anonymous_id[np.maximum(cust, 0)], None)
+    anon[~known] = anonymous_ids(a_idx)
+    app = np.zeros(n_s, dtype=bool)
+    app[:n_o] = batch.channel[online] == 1
+    device = np.where(app, DEVICES[3 + rng.integers(0, 2, n_s)], DEVICES[rng.choice(3, size=n_s, p=[0.5, 0.4, 0.1])])
+    cart_p = np.where(known, column("cart_prob")[g[np.maximum(cust, 0)]], 0.10)
+
+    # Per-session counts of each event kind.
+    n_search = (rng.random(n_s) < 0.35).astype(np.int64)
+    n_view = np.where(is_order, rng.poisson(1.0, n_s), 1 + rng.poisson(1.2, n_s))
+    n_cart = np.where(is_order, 0, (rng.random(n_s) < cart_p).astype(np.int64))
+    sess = np.arange(n_s)
+    parts = [
+        _pieces(sess, np.ones(n_s, dtype=np.int64), 0, PAGE),
+        _pieces(sess, n_search, 1, SEARCH),
+        _pieces(sess, n_view, 2, VIEW),
+        _pieces(sess, n_cart, 200, CART),
+    ]
+    # Order sessions: view and cart every purchased line, then buy.
+    line_sess = np.searchsorted(online, batch.line_order)
+    on = (line_sess < n_o) & (online[np.minimum(line_sess, max(n_o - 1, 0))] == batch.line_order) if n_o else \
+        np.zeros(batch.line_order.size, dtype=bool)
+    ls, lp = line_sess[on], batch.line_product[on]
+    line_rank = np.arange(ls.size) - np.searchsorted(ls, ls)
+    parts.append((ls, 100 + line_rank, np.full(ls.size, VIEW)))
+    parts.append((ls, 300 + line_rank, np.full(ls.size, CART)))
+    parts.append((np.arange(n_o), np.full(n_o, 999), np.full(n_o, BUY)))
+    e_sess = np.concatenate([p[0] for p in parts])
+    e_rank = np.concatenate([p[1] for p in parts])
+    e_type = np.concatenate([p[2] for p in parts])
+    e_prod = np.full(e_sess.size, -1, dtype=np.int64)
+    split = np.cumsum([p[0].size for p in parts])
+    e_prod[split[3]:split[4]] = lp  # order-session views of bought lines
+    e_prod[split[4]:split[5]] = lp  # and their carts
+    order = np.lexsort((e_rank, e_sess))
+    e_sess, e_type, e_prod, e_rank = e_sess[order], e_type[order], e_prod[order], e_rank[order]
+
+    # Browsed products follow taste (visitors: overall category shares); carts take a viewed one.
+    browse = (e_type == VIEW) & (e_prod < 0)
+    bs = e_sess[browse]
+    bc = cust[bs]
+    shares = np.array([c.share for c in CATEGORIES])
+    cat = np.where(bc >= 0, pop.taste_sample(rng, np.maximum(bc, 0)),
+                   rng.choice(len(CATEGORIES), size=bs.size, p=shares / shares.sum()))
+    tier = np.where(bc >= 0, np.array([grp.tier for grp in GROUPS])[g[np.maximum(bc, 0)]], 1)
+    e_prod[browse] = sampler.sample(rng, cat, tier)
+    first_view = np.full(n_s, -1, dtype=np.int64)
+    vi = np.flatnonzero(e_type == VIEW)
+    viewed_sess, first_pos = np.unique(e_sess[vi], return_index=True)
+    first_view[viewed_sess] = e_prod[vi[first_pos]]
+    loose_cart = (e_type == CART) & (e_prod < 0)
+    e_prod[loose_cart] = first_view[e_sess[loose_cart]]
+
+    # Search terms: words of a category the visitor likes.
+    query = np.full(e_sess.size, None, dtype=object)
+    si = np.flatnonzero(e_type == SEARCH)
+    sc = cust[e_sess[si]]
+    scat = np.where(sc >= 0, pop.taste_sample(rng, np.maximum(sc, 0)), rng.integers(0, len(CATEGORIES), si.size))
+    for k, c in enumerate(CATEGORIES):
+        m = si[scat == k]
+        nouns = np.array(c.nouns, dtype=object)[rng.integers(0, len(c.nouns), m.size)]
+        adjs = np.array(c.adjectives, dtype=object)[rng.integers(0, len(c.adjectives), m.size)]
+        query[m] = np.where(rng.random(m.size) < 0.5, adjs + " " + nouns, nouns)
+
+    # Timing: gaps within a session; order sessions end exactly at the order time.
+    gaps = 5 + rng.exponential(45.0, e_sess.size).astype(np.int64)
+    start_idx = np.r_[0, np.flatnonzero(e_sess[1:] != e_sess[:-1]) + 1]
+    cs = np.cumsum(gaps)
+    offset = cs - np.repeat(cs[start_idx], np.diff(np.r_[start_idx, e_sess.size]))
+    end_off = np.zeros(n_s, dtype=np.int64)
+    end_idx = np.r_[start_idx[1:] - 1, e_sess.size - 1] if e_sess.size else start_idx
+    end_off[e_sess[end_idx]] = offset[end_idx]
+    start = times_of_day(rng, day_sec, n_s)
+    start[:n_o] = batch.ordered_sec[online] - end_off[:n_o]
+    ts = start[e_sess] + offset
+    final = np.argsort(ts, kind="stable")
+    e_sess, e_type, e_prod, query, ts = e_sess[final], e_type[final], e_prod[final], query[final], ts[final]
+
+    session_order = np.argsort(start, kind="stable")
+    session_rank = np.empty(n_s, dtype=np.int64)
+    session_rank[session_order] = np.arange(n_s)
+    sid = ids(f"S{day_label}-", session_rank + 1, 8).astype(object)
+    cid = np.where(logged, pop.customer_id[np.maximum(cust, 0)], None)
+    prod_ids = np.where(e_prod >= 0, sampler.catalog.product_id[np.maximum(e_prod, 0)], None)
+    return {
+        "event_id": ids(f"E{day_label}-", np.arange(1, ts.size + 1), 9).astype(object),
+        "occurred_at": ts_canonical(ts).astype(object),
+        "event_type": np.array(EVENT_TYPES, dtype=object)[e_type],
+        "session_id": sid[e_sess],
+        "customer_id": cid[e_sess],
+        "anonymous_id": anon[e_sess],
+        "product_id": prod_ids.astype(object),
+        "search_query": query,
+        "device": device[e_sess],
+        "_ts": ts,
+    }

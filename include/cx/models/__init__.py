@@ -1,0 +1,1 @@
+"""Model stages: segmentation, sentiment, recommendations and forecasting."""

@@ -1,0 +1,343 @@
+"""Multilingual sentiment of reviews and support tickets, learnt from the shop's own ratings.
+
+Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). A language-agnostic
+classifier (TF-IDF character n-grams + word n-grams, multinomial logistic regression)
+learns them, and scores every review and ticket: score = P(positive) - P(negative).
+Character n-grams need no tokenizer, stemmer or language list, so the model works for
+whatever languages the shop's customers write in. With too few ratings the stage falls
+back to a small built-in multilingual lexicon (:mod:`cx.models.sentiment_lexicon`),
+which is also the baseline the model must beat in ``model_runs``.
+
+Evaluation is k-fold cross-fitting over the rated reviews (stratified, fixed seed; with
+5 folds each fold is a 20% held-out slice): every rated review is scored by a model that
+never saw it, which gives the held-out metrics and also makes the published scores of
+rated reviews honest, so ``rating_conflict`` can flag text that contradicts its rating.
+Tickets and unrated reviews are scored by a final refit on all labelled reviews.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion
+from threadpoolctl import threadpool_limits
+
+from cx.config import Settings, load_settings
+from cx.model_runs import Metric, write_model_runs
+from cx.models import sentiment_lexicon
+from cx.models.sentiment_lexicon import LEXICON_VERSION, LexiconConfig
+from cx.warehouse import connect, read_df, replace_partition, table_exists
+
+log = logging.getLogger(__name__)
+
+MODEL = "sentiment"
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True)
+class SentimentConfig:
+    """Hyperparameters of the sentiment stage (defaults are the production values)."""
+
+    min_labelled: int = 200  # fewer rated reviews than this -> lexicon fallback
+    # Cap on rated reviews used for training (a fixed-seed random sample above it); the
+    # rest are scored by the final model, which never saw them, so stay honest.
+    max_labelled: int = 200_000
+    eval_folds: int = 5  # cross-fitting folds; 5 -> each held-out slice is 20%
+    seed: int = 42
+    char_ngram_range: tuple[int, int] = (2, 5)
+    word_ngram_range: tuple[int, int] = (1, 2)
+    char_max_features: int = 300_000
+    word_max_features: int = 200_000
+    min_df: int = 2
+    C: float = 4.0  # weak L2: TF-IDF features are many and individually small
+    max_iter: int = 2000
+    conflict_threshold: float = 0.5  # |score| that contradicts a rating (>= 4 or <= 2)
+    lexicon: LexiconConfig = LexiconConfig()
+    model_version: str = "charlr-v1"
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    reviews: pd.DataFrame  # review_id, sentiment_score, sentiment_label, model_version, rating, rating_conflict
+    tickets: pd.DataFrame  # ticket_id, sentiment_score, sentiment_label, model_version
+    metrics: list[Metric]
+    model_version: str
+    fallback: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def rating_to_label(rating: pd.Series) -> pd.Series:
+    """1-2 negative, 3 neutral, 4-5 positive; anything else (NULL, 0, 7) unlabelled."""
+    r = pd.to_numeric(rating, errors="coerce")
+    out = pd.Series(pd.NA, index=rating.index, dtype="string")
+    out[r.isin([1, 2])] = "negative"
+    out[r == 3] = "neutral"
+    out[r.isin([4, 5])] = "positive"
+    return out
+
+
+def label_from_score(score: np.ndarray | pd.Series, neutral_band: float) -> np.ndarray:
+    """Label a score in [-1, 1]: neutral inside (-band, band), else by sign."""
+    s = np.asarray(score, dtype="float64")
+    return np.where(s >= neutral_band, "positive", np.where(s <= -neutral_band, "negative", "neutral"))
+
+
+def build_documents(texts: pd.DataFrame) -> pd.Series:
+    """Title and body as one document (titles carry much of a review's polarity)."""
+    title = texts["title"].astype("string").fillna("") if "title" in texts else ""
+    body = texts["body"].astype("string").fillna("") if "body" in texts else ""
+    doc = (title + " . " + body).str.strip(" .")
+    return doc.astype("string").fillna("")
+
+
+def make_vectorizer(cfg: SentimentConfig) -> FeatureUnion:
+    """Character n-grams inside word boundaries (spelling-, inflection- and language-robust)
+    plus word uni/bigrams (negation such as "not good", "nicht gut")."""
+    return FeatureUnion([
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=cfg.char_ngram_range, sublinear_tf=True,
+                                 min_df=cfg.min_df, max_features=cfg.char_max_features, dtype=np.float32)),
+        ("word", TfidfVectorizer(analyzer="word", ngram_range=cfg.word_ngram_range, sublinear_tf=True,
+                                 min_df=cfg.min_df, max_features=cfg.word_max_features,
+                                 token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
+    ])
+
+
+def _fit_classifier(x: sparse.spmatrix, y: np.ndarray, cfg: SentimentConfig) -> LogisticRegression:
+    # lbfgs on >2 classes is the multinomial (softmax) model; balanced weights because
+    # ratings are skewed to 5 stars and the minority classes are the interesting ones.
+    clf = LogisticRegression(C=cfg.C, class_weight="balanced", max_iter=cfg.max_iter,
+                             random_state=cfg.seed, solver="lbfgs")
+    # BLAS only does vector updates here; its threads just spin and fight the sparse
+    # products (and the other Airflow tasks) for cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return clf.fit(x, y)
+
+
+def _proba(clf: LogisticRegression | None, x: sparse.spmatrix, prior: np.ndarray) -> np.ndarray:
+    """Class probabilities aligned to LABELS (a class unseen in training gets 0)."""
+    if clf is None:
+        return np.tile(prior, (x.shape[0], 1))
+    out = np.zeros((x.shape[0], len(LABELS)))
+    proba = clf.predict_proba(x)
+    for j, cls in enumerate(clf.classes_):
+        out[:, LABELS.index(str(cls))] = proba[:, j]
+    return out
+
+
+def _score_and_label(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    score = np.clip(proba[:, LABELS.index("positive")] - proba[:, LABELS.index("negative")], -1.0, 1.0)
+    return score, np.asarray(LABELS, dtype=object)[proba.argmax(axis=1)]
+
+
+def evaluate(y_true: np.ndarray, score: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    """Macro-F1 over the labels present in truth; ROC AUC of the score, positive vs rest."""
+    y_true = np.asarray(y_true, dtype=object)
+    present = [lab for lab in LABELS if (y_true == lab).any()]
+    macro_f1 = float(f1_score(y_true, np.asarray(y_pred, dtype=object), labels=present,
+                              average="macro", zero_division=0)) if present else None
+    is_pos = y_true == "positive"
+    auc = float(roc_auc_score(is_pos, score)) if 0 < is_pos.sum() < len(is_pos) else None
+    return {"macro_f1": macro_f1, "roc_auc": auc}
+
+
+def rating_conflicts(rating: pd.Series, score: np.ndarray, threshold: float) -> np.ndarray:
+    """Text strongly contradicting its rating: rating >= 4 with score < -t, or <= 2 with > t."""
+    r = pd.to_numeric(rating, errors="coerce").to_numpy(dtype="float64")
+    s = np.asarray(score, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return ((r >= 4) & (s < -threshold)) | ((r <= 2) & (s > threshold))
+
+
+def _crossfit(
+    x: sparse.csr_matrix, y: np.ndarray, cfg: SentimentConfig
+) -> tuple[np.ndarray, int]:
+    """Out-of-fold class probabilities for the labelled rows."""
+    counts = pd.Series(y).value_counts()
+    n_splits = int(min(cfg.eval_folds, max(2, counts.min()), len(y)))
+    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=cfg.seed)
+    oof = np.zeros((len(y), len(LABELS)))
+    with warnings.catch_warnings():
+        # A class rarer than n_splits is allowed: it is simply absent from some folds.
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        splits = list(skf.split(np.zeros(len(y)), y))
+    for train, test in splits:
+        y_train = y[train]
+        prior = np.array([(y_train == lab).mean() for lab in LABELS])
+        clf = _fit_classifier(x[train], y_train, cfg) if len(np.unique(y_train)) >= 2 else None
+        oof[test] = _proba(clf, x[test], prior)
+    return oof, n_splits
+
+
+def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
+    """Score every review and ticket of ``texts`` (marts.fct_texts columns)."""
+    texts = texts.copy()
+    texts["source"] = texts["source"].astype("string").str.strip().str.lower()
+    texts = texts.loc[texts["source"].isin(["review", "ticket"])]
+    texts = texts.drop_duplicates(["source", "text_id"], keep="last").reset_index(drop=True)
+    docs = build_documents(texts)
+    empty = (docs.str.len() == 0).to_numpy()
+    is_review = (texts["source"] == "review").to_numpy()
+    rating = pd.to_numeric(texts["rating"], errors="coerce") if "rating" in texts else pd.Series(
+        np.nan, index=texts.index)
+    labels = rating_to_label(rating).where(is_review)
+    labelled = (labels.notna().to_numpy() & ~empty)
+    languages = texts["language"] if "language" in texts else pd.Series(None, index=texts.index)
+
+    lexicon_score = sentiment_lexicon.score_texts(docs.tolist(), languages.tolist(), cfg.lexicon)
+    lexicon_label = label_from_score(lexicon_score, cfg.lexicon.neutral_band)
+    y = labels[labelled].to_numpy(dtype=object)
+    class_counts = {lab: int((y == lab).sum()) for lab in LABELS}
+    n_classes = sum(1 for c in class_counts.values() if c)
+
+    details: dict[str, Any] = {
+        "labelled_reviews": int(labelled.sum()),
+        "class_counts": class_counts,
+        "languages": languages.astype("string").fillna("unknown").value_counts().head(10).to_dict(),
+    }
+    fallback: str | None = None
+    if labelled.sum() < cfg.min_labelled or n_classes < 2:
+        fallback = "lexicon"
+        reason = (f"{int(labelled.sum())} rated reviews < min_labelled={cfg.min_labelled}"
+                  if labelled.sum() < cfg.min_labelled else f"only {n_classes} rating class(es)")
+        details.update({"fallback": fallback, "reason": reason})
+        version = LEXICON_VERSION
+        score, label = lexicon_score.copy(), lexicon_label.astype(object)
+        model_eval = evaluate(y, score[labelled], label[labelled]) if labelled.any() else {}
+        details["evaluation"] = "lexicon on all rated reviews (no model trained)"
+    else:
+        version = cfg.model_version
+        # TF-IDF vocabulary and IDF come from all texts (no labels involved), so tickets
+        # and unrated reviews shape the features they are scored with.
+        x = sparse.csr_matrix(make_vectorizer(cfg).fit_transform(docs.tolist()), dtype=np.float64)
+        labelled_idx = np.flatnonzero(labelled)
+        train_idx = labelled_idx
+        if len(train_idx) > cfg.max_labelled:
+            rng = np.random.default_rng(cfg.seed)
+            train_idx = np.sort(rng.choice(labelled_idx, size=cfg.max_labelled, replace=False))
+        y_train = labels[train_idx].to_numpy(dtype=object)
+        oof, n_splits = _crossfit(x[train_idx], y_train, cfg)
+        final = _fit_classifier(x[train_idx], y_train, cfg)
+        proba = _proba(final, x, np.zeros(len(LABELS)))
+        proba[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
+        score, label = _score_and_label(proba)
+        model_eval = evaluate(y, score[labelled], label[labelled])
+        details["trained_on"] = int(len(train_idx))
+        details["evaluation"] = f"{n_splits}-fold stratified cross-fitting on rated reviews (seed {cfg.seed})"
+        details["features"] = int(x.shape[1])
+    baseline = evaluate(y, lexicon_score[labelled], lexicon_label[labelled]) if labelled.any() else {}
+
+    # Nothing to read: no evidence either way.
+    score = np.where(empty, 0.0, score)
+    label = np.where(empty, "neutral", label)
+    conflict = rating_conflicts(rating, score, cfg.conflict_threshold) & is_review
+
+    reviews = pd.DataFrame({
+        "review_id": texts.loc[is_review, "text_id"].astype("string").to_numpy(),
+        "sentiment_score": score[is_review].astype("float64"),
+        "sentiment_label": label[is_review].astype(str),
+        "model_version": version,
+        "rating": rating[is_review].round().astype("Int32").to_numpy(),  # INTEGER, as in fct_texts
+        "rating_conflict": conflict[is_review].astype(bool),
+    }).astype({"review_id": "string", "sentiment_label": "string", "model_version": "string"})
+    tickets = pd.DataFrame({
+        "ticket_id": texts.loc[~is_review, "text_id"].astype("string").to_numpy(),
+        "sentiment_score": score[~is_review].astype("float64"),
+        "sentiment_label": label[~is_review].astype(str),
+        "model_version": version,
+    }).astype({"ticket_id": "string", "sentiment_label": "string", "model_version": "string"})
+
+    rated = int(labelled.sum())
+    conflict_rate = float(conflict[labelled].mean()) if rated else None
+
+    def passed(metric: str) -> bool | None:
+        value, base = model_eval.get(metric), baseline.get(metric)
+        if fallback or value is None or base is None:
+            return None
+        return value >= base
+
+    metrics = [
+        Metric("macro_f1", model_eval.get("macro_f1"), baseline.get("macro_f1"), passed("macro_f1"), details),
+        Metric("roc_auc", model_eval.get("roc_auc"), baseline.get("roc_auc"), passed("roc_auc"), details),
+        Metric("rating_conflict_rate", conflict_rate, None, None,
+               {"conflicts": int(conflict[labelled].sum()), "rated_reviews": rated,
+                "threshold": cfg.conflict_threshold}),
+        Metric("fallback", 1.0 if fallback else 0.0, None, None,
+               {"fallback": fallback or "none", **({"reason": details["reason"]} if fallback else {})}),
+    ]
+    summary = {
+        "reviews": len(reviews),
+        "tickets": len(tickets),
+        "model_version": version,
+        "fallback": fallback,
+        "macro_f1": model_eval.get("macro_f1"),
+        "roc_auc": model_eval.get("roc_auc"),
+        "baseline_macro_f1": baseline.get("macro_f1"),
+        "baseline_roc_auc": baseline.get("roc_auc"),
+        "rating_conflicts": int(reviews["rating_conflict"].sum()),
+    }
+    return SentimentResult(reviews, tickets, metrics, version, fallback, summary)
+
+
+def aggregate_sentiment(scores: pd.DataFrame, texts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean sentiment per customer (reviews and tickets) and per product (reviews only:
+    tickets are mostly about delivery and service, not the product).
+
+    ``scores``: review_sentiment and/or ticket_sentiment rows (review_id / ticket_id /
+    text_id, sentiment_score); ``texts``: marts.fct_texts (text_id, source, customer_id,
+    product_id). Returns (customer_id, avg_sentiment) and (product_id, avg_sentiment).
+    """
+    parts = []
+    for key, source in (("review_id", "review"), ("ticket_id", "ticket"), ("text_id", None)):
+        if key in scores.columns:
+            part = scores.loc[scores[key].notna(), [key, "sentiment_score"]].rename(columns={key: "text_id"})
+            parts.append(part.assign(source=source))
+    empty_c = pd.DataFrame({"customer_id": pd.Series(dtype="string"), "avg_sentiment": pd.Series(dtype="float64")})
+    empty_p = pd.DataFrame({"product_id": pd.Series(dtype="string"), "avg_sentiment": pd.Series(dtype="float64")})
+    if not parts or texts.empty:
+        return empty_c, empty_p
+    s = pd.concat(parts, ignore_index=True).astype({"text_id": "string", "source": "string"})
+    t = texts.astype({"text_id": "string"}).assign(source=texts["source"].astype("string").str.lower())
+    keyed = s.loc[s["source"].notna()].merge(t, on=["text_id", "source"], how="inner")
+    unkeyed = s.loc[s["source"].isna()].drop(columns="source").merge(t, on="text_id", how="inner")
+    joined = pd.concat([keyed, unkeyed], ignore_index=True)
+    joined["sentiment_score"] = pd.to_numeric(joined["sentiment_score"], errors="coerce")
+    per_customer = (joined.dropna(subset=["customer_id"]).groupby("customer_id", as_index=False)["sentiment_score"]
+                    .mean().rename(columns={"sentiment_score": "avg_sentiment"}))
+    per_product = (joined.loc[joined["source"] == "review"].dropna(subset=["product_id"])
+                   .groupby("product_id", as_index=False)["sentiment_score"].mean()
+                   .rename(columns={"sentiment_score": "avg_sentiment"}))
+    return (per_customer.astype({"customer_id": "string", "avg_sentiment": "float64"}),
+            per_product.astype({"product_id": "string", "avg_sentiment": "float64"}))
+
+
+def run(as_of: date, settings: Settings | None = None) -> dict:
+    """Score marts.fct_texts; publish review_sentiment, ticket_sentiment and model_runs."""
+    settings = settings or load_settings()
+    cfg = SentimentConfig(seed=settings.seed)
+    with connect(settings) as con:
+        if not table_exists(con, "fct_texts", "marts"):
+            log.info("sentiment skipped: marts.fct_texts is missing")
+            return {"skipped": "marts.fct_texts is missing"}
+        texts = read_df(con, "select * from marts.fct_texts")
+    if texts.empty:
+        log.info("sentiment skipped: marts.fct_texts is empty")
+        return {"skipped": "marts.fct_texts is empty"}
+
+    result = score_texts(texts, cfg)
+    with connect(settings) as con:
+        replace_partition(con, "review_sentiment", result.reviews, as_of)
+        replace_partition(con, "ticket_sentiment", result.tickets, as_of)
+        write_model_runs(con, MODEL, result.model_version, result.metrics, as_of)
+    log.info("sentiment: %s", result.summary)
+    return result.summary

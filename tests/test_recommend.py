@@ -1,0 +1,307 @@
+"""Recommendation stage: metrics, business rules, cold start, gate and run()."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from cx.models import recommend as rec
+from cx.models.recommend_eval import (
+    catalog_coverage,
+    evaluate_lists,
+    holdout_split,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+
+AS_OF = date(2024, 4, 30)
+CATEGORIES = ("garden", "kitchen", "toys")
+
+
+def _fast_cfg(**overrides: object) -> rec.RecommendConfig:
+    base = rec.RecommendConfig(no_components=16, epochs=15, holdout_days=14, seed=7)
+    return rec.RecommendConfig(**{**base.__dict__, **overrides})
+
+
+def taste_data(seed: int = 0, n_users: int = 180, per_cat: int = 25, days: int = 120) -> dict[str, pd.DataFrame]:
+    """Three segments, each loyal to one category; within a category, a few items are
+    favourites. Popularity sees a third of the truth, a feature-aware model all of it."""
+    rng = np.random.default_rng(seed)
+    products = []
+    for c, cat in enumerate(CATEGORIES):
+        for j in range(per_cat):
+            products.append(
+                {
+                    "product_id": f"{cat[:1]}{j:03d}",
+                    "name": f"{cat} item {j}",
+                    "category": cat,
+                    "brand": f"{cat}-brand-{j % 3}",
+                    "price": float(5 + 3 * c + j % 7),
+                    "description": f"lovely {cat} thing number{j % 5} {cat}ware",
+                    "is_product": True,
+                    "is_available": True,
+                }
+            )
+    products += [
+        {"product_id": "POST", "name": "postage", "category": None, "brand": None, "price": 10.0,
+         "description": "postage", "is_product": False, "is_available": True},
+        {"product_id": "g_gone", "name": "discontinued garden", "category": "garden", "brand": "garden-brand-0",
+         "price": 6.0, "description": "lovely garden thing gardenware", "is_product": True, "is_available": False},
+    ]
+    products_df = pd.DataFrame(products)
+    customers, segments, events = [], [], []
+    start = pd.Timestamp(AS_OF) - pd.Timedelta(days=days)
+    for u in range(n_users):
+        c = u % 3
+        cat = CATEGORIES[c]
+        cid = f"u{u:04d}"
+        customers.append({"customer_id": cid, "region": ["north", "south", "west"][c], "age_band": "25-34",
+                          "tenure_days": 400, "country": "GB"})
+        segments.append({"customer_id": cid, "segment_name": f"{cat}-lovers"})
+        # Zipf-like favourites inside the segment's category, plus postage on orders.
+        probs = 1.0 / np.arange(1, per_cat + 1) ** 1.1
+        probs = rng.permutation(probs / probs.sum()) if u % 2 else probs / probs.sum()
+        for _ in range(rng.integers(8, 20)):
+            t = start + pd.Timedelta(hours=int(rng.integers(0, days * 24)))
+            j = int(rng.choice(per_cat, p=probs))
+            pid = f"{cat[:1]}{j:03d}"
+            events.append((cid, pid, "purchase", t, 1.0, None))
+            events.append((cid, pid, "product_view", t - pd.Timedelta(minutes=5), 1.0, None))
+            events.append((cid, "POST", "purchase", t, 1.0, None))
+            if rng.random() < 0.3:
+                events.append((cid, "g_gone", "purchase", t, 1.0, None))
+    interactions = pd.DataFrame(
+        events, columns=["customer_id", "product_id", "interaction_type", "occurred_at", "quantity", "rating"]
+    )
+    return {
+        "interactions": interactions,
+        "products": products_df,
+        "customers": pd.DataFrame(customers),
+        "segments": pd.DataFrame(segments),
+    }
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def test_ranking_metrics_by_hand() -> None:
+    recs = ["a", "b", "c", "d"]
+    relevant = {"b", "d", "z"}
+    assert precision_at_k(recs, relevant, 4) == pytest.approx(2 / 4)
+    assert precision_at_k(recs, relevant, 2) == pytest.approx(1 / 2)
+    assert recall_at_k(recs, relevant, 4) == pytest.approx(2 / 3)
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(recs, relevant, 4) == pytest.approx(dcg / idcg)
+    assert ndcg_at_k(["z"], {"z"}, 10) == pytest.approx(1.0)
+    assert catalog_coverage([["a", "b"], ["b", "c"]], 6, 10) == pytest.approx(3 / 6)
+
+
+def test_evaluate_lists_counts_missing_users_as_misses() -> None:
+    recs = pd.DataFrame({"customer_id": ["u1", "u1"], "rank": [1, 2], "product_id": ["a", "b"]})
+    test = pd.DataFrame({"customer_id": ["u1", "u2"], "product_id": ["a", "a"]})
+    out = evaluate_lists(recs, test, catalog_size=4, k=2)
+    assert out["precision"] == pytest.approx((1 / 2 + 0) / 2)
+    assert out["recall"] == pytest.approx((1 + 0) / 2)
+    assert out["coverage"] == pytest.approx(2 / 4)
+
+
+def test_holdout_split_keeps_known_users_and_products() -> None:
+    t0 = pd.Timestamp("2024-01-01")
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "a"],
+            "product_id": ["p", "q", "p", "POST"],
+            "interaction_type": ["purchase", "purchase", "purchase", "purchase"],
+            "occurred_at": [t0, t0 + pd.Timedelta(days=10), t0 + pd.Timedelta(days=10), t0 + pd.Timedelta(days=10)],
+        }
+    )
+    train, test = holdout_split(inter, ["p", "q"], t0 + pd.Timedelta(days=5))
+    assert len(train) == 1
+    assert test.to_dict("records") == [{"customer_id": "a", "product_id": "q"}]
+
+
+def test_interaction_weights_returns_and_ratings() -> None:
+    t = pd.Timestamp("2024-01-01")
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "a"],
+            "product_id": ["p", "p", "q", "r", "s"],
+            "interaction_type": ["purchase", "return", "purchase", "rating", "product_view"],
+            "occurred_at": [t] * 5,
+            "rating": [None, None, None, 1, None],
+        }
+    )
+    w = rec.interaction_weights(inter, t, rec.RecommendConfig()).set_index("product_id")["weight"]
+    assert "p" not in w.index  # bought and returned: removed
+    assert "r" not in w.index  # 1-star rating counts against
+    assert w["q"] > w["s"] > 0  # purchase outweighs a view
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@pytest.fixture(scope="module")
+def taste() -> dict[str, pd.DataFrame]:
+    return taste_data()
+
+
+@pytest.fixture(scope="module")
+def result(taste: dict[str, pd.DataFrame]) -> rec.RecommendResult:
+    return rec.recommend(
+        taste["interactions"], taste["products"], taste["customers"], taste["segments"], AS_OF,
+        _fast_cfg(exclude_bought_days=7),
+    )
+
+
+def test_hybrid_beats_popularity_on_taste_data(result: rec.RecommendResult) -> None:
+    model, pop = result.metrics["model"], result.metrics["popularity"]
+    print("metrics", {k: {m: round(v, 3) for m, v in d.items()} for k, d in result.metrics.items()})
+    assert model["precision"] > pop["precision"] * 1.5
+    assert model["ndcg"] > pop["ndcg"]
+    assert model["coverage"] > pop["coverage"]
+
+
+def test_business_rules(result: rec.RecommendResult, taste: dict[str, pd.DataFrame]) -> None:
+    recs = result.recommendations
+    assert not recs["product_id"].isin(["POST", "g_gone"]).any()
+    assert recs.groupby("customer_id")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
+    assert recs.groupby("customer_id").size().max() == 10
+    # Nothing bought in the last 7 days comes back.
+    inter = taste["interactions"]
+    cutoff = pd.Timestamp(AS_OF) + pd.Timedelta(days=1) - pd.Timedelta(days=7)
+    recent = inter.loc[(inter["interaction_type"] == "purchase") & (inter["occurred_at"] >= cutoff)]
+    clash = recs.merge(recent[["customer_id", "product_id"]].drop_duplicates(), on=["customer_id", "product_id"])
+    assert clash.empty
+
+
+def test_cold_start_user_and_item(taste: dict[str, pd.DataFrame]) -> None:
+    customers = pd.concat(
+        [taste["customers"], pd.DataFrame([{"customer_id": "newbie", "region": "west", "age_band": "25-34",
+                                            "tenure_days": 1, "country": "GB"}])],
+        ignore_index=True,
+    )
+    segments = pd.concat(
+        [taste["segments"], pd.DataFrame([{"customer_id": "newbie", "segment_name": "toys-lovers"}])], ignore_index=True
+    )
+    products = pd.concat(
+        [taste["products"], pd.DataFrame([{"product_id": "t_new", "name": "new toy", "category": "toys",
+                                           "brand": "toys-brand-1", "price": 12.0,
+                                           "description": "lovely toys thing toysware", "is_product": True,
+                                           "is_available": True}])],
+        ignore_index=True,
+    )
+    out = rec.recommend(taste["interactions"], products, customers, segments, AS_OF, _fast_cfg())
+    assert out.model_version == rec.VERSION_MODEL
+    cats = products.set_index("product_id")["category"]
+    newbie = out.recommendations.loc[out.recommendations["customer_id"] == "newbie"]
+    assert len(newbie) == 10
+    assert (newbie["product_id"].map(cats) == "toys").mean() >= 0.8
+
+    # The new toy, never interacted with, ranks high for toy lovers and low for others.
+    fitted = out.fitted
+    assert fitted is not None
+    col = fitted.item_index["t_new"]
+    users = np.arange(len(fitted.user_ids))
+    ranks = rec.rank_normalise(fitted.scores(users))[:, col]
+    seg = segments.set_index("customer_id")["segment_name"].reindex(fitted.user_ids).to_numpy()
+    assert ranks[seg == "toys-lovers"].mean() > 0.6
+    assert ranks[seg == "toys-lovers"].mean() > ranks[seg == "garden-lovers"].mean() + 0.2
+
+
+def test_gate_choice() -> None:
+    base = {"popularity": {"precision": 0.1}, "repeat_pop": {"precision": 0.3}}
+    assert rec.gate({"precision": 0.31}, base) == (rec.VERSION_MODEL, True, "repeat_pop")
+    assert rec.gate({"precision": 0.30}, base) == (rec.VERSION_REPEAT, False, "repeat_pop")
+    assert rec.gate({"precision": 0.2}, {"popularity": {"precision": 0.25}, "repeat_pop": {"precision": 0.1}}) == (
+        rec.VERSION_POPULARITY, False, "popularity")
+
+
+def test_gate_falls_back_when_model_is_worse() -> None:
+    """Pure repeat buyers of random items: a 1-epoch LightFM without the repeat term
+    cannot beat 'buy again', so the published lists are the baseline's."""
+    rng = np.random.default_rng(3)
+    items = [f"p{i:03d}" for i in range(200)]
+    products = pd.DataFrame({"product_id": items, "name": items, "category": "x", "brand": "b", "price": 1.0,
+                             "description": "thing", "is_product": True, "is_available": True})
+    t0 = pd.Timestamp(AS_OF) - pd.Timedelta(days=90)
+    rows = []
+    for u in range(80):
+        favourites = rng.choice(items, 3, replace=False)
+        for d in range(0, 91, 3):
+            rows.append((f"u{u}", str(rng.choice(favourites)), "purchase", t0 + pd.Timedelta(days=d, hours=u % 20)))
+    inter = pd.DataFrame(rows, columns=["customer_id", "product_id", "interaction_type", "occurred_at"])
+    inter["rating"] = None
+    customers = pd.DataFrame({"customer_id": [f"u{u}" for u in range(80)]})
+    out = rec.recommend(inter, products, customers, None, AS_OF, _fast_cfg(epochs=1, blend_grid=(1.0,)))
+    assert out.model_version == rec.VERSION_REPEAT
+    assert not out.passed
+    assert out.metrics["repeat_pop"]["precision"] > out.metrics["model"]["precision"]
+    assert (out.recommendations["model_version"] == rec.VERSION_REPEAT).all()
+
+
+# ---------------------------------------------------------------------------- run()
+
+
+def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]) -> None:
+    import time
+
+    wh = tmp_path / "cx.duckdb"
+    monkeypatch.setenv("CX_WAREHOUSE", str(wh))
+    monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("CX_RECS_HOLDOUT_DAYS", "14")
+    con = duckdb.connect(str(wh))
+    con.execute("create schema marts")
+    inter = taste["interactions"].copy()
+    # A future event must be ignored by the as_of run.
+    inter.loc[len(inter)] = ["u0000", "g000", "purchase", pd.Timestamp(AS_OF) + pd.Timedelta(days=3), 1.0, None]
+    for name, frame in (("fct_interactions", inter), ("dim_products", taste["products"]),
+                        ("dim_customers", taste["customers"])):
+        con.register("f", frame)
+        con.execute(f"create table marts.{name} as select * from f")
+        con.unregister("f")
+    con.register("f", taste["segments"].assign(segment_id=1, as_of_date=AS_OF))
+    con.execute("create table main.customer_segments as select * from f")
+    con.close()
+
+    started = time.monotonic()
+    summary = rec.run(AS_OF)
+    print("run seconds", round(time.monotonic() - started, 2), summary)
+    assert summary["customers"] == 180
+    con = duckdb.connect(str(wh))
+    recs = con.execute("select * from main.customer_recommendations").df()
+    runs = con.execute("select * from main.model_runs where model = 'recommendations'").df()
+    con.close()
+    assert set(recs["as_of_date"].astype(str)) == {str(AS_OF)}
+    assert not recs["product_id"].isin(["POST", "g_gone"]).any()
+    assert set(runs["metric"]) == {"p@10", "recall@10", "ndcg@10", "coverage"}
+    assert runs["baseline_value"].notna().all()
+    assert (runs["model_version"] == summary["model_version"]).all()
+    with open(tmp_path / "artifacts" / "models" / "recommend" / f"{AS_OF}.pkl", "rb") as handle:
+        assert pickle.load(handle)["model_version"] == summary["model_version"]
+    # Idempotent re-run: still one copy of the day.
+    rec.run(AS_OF)
+    con = duckdb.connect(str(wh))
+    assert con.execute("select count(*) from main.customer_recommendations").fetchone()[0] == len(recs)
+    con.close()
+
+
+def test_run_skips_without_interactions(tmp_path, monkeypatch) -> None:
+    wh = tmp_path / "cx.duckdb"
+    monkeypatch.setenv("CX_WAREHOUSE", str(wh))
+    monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    assert "skipped" in rec.run(AS_OF)
+    con = duckdb.connect(str(wh))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_interactions (customer_id varchar, product_id varchar, "
+                "interaction_type varchar, occurred_at timestamp, quantity double, rating integer)")
+    con.execute("create table marts.dim_products (product_id varchar, is_product boolean, is_available boolean)")
+    con.close()
+    assert "skipped" in rec.run(AS_OF)
