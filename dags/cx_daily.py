@@ -35,6 +35,7 @@ from cx.airflow_support import (  # noqa: E402
     run_window_from_context,
 )
 from cx.config import load_settings  # noqa: E402
+from cx.transform import dbt_executable  # noqa: E402
 
 settings = load_settings()
 manifest = settings.dbt_project_dir / "target" / "manifest.json"
@@ -92,7 +93,9 @@ with DAG(
         ),
         # dbt in a child process: its DuckDB handle closes when the build ends.
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=dbt_executable(),
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         operator_args={"vars": DBT_VARS, "pool": DUCKDB_POOL, "install_deps": False},

@@ -7,7 +7,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from cx.config import PUBLISHED_TABLES, load_settings
+from cx.config import PUBLISHED_TABLES
 from cx.pipeline import RunWindow
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,7 @@ def published_assets() -> list:
     """One Airflow Asset per published table, so other DAGs can schedule on them."""
     from airflow.sdk import Asset
 
-    warehouse = load_settings().warehouse
-    return [Asset(name=f"cx.{table}", uri=f"file://{warehouse}#{table}") for table in PUBLISHED_TABLES]
+    return [Asset(name=f"cx.{table}", uri=f"cx://warehouse/main/{table}") for table in PUBLISHED_TABLES]
 
 
 def run_window_from_context(context: Any) -> RunWindow:

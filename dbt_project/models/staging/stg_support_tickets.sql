@@ -1,4 +1,4 @@
-{{ config(pre_hook=delete_run_window()) }}
+{{ config(pre_hook="{{ delete_run_window() }}") }}
 
 with source as (
     select * from {{ source('landing', 'support_tickets') }}

@@ -1,0 +1,93 @@
+# cx-personalization: the commands users rely on.
+#   make demo                      everything, on generated data
+#   make test                      the whole test suite
+#   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
+#   make airflow                   the Airflow UI on localhost:8080
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+ROOT := $(abspath .)
+DATA_DIR ?= $(ROOT)/include/data
+export CX_LANDING_DIR ?= $(DATA_DIR)/landing
+export CX_WAREHOUSE ?= $(DATA_DIR)/warehouse/cx.duckdb
+export CX_ARTIFACTS_DIR ?= $(DATA_DIR)/artifacts
+
+# Airflow runs embedded: metadata in SQLite under .airflow, this project's DAGs.
+export AIRFLOW_HOME ?= $(ROOT)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin
+# Telemetry off everywhere: there is no internet, and users do not want it.
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
+export SCARF_ANALYTICS := false
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export GX_ANALYTICS_ENABLED := False
+
+DEMO_START ?= 2024-09-01
+DEMO_DAYS ?= 90
+DEMO_CUSTOMERS ?= 3000
+DEMO_DAILY_RUNS ?= 3
+
+.PHONY: help install airflow-init demo generate run summary test airflow clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON_BOOT) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BOOT) not found; set PYTHON_BOOT=...)"; exit 1; }
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Airflow metadata DB, the DuckDB writer pool, and the dbt manifest the DAG renders from.
+airflow-init: install
+	$(VENV)/bin/airflow db migrate > /dev/null
+	$(VENV)/bin/airflow pools set cx_duckdb 1 "DuckDB allows one writer" > /dev/null
+	$(PY) -c "from cx.transform import parse; parse()" > /dev/null
+
+generate: install
+	$(PY) -m cx.generate --out $(CX_LANDING_DIR) --start $(DEMO_START) --days $(DEMO_DAYS) \
+		--customers $(DEMO_CUSTOMERS) --seed 42 --overwrite
+
+demo: airflow-init
+	@set -e; start=$$(date +%s); \
+	rm -rf $(CX_LANDING_DIR) $(CX_WAREHOUSE) $(CX_WAREHOUSE).lock; \
+	$(MAKE) --no-print-directory generate; \
+	last=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))"); \
+	bulk_to=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$$last') - d.timedelta(days=$(DEMO_DAILY_RUNS)))"); \
+	daily_from=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$$bulk_to') + d.timedelta(days=1))"); \
+	$(PY) -m cx.cli run --from $(DEMO_START) --to $$bulk_to; \
+	$(PY) -m cx.cli run --from $$daily_from --to $$last --bulk-min-days 999; \
+	$(PY) -m cx.cli summary; \
+	echo "make demo finished in $$(( $$(date +%s) - start ))s"
+
+run: airflow-init
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make run FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
+	$(PY) -m cx.cli run --from $(FROM) --to $(TO)
+	$(PY) -m cx.cli summary --as-of $(TO)
+
+summary: install
+	$(PY) -m cx.cli summary
+
+test: airflow-init
+	$(PY) -m pytest -q
+
+airflow: airflow-init
+	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(VENV)/bin/airflow standalone
+
+clean:
+	rm -rf $(DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs
