@@ -13,7 +13,7 @@ DAGS = Path(__file__).resolve().parents[1] / "dags"
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    return DagBag(dag_folder=str(DAGS))
 
 
 def test_no_import_errors(dagbag):
@@ -21,7 +21,7 @@ def test_no_import_errors(dagbag):
 
 
 def test_cx_daily_schedule_and_tags(dagbag):
-    dag = dagbag.get_dag("cx_daily")
+    dag = dagbag.dags["cx_daily"]
     assert dag is not None
     assert dag.catchup is True
     assert "cx" in dag.tags
@@ -30,13 +30,13 @@ def test_cx_daily_schedule_and_tags(dagbag):
 
 
 def test_every_task_retries(dagbag):
-    dag = dagbag.get_dag("cx_daily")
+    dag = dagbag.dags["cx_daily"]
     no_retries = [t.task_id for t in dag.tasks if (t.retries or 0) < 1]
     assert no_retries == []
 
 
 def test_stage_order(dagbag):
-    dag = dagbag.get_dag("cx_daily")
+    dag = dagbag.dags["cx_daily"]
     ids = set(dag.task_ids)
     for expected in ("check_landing_files", "load_landing", "dbt.dbt_producer_watcher", "validate",
                      "models.sentiment", "models.segmentation", "models.recommendations",
@@ -50,6 +50,6 @@ def test_stage_order(dagbag):
 
 
 def test_duckdb_writers_share_one_pool(dagbag):
-    dag = dagbag.get_dag("cx_daily")
+    dag = dagbag.dags["cx_daily"]
     for task_id in ("load_landing", "dbt.dbt_producer_watcher", "validate", "publish"):
         assert dag.get_task(task_id).pool == "cx_duckdb"
