@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -347,25 +346,6 @@ def test_environment_values_are_strings(services):
             # stringify it differently ("True"); quote every value.
             assert isinstance(value, str), f"{name}: {key}={value!r} is not a string"
     assert seen > 40
-
-
-def test_offline_compose_json_schema_if_available(compose):
-    """Validate against the Compose JSON schema when an installed package ships one."""
-    jsonschema = pytest.importorskip("jsonschema")
-    candidates = []
-    for package, names in (("compose.config", ("compose_spec.json", "config_schema_v3.9.json")),):
-        try:
-            base = resources.files(package)
-        except (ModuleNotFoundError, TypeError):
-            continue
-        candidates += [base / n for n in names if (base / n).is_file()]
-    if not candidates:
-        pytest.skip("no Compose JSON schema installed offline; structural checks above apply")
-    schema = json.loads(candidates[0].read_text())
-    jsonschema.validate(compose, schema)
-
-
-# ------------------------------------------------------------------------- secrets
 
 
 def test_interpolation_only_uses_documented_variables(compose, env_example):
