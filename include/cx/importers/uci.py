@@ -73,7 +73,12 @@ SOURCE_COLUMNS: tuple[str, ...] = (
     "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
 )
 LANDING_NAME = "uci.csv"
-DEFAULT_SRC = Path(cx.__file__).resolve().parents[2] / ".." / "shared" / "data" / "uci_online_retail" / "by-day"
+# The data set lives beside the repository (../shared/data), never inside it;
+# CX_UCI_DIR points elsewhere (e.g. a clone in another place).
+DEFAULT_SRC = Path(
+    os.environ.get("CX_UCI_DIR")
+    or Path(cx.__file__).resolve().parents[2] / ".." / "shared" / "data" / "uci_online_retail" / "by-day"
+)
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.csv$")
 
 # Item-type words per category (singular; plurals are derived). Kept small on
