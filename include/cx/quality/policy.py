@@ -1,20 +1,19 @@
-"""Severity policy: which checks stop the pipeline and which only warn.
+"""Severity policy and thresholds: which checks stop the pipeline, and their bands.
 
-Every check has an id ``<table>.<check>`` (e.g. ``fct_orders.order_id_unique``).
-The policy maps ids to ``critical`` (the stage raises ``DataQualityError`` and
-nothing downstream runs) or ``warning`` (logged, reported in ``dq_results`` and
-Data Docs). Rules are shell-style globs, the first match wins; the defaults below
-are the reviewed policy and a deployment overrides them with ``CX_DQ_POLICY``
-pointing to a YAML or JSON file such as::
+Every check has an id ``<suite>.<check>`` (e.g. ``fct_orders.order_id_unique``).
+``critical``: the validation task raises ``DataQualityError``, so the model stages
+do not run on broken data. ``warning``: the run continues; the failure is logged,
+returned in the task's summary, written to ``dq_results`` and shown in Data Docs.
 
-    severity:                       # prepended to the defaults, so it wins
+Each expectation's default severity is in its suite JSON (``include/gx/expectations``,
+reviewed like code). A deployment overrides severities and thresholds without a code
+change with ``CX_DQ_POLICY`` pointing to a YAML or JSON file such as::
+
+    severity:                       # shell-style globs, first match wins
       stg_orders.order_id_unique_per_day: critical
-      "*.volume_vs_trailing_7d": critical
+      "*_volume.*": critical
     thresholds:
       volume_ratio_min: 0.3
-
-Thresholds (bands of the volume and distribution checks) live here too, so
-tuning a noisy check never needs a code change.
 """
 
 from __future__ import annotations
@@ -31,63 +30,61 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
 
 POLICY_ENV = "CX_DQ_POLICY"
 
-# First match wins. Keys that break the data's meaning (identity, allowed values,
-# ranges, referential integrity, reconciliation) default to critical; statistical
-# signals that can move for legitimate business reasons (volume, distributions,
-# within-day re-deliveries that dbt resolves by taking the latest version) warn.
-DEFAULT_RULES: tuple[tuple[str, Severity], ...] = (
-    ("*.volume_vs_trailing_7d", "warning"),
-    ("*_median_vs_trailing_28d", "warning"),
-    ("*.five_star_share", "warning"),
-    ("*.orphan_share", "warning"),
-    ("stg_*_unique_per_day", "warning"),
-    ("stg_customers.email_format", "warning"),
-    ("dim_customers.recency_non_negative", "warning"),
-    ("customer_recommendations.product_once_per_customer", "warning"),
-    ("sales_forecast.interval_contains_yhat", "warning"),
-    ("*", "critical"),
-)
-
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Bands of the statistical checks (ratios are current / trailing baseline)."""
+    """Bands of the statistical checks, and what counts as enough history for them."""
 
-    # Day volume of clean staged orders vs the mean of the trailing 7 days with data.
+    # Timestamps later than the run's last day + this many days are "future"
+    # (dbt's var future_tolerance_days: same rule, so GX re-checks what dbt promised).
+    future_tolerance_days: int = 1
+    # Clean rows per extraction day vs the mean of the trailing days that had rows.
     volume_ratio_min: float = 0.5
     volume_ratio_max: float = 2.0
     volume_history_days: int = 7
     volume_min_history_days: int = 3
-    # Median order amount of the run's orders vs the trailing 28 days' median.
-    median_ratio_min: float = 0.5
-    median_ratio_max: float = 2.0
-    median_history_days: int = 28
-    median_min_history_orders: int = 30
-    # Share of 5-star among the run's rated reviews: neither collapsed to 0 nor to 1.
-    five_star_share_min: float = 0.02
-    five_star_share_max: float = 0.95
-    five_star_min_reviews: int = 20
-    # Clean order lines whose order is not in fct_orders (quarantined as orphans).
-    orphan_share_max: float = 0.02
-    # Timestamps later than the run's last day + this many days are "future".
-    future_tolerance_days: int = 1
+    # Share of clean orders / lines whose parent is known (the rest is quarantined as orphans).
+    known_share_min: float = 0.98
+    # Distribution checks compare the run's mix with the trailing mix by KL divergence.
+    # A sample of n rows over k categories drawn from the trailing mix itself has
+    # 2n*KL ~ chi2(k-1), so the limit is that law's (1 - kl_false_alarm_rate) quantile
+    # / 2n, never below the floor: as strict as the day's sample size allows.
+    kl_false_alarm_rate: float = 0.001
+    # Rating mix: the run's 1..5 star mix vs the trailing days' mix.
+    rating_history_days: int = 28
+    rating_min_reviews: int = 20
+    rating_min_history_reviews: int = 100
+    rating_kl_floor: float = 0.05
+    # Order amounts: median within a band of the trailing median, and the mix over
+    # the trailing deciles.
+    amount_history_days: int = 28
+    amount_min_orders: int = 30
+    amount_min_history_orders: int = 300
+    amount_median_ratio_min: float = 0.5
+    amount_median_ratio_max: float = 2.0
+    amount_kl_floor: float = 0.05
     # Sample values quoted per failed check (error message and dq_results.details).
     sample_size: int = 5
 
 
 @dataclass(frozen=True)
 class Policy:
-    rules: tuple[tuple[str, Severity], ...] = DEFAULT_RULES
+    # Overrides of the suites' default severities: (glob on "<suite>.<check>", severity).
+    rules: tuple[tuple[str, Severity], ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
 
-    def severity(self, check_id: str) -> Severity:
+    def severity(self, check_id: str, default: str) -> Severity:
         for pattern, severity in self.rules:
             if fnmatch.fnmatchcase(check_id, pattern):
                 return severity
-        return "critical"
+        if default not in SEVERITIES:
+            raise ValueError(f"{check_id}: default severity {default!r} not in {SEVERITIES}")
+        return default  # type: ignore[return-value]
 
 
 def _parse_file(path: Path) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{POLICY_ENV}={path}: no such data-quality policy file")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yml", ".yaml"):
         import yaml
@@ -121,7 +118,7 @@ def policy_from_mapping(data: Mapping[str, Any], base: Policy | None = None) -> 
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
-    """The defaults, overlaid with the file named by ``path`` or ``$CX_DQ_POLICY``."""
+    """The suites' defaults, overlaid with the file named by ``path`` or ``$CX_DQ_POLICY``."""
     location = path or os.environ.get(POLICY_ENV, "").strip()
     if not location:
         return Policy()
