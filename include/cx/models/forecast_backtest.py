@@ -15,8 +15,14 @@ import pandas as pd
 SEASON = 7
 
 
-def open_mask(index: pd.DatetimeIndex, closed_weekdays: frozenset[int]) -> np.ndarray:
-    return ~np.isin(index.day_of_week, sorted(closed_weekdays))
+def open_mask(
+    index: pd.DatetimeIndex, closed_weekdays: frozenset[int], closed_dates: frozenset[pd.Timestamp] = frozenset()
+) -> np.ndarray:
+    """True on days the shop trades: not a closed weekday and not a known closure date."""
+    mask = ~np.isin(index.day_of_week, sorted(closed_weekdays))
+    if closed_dates:
+        mask &= ~index.normalize().isin(list(closed_dates))
+    return mask
 
 
 def future_index(history: pd.Series, horizon: int) -> pd.DatetimeIndex:
@@ -25,10 +31,13 @@ def future_index(history: pd.Series, horizon: int) -> pd.DatetimeIndex:
 
 def seasonal_naive(
     history: pd.Series, horizon: int, closed_weekdays: frozenset[int], interval_width: float = 0.8,
-    interval_window: int = 182,
+    interval_window: int = 182, closed_dates: frozenset[pd.Timestamp] = frozenset(),
 ) -> pd.DataFrame:
     """Same weekday last week, repeated; intervals from the empirical errors of this very
-    rule at the same lead (lag 7m for weeks-ahead m) over the recent window."""
+    rule at the same lead (lag 7m for weeks-ahead m) over the recent window.
+
+    ``closed_dates``: known closures, past (left out of the interval estimate: a closed
+    day says nothing about demand) and future (forecast 0)."""
     index = future_index(history, horizon)
     values = history.to_numpy(dtype="float64")
     steps = np.arange(1, horizon + 1)
@@ -40,7 +49,7 @@ def seasonal_naive(
 
     alpha = (1.0 - interval_width) / 2.0
     recent = history.iloc[-interval_window:]
-    is_open = open_mask(recent.index, closed_weekdays)
+    is_open = open_mask(recent.index, closed_weekdays, closed_dates)
     lower, upper = np.empty(horizon), np.empty(horizon)
     quantiles: dict[int, tuple[float, float]] = {}
     for i, s in enumerate(steps):
@@ -57,27 +66,36 @@ def seasonal_naive(
         lo, hi = quantiles[m]
         lower[i], upper[i] = yhat[i] + lo, yhat[i] + hi
     frame = pd.DataFrame({"ds": index, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
-    return close_days(frame, closed_weekdays)
+    return close_days(frame, closed_weekdays, closed_dates)
 
 
-def mean_forecast(history: pd.Series, horizon: int, closed_weekdays: frozenset[int], interval_width: float = 0.8) -> pd.DataFrame:
+def mean_forecast(
+    history: pd.Series, horizon: int, closed_weekdays: frozenset[int], interval_width: float = 0.8,
+    closed_dates: frozenset[pd.Timestamp] = frozenset(),
+) -> pd.DataFrame:
     """For very short histories: the mean of open days with empirical quantiles."""
     index = future_index(history, horizon)
-    opened = history[open_mask(history.index, closed_weekdays)].to_numpy(dtype="float64")
+    opened = history[open_mask(history.index, closed_weekdays, closed_dates)].to_numpy(dtype="float64")
     level = float(opened.mean()) if opened.size else 0.0
     alpha = (1.0 - interval_width) / 2.0
     lo = float(np.quantile(opened, alpha)) if opened.size else 0.0
     hi = float(np.quantile(opened, 1 - alpha)) if opened.size else 0.0
     frame = pd.DataFrame({"ds": index, "yhat": level, "yhat_lower": lo, "yhat_upper": hi})
-    return close_days(frame, closed_weekdays)
+    return close_days(frame, closed_weekdays, closed_dates)
 
 
-def close_days(frame: pd.DataFrame, closed_weekdays: frozenset[int]) -> pd.DataFrame:
-    """Sales cannot be negative, and a closed day sells nothing."""
+def close_days(
+    frame: pd.DataFrame, closed_weekdays: frozenset[int], closed_dates: frozenset[pd.Timestamp] = frozenset()
+) -> pd.DataFrame:
+    """Sales cannot be negative, a closed day sells nothing, and the point forecast lies
+    inside its interval (empirical error quantiles of a trending series can all have
+    one sign)."""
     frame = frame.copy()
     cols = ["yhat", "yhat_lower", "yhat_upper"]
     frame[cols] = frame[cols].clip(lower=0.0)
-    closed = ~open_mask(pd.DatetimeIndex(frame["ds"]), closed_weekdays)
+    frame["yhat_lower"] = np.minimum(frame["yhat_lower"], frame["yhat"])
+    frame["yhat_upper"] = np.maximum(frame["yhat_upper"], frame["yhat"])
+    closed = ~open_mask(pd.DatetimeIndex(frame["ds"]), closed_weekdays, closed_dates)
     frame.loc[closed, cols] = 0.0
     return frame
 
