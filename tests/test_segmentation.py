@@ -82,14 +82,24 @@ def tiny() -> pd.DataFrame:
 def test_imputation_and_dropping_on_tiny_frame() -> None:
     raw = seg._raw_features(tiny())
     imputed, dropped = seg._impute(raw)
-    # never ordered -> recency = tenure
-    assert imputed.loc[4, "recency_days"] == 60
+    # never ordered -> recency censored at the longest silence seen among buyers
+    assert imputed.loc[4, "recency_days"] == 400
     assert dropped["web_sessions"] == "all missing"
     assert dropped["avg_sentiment"] == "all missing"
-    assert dropped["return_rate"] == "constant"
     # no carts -> population median, not 0 (absence must not look like a perfect converter)
     assert imputed.loc[1, "cart_abandonment_rate"] == pytest.approx(0.3)
     assert not imputed.isna().any().any()
+    x, used, design_dropped = seg._design(imputed.loc[seg._buyer_mask(raw)], seg.FEATURES, CFG)
+    assert design_dropped["return_rate"] == "constant" and "return_rate" not in used
+    assert x.shape == (5, len(used)) and np.abs(x).max() <= CFG.clip_scaled
+
+
+def test_robust_scale_survives_zero_inflated_features() -> None:
+    # 80% zeros: the IQR is 0, so the 5-95% range sets the unit instead of silencing the column
+    values = np.array([[0.0]] * 80 + [[0.4]] * 20)
+    scaler = seg._Scaler.fit(values)
+    assert scaler.scale[0] == pytest.approx(0.4 / 3.29)
+    assert seg._Scaler.fit(np.array([[1.0], [1.0]])).scale[0] == 1.0
 
 
 def test_tiny_frame_segments_every_customer() -> None:
@@ -104,6 +114,7 @@ def test_tiny_frame_segments_every_customer() -> None:
     assert a.loc[2, "segment_id"] == a.loc[3, "segment_id"] != a.loc[0, "segment_id"]
     names = result.profiles["segment_name"]
     assert names.is_unique
+    assert a.loc[2, "segment_name"] == "hibernating" and a.loc[4, "segment_name"] == "new sign-ups"
     # output keeps raw values: NULL stays NULL
     assert pd.isna(a.loc[4, "recency_days"])
     assert set(seg.FEATURES) <= set(a.columns)
@@ -119,13 +130,18 @@ def test_degenerate_frames() -> None:
     assert empty.assignments.empty
 
 
-def test_unique_names_get_qualifiers() -> None:
-    centers = np.array([[0.0, 2.0], [0.0, -2.0], [1.0, 0.0]])
-    names = seg._unique_names({0: "loyal", 1: "loyal", 2: "new"}, {}, centers, ["recency_days", "monetary"])
-    assert names == {0: "loyal (high spend)", 1: "loyal (low spend)", 2: "new"}
-    # a kept name wins; a newcomer with the same rule-name is qualified
-    names = seg._unique_names({0: "loyal", 1: "loyal", 2: "new"}, {0: "loyal"}, centers, ["recency_days", "monetary"])
-    assert names[0] == "loyal" and names[1].startswith("loyal (") and len(set(names.values())) == 3
+def test_unique_names_fall_back_then_qualify() -> None:
+    pct = pd.DataFrame({"recency_days": [0.5, 0.5, 0.5], "monetary": [0.9, 0.7, 0.2]}, index=[0, 1, 2])
+    # the stronger claim wins "big spenders"; the other takes its next candidate
+    names = seg._unique_names({0: [("big spenders", 0.8), ("loyal", 0.3)], 1: [("big spenders", 0.4), ("loyal", 0.5)],
+                               2: [("new", 0.6)]}, {}, pct)
+    assert names == {0: "big spenders", 1: "loyal", 2: "new"}
+    # no free candidate left: a qualifier from the feature on which they differ most
+    names = seg._unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)], 2: [("new", 0.6)]}, {}, pct)
+    assert names == {0: "hibernating (high spend)", 1: "hibernating (low spend)", 2: "new"}
+    # a kept name (yesterday's) wins over a stronger newcomer
+    names = seg._unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)]}, {1: "hibernating"}, pct)
+    assert names[1] == "hibernating" and names[0] == "hibernating (high spend)"
 
 
 def test_base_name_rules() -> None:
@@ -134,9 +150,46 @@ def test_base_name_rules() -> None:
     assert seg._base_name({"frequency": 20.0}, pct_high, cfg) == "champions"
     lapsed = {"recency_days": 0.9, "frequency": 0.8, "monetary": 0.5, "tenure_days": 0.8}
     assert seg._base_name({"frequency": 5.0}, lapsed, cfg) == "at risk"
+    quiet = {"recency_days": 0.9, "frequency": 0.4, "monetary": 0.4, "tenure_days": 0.6}
+    assert seg._base_name({"frequency": 2.0}, quiet, cfg) == "hibernating"
     browse = {"web_sessions": 0.9, "frequency": 0.1, "tenure_days": 0.5}
     assert seg._base_name({"frequency": 0.0, "cart_abandonment_rate": 0.2}, browse, cfg) == "browsers"
+    assert seg._base_name({"frequency": 0.0}, {"web_sessions": 0.1, "tenure_days": 0.5}, cfg) == "dormant accounts"
     assert seg._base_name({"frequency": 2.0}, {"tenure_days": 0.05}, cfg) == "new"
+    # ranking lowest on tenure in a small population is not "new" after 450 days
+    old_hands = {"frequency": 2.0, "tenure_days": 450.0}
+    assert seg._base_name(old_hands, {"tenure_days": 0.05}, cfg, {"tenure_days": 800.0}) != "new"
+    # nor is a high recency rank "lapsed" when it is only a few days more than usual
+    assert seg._base_name({"frequency": 5.0, "recency_days": 9.0}, {"recency_days": 0.9, "tenure_days": 0.5},
+                          cfg, {"recency_days": 6.0}) == "cooling down"
+    # the most pronounced trait names the group
+    cheap = {"recency_days": 0.5, "frequency": 0.7, "monetary": 0.5, "avg_item_price": 0.1, "tenure_days": 0.5}
+    assert seg._base_name({"frequency": 8.0}, cheap, cfg) == "bargain hunters"
+    assert seg._base_name({"frequency": 3.0}, {"monetary": 0.5, "tenure_days": 0.5}, cfg) == "occasional buyers"
+
+
+def test_lapsed_spenders_are_never_named_for_their_spend() -> None:
+    cfg = SegmentationConfig()
+    whales_gone_quiet = {"recency_days": 0.95, "frequency": 0.9, "monetary": 0.99, "avg_basket_size": 0.99,
+                         "avg_item_price": 0.1, "tenure_days": 0.7}
+    names = [n for n, _ in seg._candidate_names({"frequency": 9.0}, whales_gone_quiet, cfg)]
+    assert names == ["at risk"]
+    # without a price feature, a cheap-looking group is not called "bargain hunters"
+    small = {"recency_days": 0.4, "frequency": 0.5, "monetary": 0.1, "avg_basket_size": 0.1, "tenure_days": 0.5}
+    assert "bargain hunters" not in [n for n, _ in seg._candidate_names({"frequency": 2.0}, small, cfg)]
+
+
+def test_k_consensus_of_three_indices() -> None:
+    # silhouette alone prefers 3; Calinski-Harabasz and Davies-Bouldin both prefer 4
+    by_k = {2: {"silhouette": 0.34, "calinski_harabasz": 585.0, "davies_bouldin": 1.09},
+            3: {"silhouette": 0.44, "calinski_harabasz": 936.0, "davies_bouldin": 0.94},
+            4: {"silhouette": 0.41, "calinski_harabasz": 994.0, "davies_bouldin": 0.91},
+            5: {"silhouette": 0.39, "calinski_harabasz": 878.0, "davies_bouldin": 1.05}}
+    assert seg._rank_consensus(by_k) == 4
+    # a tie in mean rank goes to the higher silhouette
+    tie = {2: {"silhouette": 0.5, "calinski_harabasz": 10.0, "davies_bouldin": 1.0},
+           3: {"silhouette": 0.4, "calinski_harabasz": 20.0, "davies_bouldin": 1.0}}
+    assert seg._rank_consensus(tie) == 2
 
 
 def test_planted_groups_are_recovered(planted) -> None:
@@ -183,6 +236,116 @@ def test_unmatched_cluster_gets_a_new_id(planted) -> None:
     assert set(previous["segment_id"]) <= ids
     new_ids = ids - set(previous["segment_id"])
     assert len(new_ids) == 1 and min(new_ids) > previous["segment_id"].max()
+
+
+def shop_like_features(seed: int = 0, n: int = 2400) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """A harder planted population shaped like a real shop's: a third never ordered, and a
+    lapsed group that buys like the active ones (spend, basket, price) and differs only in
+    having gone quiet. Distributions overlap (wide lognormals, zero-inflated returns)."""
+    rng = np.random.default_rng(seed)
+    # name: share, recency (median days; None = never ordered), frequency, spend per order,
+    #       tenure, unit price, return share (probability of any return, rate), sessions, abandonment
+    spec = {
+        "regulars": (0.2, 4, 9, 25, 800, 20, (0.9, 0.35), 13, 0.1),
+        "big spenders": (0.12, 4, 9, 350, 850, 80, (0.05, 0.05), 13, 0.05),
+        "lapsed": (0.16, 70, 3, 90, 800, 40, (0.05, 0.05), 4, 0.1),
+        "new": (0.16, 3, 2, 35, 16, 35, (0.05, 0.05), 8, 0.3),
+        "never ordered": (0.36, None, 0, 0, 750, None, (0.0, 0.0), 18, 0.95),
+    }
+    frames, truth = [], []
+    for g, (name, (share, rec, freq, per_order, ten, price, (p_ret, ret), web, abandon)) in enumerate(spec.items()):
+        m = int(n * share)
+        bought = freq > 0
+        f = np.maximum(1, rng.poisson(freq, m)) if bought else np.zeros(m)
+        spend = f * per_order * np.exp(rng.normal(0, 0.8, m)) if bought else np.zeros(m)
+        unit = price * np.exp(rng.normal(0, 0.6, m)) if bought else np.full(m, np.nan)
+        frames.append(pd.DataFrame({
+            "recency_days": np.round(rec * np.exp(rng.normal(0, 0.6 if rec > 10 else 1.0, m))) if bought else np.nan,
+            "frequency": f,
+            "monetary": spend,
+            "tenure_days": np.round(ten * np.exp(rng.normal(0, 0.4, m))),
+            "avg_basket_size": spend / f / unit if bought else np.zeros(m),
+            "category_diversity": np.minimum(f, rng.poisson(2, m) + 1) if bought else np.zeros(m),
+            "web_sessions": rng.poisson(web, m),
+            "cart_abandonment_rate": np.clip(abandon + rng.normal(0, 0.15, m), 0, 1),
+            "return_rate": np.where(rng.random(m) < p_ret, np.clip(ret + rng.normal(0, 0.1, m), 0, 1), 0.0),
+            "recent_order_share": (np.clip(rng.normal(0.35, 0.15, m), 0, 1) if rec < 30 else np.zeros(m))
+            if bought else np.nan,
+            "avg_item_price": unit,
+        }))
+        truth.append(np.full(m, g))
+    features = pd.concat(frames, ignore_index=True)
+    features.loc[features["frequency"] == 0, ["recency_days", "avg_item_price", "recent_order_share"]] = np.nan
+    features.loc[(features["tenure_days"] < 30) & features["recent_order_share"].notna(), "recent_order_share"] = 1.0
+    features.insert(0, "customer_id", [f"S{i:05d}" for i in range(len(features))])
+    return features, np.concatenate(truth), list(spec)
+
+
+def test_lapsed_buyers_are_recovered_next_to_many_non_buyers() -> None:
+    # The demo's failure mode: one clustering over everyone let the never-ordered third
+    # dominate, and lapsed customers merged into the big spenders under that name.
+    features, truth, groups = shop_like_features()
+    result = segment_customers(features, CFG)
+    ari = adjusted_rand_score(truth, result.assignments["segment_id"])
+    print(f"shop-like: ARI={ari:.3f} k={result.metrics['k']} sizes={result.metrics['sizes']}")
+    assert ari >= 0.8
+    named = pd.Series(result.assignments["segment_name"].to_numpy()).groupby(truth).agg(lambda s: s.mode()[0])
+    assert named[groups.index("lapsed")] in {"hibernating", "at risk"}
+    assert named[groups.index("new")] == "new"
+    assert named[groups.index("big spenders")] in {"big spenders", "champions"}
+    assert named[groups.index("never ordered")] in {"cart abandoners", "browsers", "prospects"}
+    assert result.metrics["populations"]["non_buyers"]["customers"] == (truth == groups.index("never ordered")).sum()
+    # the lapsed segment's profile shows why: recency far above every other buyer segment's
+    prof = result.profiles.set_index("segment_name")
+    lapsed = prof.loc[named[groups.index("lapsed")]]
+    others = prof.loc[(prof["population"] == "buyers") & (prof.index != lapsed.name)]
+    assert lapsed["recency_days"] > 3 * others["recency_days"].max()
+
+
+def test_renamed_when_behaviour_changed_but_id_kept(planted) -> None:
+    features, truth, first = planted
+    champions = first.assignments.loc[truth == 0]
+    # Yesterday's champions are today's lapsed customers: same people, gone quiet.
+    today = features.copy()
+    today.loc[truth == 0, "recency_days"] = 400.0
+    today.loc[truth == 0, "frequency"] = 3.0
+    today.loc[truth == 0, "monetary"] = 300.0
+    second = segment_customers(today, CFG, previous=first.assignments)
+    now = second.assignments.set_index("customer_id").loc[champions["customer_id"]]
+    assert now["segment_id"].nunique() == 1 and now["segment_id"].iloc[0] == champions["segment_id"].iloc[0]
+    assert now["segment_name"].iloc[0] != "champions"
+    assert second.metrics["renamed_segments"].get("champions") == now["segment_name"].iloc[0]
+
+
+def test_non_buyers_are_not_split_without_engagement_features() -> None:
+    features, truth, groups = shop_like_features(seed=1, n=1200)
+    features["web_sessions"] = None
+    features["cart_abandonment_rate"] = None
+    result = segment_customers(features, CFG)
+    never = truth == groups.index("never ordered")
+    assert result.assignments.loc[never, "segment_id"].nunique() == 1
+    assert result.metrics["populations"]["non_buyers"]["k"] == 1
+
+
+def test_order_activity() -> None:
+    orders = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "c", None],
+        "order_date": pd.to_datetime(["2024-01-05", "2024-03-20", "2024-03-30", "2024-01-02", "2024-01-20",
+                                      "2024-03-25", "2024-03-25"]),
+        "status": ["delivered", "delivered", "cancelled", "returned", "delivered", "delivered", "delivered"],
+        "units": [2.0, 3.0, 1.0, 4.0, 0.0, 1.0, 1.0],
+        "order_amount": [20.0, 30.0, 99.0, 8.0, 5.0, 50.0, 1.0],
+    })
+    out = seg.order_activity(orders, date(2024, 3, 31), CFG).set_index("customer_id")
+    assert set(out.index) == {"a", "b", "c"}  # no customer, no row; cancelled orders do not count
+    assert out.loc["a", "recent_order_share"] == pytest.approx(0.5)
+    assert out.loc["b", "recent_order_share"] == 0.0 and out.loc["c", "recent_order_share"] == 1.0
+    assert out.loc["a", "avg_item_price"] == pytest.approx(10.0)
+    assert out.loc["b", "avg_item_price"] == pytest.approx(2.0)  # the order without units is not priced
+    # a history shorter than two windows: every order is recent, so the share means nothing
+    short = seg.order_activity(orders.loc[orders["order_date"] >= "2024-03-01"], date(2024, 3, 31), CFG)
+    assert short["recent_order_share"].isna().all() and short["avg_item_price"].notna().all()
+    assert seg.order_activity(orders.iloc[:0], date(2024, 3, 31), CFG).empty
 
 
 def test_missing_web_and_sentiment_sources() -> None:
@@ -274,7 +437,7 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
     assert {"silhouette", "k", "stability"} <= set(day1_runs.index)
     assert day1_runs.loc["k", "value"] == day1["k"]
     assert set(json.loads(day1_runs.loc["k", "details"])["sizes"]) == set(d1["segment_name"])
-    assert (runs["model_version"] == "kmeans-v1").all()
+    assert (runs["model_version"] == CFG.model_version).all()
     assert len(runs.loc[runs["as_of_date"] == pd.Timestamp("2024-01-02")]) == len(day1_runs)
     day2_runs = runs.loc[runs["as_of_date"] == pd.Timestamp("2024-01-02")].set_index("metric")
     assert day2_runs.loc["stability", "value"] == pytest.approx(1.0) and day2["stability"] == pytest.approx(1.0)
@@ -284,3 +447,41 @@ def test_run_skips_without_features(warehouse: Path) -> None:
     assert "skipped" in seg.run(date(2024, 1, 1))
     _write(warehouse, "marts.customer_features", planted_features(n_per_group=1)[0].iloc[:0])
     assert "skipped" in seg.run(date(2024, 1, 1))
+
+
+def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_change(warehouse: Path) -> None:
+    from cx.model_runs import Metric, write_model_runs
+
+    features, _ = planted_features(n_per_group=40, seed=12)
+    _write(warehouse, "marts.customer_features", features)
+    buyers = features.loc[features["frequency"] > 0, "customer_id"]
+    orders = pd.DataFrame({
+        "customer_id": np.repeat(buyers.to_numpy(), 2),
+        "order_date": np.tile(pd.to_datetime(["2023-10-01", "2023-12-20"]).to_numpy(), len(buyers)),
+        "status": "delivered", "units": 2.0, "order_amount": 30.0,
+    })
+    _write(warehouse, "marts.fct_orders", orders)
+    # Yesterday's partition from an older model version, in the table layout it wrote.
+    old = features[["customer_id"]].assign(segment_id=np.arange(len(features)) % 3 + 1, segment_name="loyal",
+                                           recency_days=1, as_of_date=date(2023, 12, 31))
+    _write(warehouse, "main.customer_segments", old)
+    con = duckdb.connect(str(warehouse))
+    try:
+        write_model_runs(con, "segmentation", "kmeans-v1", [Metric("k", 3.0, details={"sizes": {"loyal": 120}})],
+                         date(2023, 12, 31))
+    finally:
+        con.close()
+
+    day1 = seg.run(date(2024, 1, 1))
+    assert day1["stability"] is None  # the old model's segments are not inherited
+    day2 = seg.run(date(2024, 1, 2))
+    assert day2["stability"] == pytest.approx(1.0)
+    columns = {c for c, _ in _types(warehouse, "customer_segments")}
+    assert {"recent_order_share", "avg_item_price"} <= columns
+    con = duckdb.connect(str(warehouse))
+    try:
+        d1 = con.execute("select * from main.customer_segments where as_of_date = '2024-01-01'").df()
+    finally:
+        con.close()
+    assert d1["segment_id"].min() > 3 and "loyal" not in set(d1["segment_name"])
+    assert d1.set_index("customer_id").loc[buyers, "avg_item_price"].eq(15.0).all()

@@ -17,6 +17,10 @@ import pandas as pd
 from cx.warehouse import replace_partition
 
 COLUMNS = ["model", "metric", "value", "baseline_value", "passed", "model_version", "details"]
+# Declared up front: a first write whose details are all empty would otherwise give
+# the column DuckDB's NULL type and break every later insert.
+DDL = ("model varchar, metric varchar, value double, baseline_value double, passed boolean, "
+       "model_version varchar, details varchar, as_of_date date")
 
 
 @dataclass(frozen=True)
@@ -55,5 +59,6 @@ def write_model_runs(
     as_of_date: date,
 ) -> int:
     """Replace this model's rows for the day (other models' rows stay)."""
+    con.execute(f"create schema if not exists main; create table if not exists main.model_runs ({DDL})")
     frame = metrics_frame(model, model_version, metrics).drop(columns=["model"])
     return replace_partition(con, "model_runs", frame, as_of_date, scope={"model": model})

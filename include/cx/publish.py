@@ -12,6 +12,7 @@ from datetime import date
 
 import duckdb
 
+from cx.model_runs import DDL as MODEL_RUNS_DDL
 from cx.warehouse import table_exists
 
 # Columns of each published table that stages may not have created yet (a shop with
@@ -26,8 +27,7 @@ EMPTY_TABLES: dict[str, str] = {
     "model_version varchar, as_of_date date",
     "sales_forecast": "series varchar, metric varchar, ds date, yhat double, yhat_lower double, "
     "yhat_upper double, model_version varchar, as_of_date date",
-    "model_runs": "model varchar, metric varchar, value double, baseline_value double, passed boolean, "
-    "model_version varchar, details varchar, as_of_date date",
+    "model_runs": MODEL_RUNS_DDL,
     "dq_results": "suite varchar, expectation varchar, \"table\" varchar, success boolean, "
     "unexpected_count bigint, severity varchar, details varchar, as_of_date date",
 }

@@ -1,23 +1,38 @@
 """Multilingual sentiment of reviews and support tickets, learnt from the shop's own ratings.
 
 Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). A language-agnostic
-classifier (TF-IDF character n-grams + word n-grams, multinomial logistic regression)
-learns them, and scores every review and ticket: score = P(positive) - P(negative).
+classifier (TF-IDF character n-grams + word n-grams, multinomial logistic regression with
+balanced class weights, since real ratings are mostly 5 stars) learns them, and scores
+every review and ticket: score = P(positive) - P(negative), label = the likeliest class.
 Character n-grams need no tokenizer, stemmer or language list, so the model works for
-whatever languages the shop's customers write in. With too few ratings the stage falls
-back to a small built-in multilingual lexicon (:mod:`cx.models.sentiment_lexicon`),
-which is also the baseline the model must beat in ``model_runs``.
+whatever languages the shop's customers write in.
+
+Text handling: Unicode NFKC and case folding with accents kept, one apostrophe style,
+emoji split off as tokens (without skin-tone/variation modifiers), elongations capped
+("soooo!!!!" -> "soo!!"), letter formulas removed from bodies ("Dear team," ... "Best
+regards" look positive to a review-trained model), title and body joined so title-only
+reviews count. Words after a negator (any of the lexicon's languages) also enter as
+"neg_<word>", which bigrams miss in "not very good".
+
+The small built-in multilingual lexicon (:mod:`cx.models.sentiment_lexicon`) plays three
+parts: one extra feature column of the model (prior knowledge that matters when ratings
+are few), the baseline the model must beat in ``model_runs``, and the fallback: with too
+few ratings, a single rating class, or when it beats the trained model on the held-out
+rated reviews, the stage publishes the lexicon's scores and says why in ``model_runs``.
 
 Evaluation is k-fold cross-fitting over the rated reviews (stratified, fixed seed; with
 5 folds each fold is a 20% held-out slice): every rated review is scored by a model that
-never saw it, which gives the held-out metrics and also makes the published scores of
-rated reviews honest, so ``rating_conflict`` can flag text that contradicts its rating.
+never saw it, which gives the held-out metrics (macro-F1 over the three labels, AUC of
+the score for positive vs. the rest) and also makes the published scores of rated
+reviews honest, so ``rating_conflict`` can flag text that contradicts its rating.
 Tickets and unrated reviews are scored by a final refit on all labelled reviews.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +51,7 @@ from threadpoolctl import threadpool_limits
 from cx.config import Settings, load_settings
 from cx.model_runs import Metric, write_model_runs
 from cx.models import sentiment_lexicon
-from cx.models.sentiment_lexicon import LEXICON_VERSION, LexiconConfig
+from cx.models.sentiment_lexicon import LEXICON_VERSION, NEGATORS, LexiconConfig
 from cx.warehouse import connect, read_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
@@ -61,10 +76,15 @@ class SentimentConfig:
     word_max_features: int = 200_000
     min_df: int = 2
     C: float = 4.0  # weak L2: TF-IDF features are many and individually small
+    # The lexicon score joins the text features as one more column: prior knowledge for
+    # the seven languages it knows, which matters most when ratings are few. The model
+    # learns how much to trust it; this only sets its scale next to TF-IDF values.
+    lexicon_feature_weight: float = 1.0
+    negation_scope: int = 3  # words after a negator that get a negated copy ("not very good")
     max_iter: int = 2000
     conflict_threshold: float = 0.5  # |score| that contradicts a rating (>= 4 or <= 2)
     lexicon: LexiconConfig = LexiconConfig()
-    model_version: str = "charlr-v1"
+    model_version: str = "charlr-v2"
 
 
 @dataclass(frozen=True)
@@ -93,24 +113,126 @@ def label_from_score(score: np.ndarray | pd.Series, neutral_band: float) -> np.n
     return np.where(s >= neutral_band, "positive", np.where(s <= -neutral_band, "negative", "neutral"))
 
 
+# Letter formulas carry no sentiment but look polar to a review-trained model ("Best
+# regards" after a complaint, "Thanks" closing a refund request): greeting up to its first
+# punctuation, and sign-off with an optional short name, in the lexicon's seven languages.
+_GREETINGS = (
+    r"dear\b", r"hi\b", r"hello\b", r"hey\b", r"good (?:morning|afternoon|evening)\b",  # en
+    r"sehr geehrte", r"liebe[rs]?\b", r"hallo\b", r"guten (?:tag|morgen|abend)\b", r"moin\b",  # de
+    r"bonjour\b", r"bonsoir\b", r"madame\b", r"monsieur\b",  # fr
+    r"hola\b", r"buen(?:os|as) (?:d[ií]as|tardes|noches)\b", r"estimad[oa]s?\b",  # es
+    r"buongiorno\b", r"salve\b", r"gentil[ei]\b", r"ciao\b",  # it
+    r"beste\b", r"geachte\b", r"goede(?:morgen|middag|navond)\b",  # nl
+    r"ol[áa]\b", r"oi\b", r"prezad[oa]s?\b", r"bom dia\b", r"boa (?:tarde|noite)\b",  # pt
+)
+_SIGN_OFFS = (
+    r"(?:best|kind|warm|many)\s+regards", r"regards", r"cheers", r"thanks(?: in advance)?", r"thank you", r"sincerely",
+    r"(?:viele|liebe|beste|freundliche) gr(?:ü|ue)(?:ß|ss)e", r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en",
+    r"mfg", r"lg",
+    r"danke(?: sch(?:ö|oe)n)?", r"cordialement", r"bien (?:à|a) vous", r"merci(?: d'avance| beaucoup)?",
+    r"salutations", r"(?:un )?saludos?(?: cordiales)?", r"atentamente", r"gracias", r"cordiali saluti",
+    r"distinti saluti", r"saluti", r"grazie(?: mille)?", r"met vriendelijke groet(?:en)?", r"groetjes", r"groeten",
+    r"bedankt", r"atenciosamente", r"abra(?:ç|c)os", r"obrigad[oa]",
+)
+_GREETING = re.compile(r"^\s*(?:" + "|".join(_GREETINGS) + r")[^,.!?:\n]{0,40}[,.!:\n]", re.IGNORECASE)
+_SIGN_OFF = re.compile(r"(?:^|[.!?\n,]\s*)(?:" + "|".join(_SIGN_OFFS) + r")[\s,.!]*(?:\w+[\s.]*){0,2}$",
+                       re.IGNORECASE)
+
+
+def strip_salutations(text: str) -> str:
+    """Drop an opening greeting and a closing sign-off (see ``_GREETING``/``_SIGN_OFF``)."""
+    if not text:
+        return text
+    stripped = _SIGN_OFF.sub("", _GREETING.sub("", text, count=1)).strip()
+    return stripped or text  # a text that is only a formula ("Thanks!") keeps it
+
+
 def build_documents(texts: pd.DataFrame) -> pd.Series:
-    """Title and body as one document (titles carry much of a review's polarity)."""
+    """Title and body as one document (titles carry much of a review's polarity; a review
+    may have only one of them), body without letter formulas."""
     title = texts["title"].astype("string").fillna("") if "title" in texts else ""
-    body = texts["body"].astype("string").fillna("") if "body" in texts else ""
+    body = texts["body"].astype("string").fillna("").map(strip_salutations) if "body" in texts else ""
     doc = (title + " . " + body).str.strip(" .")
     return doc.astype("string").fillna("")
 
 
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'", "\u201c": '"', "\u201d": '"',
+                         "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+# Emoji and pictographs, split off as tokens of their own ("super👍" -> "super 👍").
+_EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+# Variation selectors, skin tones, zero-width joiners: "👍🏽" and "❤️" mean "👍" and "❤".
+_EMOJI_MODIFIERS = re.compile("[\uFE0E\uFE0F\U0001F3FB-\U0001F3FF\u200D]")
+_ELONGATION = re.compile(r"(.)\1{2,}")
+_SPACE = re.compile(r"\s+")
+_WORD_TOKEN = re.compile(r"\w+(?:'\w+)*|[!?]+|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]|[.;:,()]")
+_CLAUSE = frozenset(".;:,()")
+
+
+def normalise_text(text: str | None) -> str:
+    """Unicode NFKC (full-width letters, ligatures, compatibility forms), case folding,
+    one apostrophe and quote style, emoji without modifiers and spaced out, elongations
+    capped at two ("sooooo goood!!!!" -> "soo good!!"). Accents are kept: "é" is signal
+    for character n-grams, and folding it would merge words across languages."""
+    if not text or not isinstance(text, str):
+        return ""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = _EMOJI_MODIFIERS.sub("", text)
+    text = _EMOJI.sub(lambda m: f" {m.group(0)} ", text)
+    text = _ELONGATION.sub(r"\1\1", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def word_features(doc: str, negation_scope: int = 3) -> list[str]:
+    """Word unigrams and bigrams of a normalised document, "!"/"?" runs and emoji as
+    words, and a negated copy ("neg_good") of the words within ``negation_scope`` after a
+    negator of any of the lexicon's languages, up to the end of the clause; bigrams do not
+    reach "not very good" or "nicht so wirklich gut"."""
+    tokens = _WORD_TOKEN.findall(doc)
+    words: list[str] = []
+    out: list[str] = []
+    scope = 0
+    for token in tokens:
+        if token in _CLAUSE:
+            scope = 0
+            words.append("|")  # no bigram across a clause break
+            continue
+        folded = sentiment_lexicon.fold(token)
+        negator = folded in NEGATORS or folded.endswith("n't") or folded.startswith("n'")
+        if scope and not negator:
+            out.append("neg_" + token)
+            scope -= 1
+        if negator:
+            scope = negation_scope
+        words.append(token)
+        out.append(token)
+    out.extend(f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != "|" and b != "|")
+    return out
+
+
 def make_vectorizer(cfg: SentimentConfig) -> FeatureUnion:
     """Character n-grams inside word boundaries (spelling-, inflection- and language-robust)
-    plus word uni/bigrams (negation such as "not good", "nicht gut")."""
+    plus words, word pairs and negation scope; input is :func:`normalise_text` output."""
     return FeatureUnion([
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=cfg.char_ngram_range, sublinear_tf=True,
-                                 min_df=cfg.min_df, max_features=cfg.char_max_features, dtype=np.float32)),
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=cfg.word_ngram_range, sublinear_tf=True,
-                                 min_df=cfg.min_df, max_features=cfg.word_max_features,
-                                 token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
+                                 lowercase=False, min_df=cfg.min_df, max_features=cfg.char_max_features,
+                                 dtype=np.float32)),
+        ("word", TfidfVectorizer(analyzer=lambda doc: word_features(doc, cfg.negation_scope), sublinear_tf=True,
+                                 lowercase=False, min_df=cfg.min_df, max_features=cfg.word_max_features,
+                                 dtype=np.float32)),
     ])
+
+
+def text_features(docs: pd.Series, lexicon_score: np.ndarray, cfg: SentimentConfig) -> sparse.csr_matrix:
+    """TF-IDF of the normalised documents plus the lexicon score column."""
+    normalised = [normalise_text(d) for d in docs.tolist()]
+    parts = []
+    for name, vectorizer in make_vectorizer(cfg).transformer_list:
+        try:
+            parts.append(vectorizer.fit_transform(normalised))
+        except ValueError as exc:  # e.g. no word repeats twice: the other part still works
+            log.warning("sentiment: %s features skipped (%s)", name, exc)
+    lex_col = np.asarray(lexicon_score, dtype=np.float64).reshape(-1, 1) * cfg.lexicon_feature_weight
+    return sparse.hstack([*parts, sparse.csr_matrix(lex_col)], format="csr", dtype=np.float64)
 
 
 def _fit_classifier(x: sparse.spmatrix, y: np.ndarray, cfg: SentimentConfig) -> LogisticRegression:
@@ -195,7 +317,7 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     languages = texts["language"] if "language" in texts else pd.Series(None, index=texts.index)
 
     lexicon_score = sentiment_lexicon.score_texts(docs.tolist(), languages.tolist(), cfg.lexicon)
-    lexicon_label = label_from_score(lexicon_score, cfg.lexicon.neutral_band)
+    lexicon_label = label_from_score(lexicon_score, cfg.lexicon.neutral_threshold())
     y = labels[labelled].to_numpy(dtype=object)
     class_counts = {lab: int((y == lab).sum()) for lab in LABELS}
     n_classes = sum(1 for c in class_counts.values() if c)
@@ -219,7 +341,7 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         version = cfg.model_version
         # TF-IDF vocabulary and IDF come from all texts (no labels involved), so tickets
         # and unrated reviews shape the features they are scored with.
-        x = sparse.csr_matrix(make_vectorizer(cfg).fit_transform(docs.tolist()), dtype=np.float64)
+        x = text_features(docs, lexicon_score, cfg)
         labelled_idx = np.flatnonzero(labelled)
         train_idx = labelled_idx
         if len(train_idx) > cfg.max_labelled:
@@ -236,6 +358,16 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         details["evaluation"] = f"{n_splits}-fold stratified cross-fitting on rated reviews (seed {cfg.seed})"
         details["features"] = int(x.shape[1])
     baseline = evaluate(y, lexicon_score[labelled], lexicon_label[labelled]) if labelled.any() else {}
+    if fallback is None and _lexicon_wins(model_eval, baseline):
+        # Champion/challenger on the same held-out reviews: a model that cannot beat the
+        # lexicon it was given as a feature has learnt noise (too few or too noisy ratings).
+        fallback = "lexicon"
+        details.update({"fallback": fallback, "challenger": {"model_version": version, **model_eval},
+                        "reason": (f"the lexicon beat the trained model on held-out rated reviews "
+                                   f"(macro-F1 {baseline['macro_f1']:.3f} vs {model_eval['macro_f1']:.3f})")})
+        version = LEXICON_VERSION
+        score, label = lexicon_score.copy(), lexicon_label.astype(object)
+        model_eval = dict(baseline)
 
     # Nothing to read: no evidence either way.
     score = np.where(empty, 0.0, score)
@@ -287,6 +419,15 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         "rating_conflicts": int(reviews["rating_conflict"].sum()),
     }
     return SentimentResult(reviews, tickets, metrics, version, fallback, summary)
+
+
+def _lexicon_wins(model: dict[str, float | None], lexicon: dict[str, float | None]) -> bool:
+    """The lexicon is better on macro-F1 and at least as good on AUC."""
+    f1_m, f1_l, auc_m, auc_l = (model.get("macro_f1"), lexicon.get("macro_f1"),
+                                model.get("roc_auc"), lexicon.get("roc_auc"))
+    if f1_m is None or f1_l is None or f1_l <= f1_m:
+        return False
+    return auc_m is None or auc_l is None or auc_l >= auc_m
 
 
 def aggregate_sentiment(scores: pd.DataFrame, texts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,6 +1,8 @@
-"""A small multilingual sentiment lexicon: the fallback and the baseline of the sentiment stage.
+"""A small multilingual sentiment lexicon: the fallback, the baseline and one feature of the
+sentiment stage.
 
-Seven languages (en, de, fr, es, it, nl, pt), a few dozen polar words each, with
+Seven languages (en, de, fr, es, it, nl, pt), some 70-120 everyday review words each
+(quality, fit, delivery, service, value), plus language-neutral emoji, with
 negators (a short window before the word; German/Dutch/French sentence negation after
 it), intensifiers and contrast words ("but": the clause after it counts more). Words
 ending in ``*`` match by prefix, so one stem covers inflections (enttäusch* ->
@@ -20,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-LEXICON_VERSION = "lexicon-v1"
+LEXICON_VERSION = "lexicon-v2"
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,16 @@ class LexiconConfig:
     contrast_before: float = 0.5  # clause before "but" is discounted...
     contrast_after: float = 1.5  # ...the clause after it decides
     normaliser: float = 4.0  # score = s / sqrt(s^2 + normaliser), in (-1, 1)
-    neutral_band: float = 0.1  # |score| below this is neutral
+    # |score| below this is neutral; None derives it from the scale: half the score of a
+    # single plain polar word ("good" -> 0.45, band 0.22), so one clear polar word makes a
+    # text polar, while a lone word discounted by "but" or a negation does not.
+    neutral_band: float | None = None
     min_prefix: int = 4  # shortest stem allowed to match by prefix
+
+    def neutral_threshold(self) -> float:
+        if self.neutral_band is not None:
+            return self.neutral_band
+        return 0.5 / float(np.sqrt(1.0 + self.normaliser))
 
 
 # Per language: pos/neg (valence 1), pos2/neg2 (valence 2), negators, negators that may
@@ -42,31 +52,38 @@ _RAW: dict[str, dict[str, str]] = {
     "en": {
         "pos": "good nice love* like liked happy recommend* fast quick* comfortable satisfied pleased "
                "beautiful lovely easy helpful friendly works worth enjoy* glad impressed solid sturdy "
-               "reliable fine smooth cute great",
+               "reliable fine smooth cute great pleasant comfy cozy cosy durable handy accurate favourite "
+               "favorite fits compliment* adore* gorgeous stunning thrilled helpful*",
         "pos2": "excellent amazing awesome perfect* fantastic wonderful brilliant superb outstanding best "
                 "delighted flawless",
         "neg": "bad poor* broke broken disappoint* useless waste* defective faulty damaged late slow "
                "problem* issue* wrong rubbish junk flimsy unhappy angry annoy* complain* fake missing "
-               "dirty ugly uncomfortable overpriced fail* cheaply refund* unfortunately sadly stopped",
-        "neg2": "terrible awful horrible worst hate* scam garbage disgust* pathetic",
-        "neg_words": "not no never nothing nobody none neither nor cannot cant dont doesnt didnt isnt wasnt "
-                     "arent werent wont wouldnt shouldnt couldnt without hardly",
+               "dirty ugly uncomfortable overpriced fail* cheaply refund* unfortunately sadly stopped "
+               "cheap mediocre scratched stained torn ripped leak* unusable unreliable regret* avoid "
+               "shame misleading poorly sucks frustrat* unacceptable ridiculous",
+        "neg2": "terrible awful horrible worst hate* scam garbage disgust* pathetic dreadful appalling",
+        "neg_words": "not no never nothing nobody none neither nor cannot cant dont doesnt didnt isnt "
+                     "wasnt arent werent wont wouldnt shouldnt couldnt without hardly",
         "post": "",
         "intens": "very really so extremely totally absolutely highly incredibly quite too truly",
         "contrast": "but however although though yet",
         "stop": "the and is it this was for with to of my i you are have they that on",
     },
     "de": {
-        "pos": "gut gute guter gutes guten schön toll prima empfehl* zufrieden schnell lieb* "
-               "begeistert klasse spitze top bequem praktisch einwandfrei freundlich hilfreich gern* "
-               "preiswert funktioniert angenehm passt super",
+        "pos": "gut gute guter gutes guten schön toll prima empfehl* zufrieden schnell lieb* begeistert "
+               "klasse spitze top bequem praktisch einwandfrei freundlich hilfreich gern* preiswert "
+               "funktioniert angenehm passt super schön* toll* zufriedene bequeme lohnt gefällt gefallen "
+               "hochwertig* stabil robust freut überzeug* wunderschön* empfehlenswert hilfsbereit* "
+               "freundliche",
         "pos2": "perfekt* ausgezeichnet* hervorragend* wunderbar* großartig* fantastisch* traumhaft "
                 "genial",
-        "neg": "schlecht* enttäusch* enttausch* kaputt defekt* mangelhaft* billig langsam teuer ärger* nutzlos "
-               "unbrauchbar falsch beschädigt fehlerhaft problem* mies unzufrieden unbequem reklamation "
-               "leider schade zurückgeschickt gebrochen dreckig verspätet",
-        "neg2": "schrecklich* furchtbar* katastroph* grauenhaft* miserabel* betrug* schrott",
-        "neg_words": "nicht kein keine keinen keinem keiner keines nie niemals nichts ohne weder",
+        "neg": "schlecht* enttäusch* enttausch* kaputt defekt* mangelhaft* billig langsam teuer ärger* "
+               "nutzlos unbrauchbar falsch beschädigt fehlerhaft problem* mies unzufrieden unbequem "
+               "reklamation leider schade zurückgeschickt gebrochen dreckig verspätet umständlich nervig "
+               "fehlt stink* reklam* minderwertig* frustrier* inakzeptabel unverschämt*",
+        "neg2": "schrecklich* furchtbar* katastroph* grauenhaft* miserabel* betrug* schrott miserab*",
+        "neg_words": "nicht kein keine keinen keinem keiner keines nie niemals nichts ohne weder niemand "
+                     "niemandem niemanden nirgends kaum",
         "post": "nicht",
         "intens": "sehr echt wirklich total absolut extrem besonders ziemlich äußerst richtig voll",
         "contrast": "aber jedoch allerdings trotzdem doch",
@@ -74,12 +91,13 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "fr": {
         "pos": "bon bonne bons bonnes bien recommand* satisfait* content* ravi* rapide* agreable joli* "
-               "beau belle adore aime confortable efficace pratique sympa bravo conforme solide "
-               "super top",
+               "beau belle adore aime confortable efficace pratique sympa bravo conforme solide super top "
+               "adore* fonctionne doux douce facile* plaisir heureu* compliment* réussi* agréable* "
+               "serviable* aimable*",
         "pos2": "excellent* parfait* genial* magnifique* merveilleu* impeccable* superbe* formidable",
         "neg": "mauvais* nul nulle decevant* decu* deception casse* defectueu* lent* probleme* inutile "
-               "médiocre abîmé* endommagé* retard* dommage insatisfait* fragile sale "
-               "rembours* moche",
+               "médiocre abîmé* endommagé* retard* dommage insatisfait* fragile sale rembours* moche "
+               "déplorable* eviter fuir regret* plainte frustr* inacceptable inadmissible",
         "neg2": "horrible* pire arnaque* honte* horreur catastroph* lamentable* affreu*",
         "neg_words": "ne n pas jamais rien aucun aucune sans ni personne guere",
         "post": "pas",
@@ -90,11 +108,12 @@ _RAW: dict[str, dict[str, str]] = {
     "es": {
         "pos": "bueno buena buenos buenas buen recomiendo recomendable recomend* satisfech* contento* "
                "rapido* rapida* bonito* bonita* comodo* comoda* facil util feliz encanta* gusta* bien "
-               "correcto funciona",
+               "correcto funciona content* precios* bonit* guap* acierto funciona* agradable elogi* "
+               "cumple amable*",
         "pos2": "excelente* perfect* genial* maravill* fantastic* estupend* increible* espectacular",
         "neg": "malo mala malos malas decepcion* roto rota rotos rotas defectuos* lento* lenta* tarde "
-               "problema* inútil dañad* lamentable* caro devolución* sucio incómodo* "
-               "desgraciadamente",
+               "problema* inútil dañad* lamentable* caro devolución* sucio incómodo* desgraciadamente mal "
+               "lio timo frustra* inaceptable",
         "neg2": "terrible* horrible* pesim* peor basura estafa* fatal desastre* asco",
         "neg_words": "no nunca nada ni jamas sin tampoco ningun ninguna ninguno nadie",
         "post": "",
@@ -105,10 +124,12 @@ _RAW: dict[str, dict[str, str]] = {
     "it": {
         "pos": "buono buona buoni buone consiglio consigliat* consigliabile soddisfatt* content* veloce "
                "veloci rapid* comodo comoda comodi utile facile felice funziona bello bella belli belle "
-               "carino carina bene",
+               "carino carina bene piace* consigli* funziona* comod* carin* veloc* complimenti preciso "
+               "gentil*",
         "pos2": "ottim* eccellent* perfett* fantastic* bellissim* magnific* stupend* meraviglios* adoro",
         "neg": "cattiv* delus* deludente* rotto rotta rotti difettos* lento lenta problem* inutile "
-               "scadente* danneggiat* ritardo fragile costoso sporco purtroppo peccato scomod*",
+               "scadente* danneggiat* ritardo fragile costoso sporco purtroppo peccato scomod* evitare "
+               "rott* lent* fregatura frustra* inaccettabile",
         "neg2": "pessim* terribil* orribil* peggio* peggiore truffa* schifo* vergogn* disastro*",
         "neg_words": "non mai niente nulla ne senza nessun nessuno nessuna neanche nemmeno",
         "post": "",
@@ -118,27 +139,31 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "nl": {
         "pos": "goed goede prima mooi mooie snel snelle tevreden aanrader aanbevolen fijn fijne blij "
-               "handig lekker prettig comfortabel makkelijk vriendelijk werkt netjes",
+               "handig lekker prettig comfortabel makkelijk vriendelijk werkt netjes prachtig* mooi* "
+               "aanrad* fijn* degelijk* stevig* snel* tof leuk* behulpzaam*",
         "pos2": "uitstekend* perfect* geweldig* fantastisch* heerlijk* super top",
-        "neg": "slecht* teleurgesteld teleurstell* kapot defect traag trage probleem problemen "
-               "nutteloos duur jammer helaas beschadigd rommel ontevreden lelijk klacht* vies",
+        "neg": "slecht* teleurgesteld teleurstell* kapot defect traag trage probleem problemen nutteloos "
+               "duur jammer helaas beschadigd rommel ontevreden lelijk klacht* vies belabberd* gedoe "
+               "stink* frustrer* onacceptabel",
         "neg2": "verschrikkelijk* vreselijk* waardeloos* oplichting* bagger",
-        "neg_words": "niet geen nooit niets niks zonder noch",
+        "neg_words": "niet geen nooit niets niks zonder noch niemand nergens",
         "post": "niet",
         "intens": "zeer heel erg echt enorm ontzettend bijzonder uiterst hartstikke",
         "contrast": "maar echter toch",
         "stop": "de het een en is ik van voor ook dat op te met zijn heb",
     },
     "pt": {
-        "pos": "bom boa bons boas recomendo recomend* satisfeit* content* rapid* bonit* lind* adorei "
-               "amei gostei confortavel facil util feliz eficiente funciona certinho top",
+        "pos": "bom boa bons boas recomendo recomend* satisfeit* content* rapid* bonit* lind* adorei amei "
+               "gostei confortavel facil util feliz eficiente funciona certinho top ador* gost* elogi* "
+               "funciona* prestativ* atencios*",
         "pos2": "otim* excelente* perfeit* maravilhos* incrivel fantastic* sensacional",
         "neg": "ruim decepcion* quebrad* defeito* defeituos* lent* atras* problema* inutil fraco fraca "
-               "danificad* insatisfeit* demor* caro sujo infelizmente",
+               "danificad* insatisfeit* demor* caro sujo infelizmente quebr* devolv* devoluc* reclam* "
+               "arrepend* frustra* inaceitavel",
         "neg2": "pessim* horrivel terrivel pior lixo golpe vergonha* porcaria",
         "neg_words": "nao nunca nada nem sem jamais nenhum nenhuma ninguem",
         "post": "",
-        "intens": "muito muita realmente demais extremamente bastante totalmente tão",
+        "intens": "muito muita realmente demais extremamente bastante totalmente tão demais",
         "contrast": "mas porem contudo entretanto",
         "stop": "o os as e um uma que com para do da foi eu no na em",
     },
@@ -232,6 +257,15 @@ _LANGUAGE_NAMES = {
     "spanish": "es", "espanol": "es", "italian": "it", "italiano": "it", "dutch": "nl",
     "nederlands": "nl", "portuguese": "pt", "portugues": "pt",
 }
+
+
+# Negators of all seven languages (folded): the trained model marks their scope too.
+NEGATORS: frozenset[str] = _LEXICONS[_UNION].negators
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents stripped, German umlauts spelled out (the lexicon's matching form)."""
+    return _fold(text)
 
 
 def tokenize(text: str) -> list[str]:
