@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 
 from cx.models import recommend as rec
+from cx.models.recommend_baselines import purchase_signals, repeat_then_popularity_scores
 from cx.models.recommend_eval import (
     catalog_coverage,
     evaluate_lists,
@@ -205,15 +208,18 @@ def test_cold_start_user_and_item(taste: dict[str, pd.DataFrame]) -> None:
     assert len(newbie) == 10
     assert (newbie["product_id"].map(cats) == "toys").mean() >= 0.8
 
-    # The new toy, never interacted with, ranks high for toy lovers and low for others.
-    fitted = out.fitted
-    assert fitted is not None
-    col = fitted.item_index["t_new"]
+    # The new toy, never interacted with, is placed from its features: for toy lovers
+    # above nearly every item of the other categories, for garden lovers near the bottom.
+    assert out.recommender is not None
+    fitted = out.recommender.lightfm
     users = np.arange(len(fitted.user_ids))
-    ranks = rec.rank_normalise(fitted.scores(users))[:, col]
+    scores = fitted.scores(users)
+    new = scores[:, fitted.item_index["t_new"]]
+    other = np.isin(cats.reindex(fitted.item_ids).to_numpy(), ["garden", "kitchen"])
+    beaten = (scores[:, other] < new[:, None]).mean(axis=1)
     seg = segments.set_index("customer_id")["segment_name"].reindex(fitted.user_ids).to_numpy()
-    assert ranks[seg == "toys-lovers"].mean() > 0.6
-    assert ranks[seg == "toys-lovers"].mean() > ranks[seg == "garden-lovers"].mean() + 0.2
+    assert beaten[seg == "toys-lovers"].mean() > 0.8
+    assert beaten[seg == "garden-lovers"].mean() < 0.3
 
 
 def test_gate_choice() -> None:
@@ -225,26 +231,107 @@ def test_gate_choice() -> None:
 
 
 def test_gate_falls_back_when_model_is_worse() -> None:
-    """Pure repeat buyers of random items: a 1-epoch LightFM without the repeat term
-    cannot beat 'buy again', so the published lists are the baseline's."""
+    """Pure repeat buyers of random items, and a model configured to be weak (1-epoch
+    LightFM, blend off): 'buy again' wins, so the published lists are the baseline's,
+    with the business rules still applied."""
     rng = np.random.default_rng(3)
     items = [f"p{i:03d}" for i in range(200)]
     products = pd.DataFrame({"product_id": items, "name": items, "category": "x", "brand": "b", "price": 1.0,
                              "description": "thing", "is_product": True, "is_available": True})
+    products.loc[0, "is_available"] = False
+    products.loc[1, "is_product"] = False
     t0 = pd.Timestamp(AS_OF) - pd.Timedelta(days=90)
     rows = []
     for u in range(80):
-        favourites = rng.choice(items, 3, replace=False)
+        favourites = [items[0], items[1], *rng.choice(items[2:], 3, replace=False)]
         for d in range(0, 91, 3):
             rows.append((f"u{u}", str(rng.choice(favourites)), "purchase", t0 + pd.Timedelta(days=d, hours=u % 20)))
     inter = pd.DataFrame(rows, columns=["customer_id", "product_id", "interaction_type", "occurred_at"])
     inter["rating"] = None
     customers = pd.DataFrame({"customer_id": [f"u{u}" for u in range(80)]})
-    out = rec.recommend(inter, products, customers, None, AS_OF, _fast_cfg(epochs=1, blend_grid=(1.0,)))
+    weak = _fast_cfg(epochs=1, learn_blend=False, blend_frequency=0.0, blend_recency=0.0, blend_popularity=0.0,
+                     blend_lightfm=1.0, exclude_bought_days=5)
+    out = rec.recommend(inter, products, customers, None, AS_OF, weak)
     assert out.model_version == rec.VERSION_REPEAT
     assert not out.passed
+    assert out.recommender is None
     assert out.metrics["repeat_pop"]["precision"] > out.metrics["model"]["precision"]
     assert (out.recommendations["model_version"] == rec.VERSION_REPEAT).all()
+    recs = out.recommendations
+    assert not recs["product_id"].isin([items[0], items[1]]).any()
+    cutoff = pd.Timestamp(AS_OF) + pd.Timedelta(days=1) - pd.Timedelta(days=5)
+    recent = inter.loc[inter["occurred_at"] >= cutoff, ["customer_id", "product_id"]].drop_duplicates()
+    assert len(recent) and recs.merge(recent, on=["customer_id", "product_id"]).empty
+    # The baseline's lists are the customers' own favourites (the ones not excluded).
+    top = recs.loc[recs["rank"] == 1].merge(inter[["customer_id", "product_id"]].drop_duplicates())
+    assert len(top) == recs["customer_id"].nunique()
+
+    # The same data with the published configuration: the blend keeps 'buy again' in
+    # and adds LightFM, so the model is at least as good and is published.
+    good = rec.recommend(inter, products, customers, None, AS_OF, _fast_cfg())
+    assert good.metrics["model"]["precision"] >= good.metrics["repeat_pop"]["precision"]
+
+
+def test_purchase_signals_and_repeat_baseline() -> None:
+    t = pd.Timestamp("2024-03-10")
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "a", "b", "b", "c", "a"],
+            "product_id": ["p", "p", "p", "q", "r", "q", "r", "r", "s"],
+            "interaction_type": ["purchase"] * 7 + ["product_view", "purchase"],
+            # p: two lines on one day + another day; s is after the reference.
+            "occurred_at": [t - pd.Timedelta(days=9, hours=2), t - pd.Timedelta(days=9, hours=1),
+                            t - pd.Timedelta(days=2), t - pd.Timedelta(days=30), t - pd.Timedelta(days=1),
+                            t - pd.Timedelta(days=3), t - pd.Timedelta(days=4), t - pd.Timedelta(days=1), t],
+        }
+    )
+    users, items = {"a": 0, "b": 1, "c": 2}, {"p": 0, "q": 1, "r": 2, "s": 3}
+    sig = purchase_signals(inter, users, items, t, popularity_half_life_days=1e9, exclude_bought_days=1)
+    assert sig.occasions.toarray()[0].tolist() == [2, 1, 1, 0]  # p: 2 days, not 3 lines; s: future
+    assert sig.last_age.toarray()[0].tolist() == [3, 31, 2, 0]  # 1 + days since last bought
+    assert sig.popularity.tolist() == pytest.approx([3, 2, 2, 0])  # views do not count
+    assert sig.recent.toarray()[0].tolist() == [0, 0, 1, 0]  # bought within a day: r only
+    scores = repeat_then_popularity_scores(sig, np.array([0, 2]))
+    assert list(np.argsort(-scores[0], kind="stable")) == [0, 1, 2, 3]  # p (2 days), then q/r tie by popularity
+    assert scores[0, 1] == pytest.approx(scores[0, 2])
+    assert list(np.argsort(-scores[1], kind="stable")[:3]) == [0, 1, 2]  # c bought nothing: popularity
+    assert scores[1].max() < 1 <= scores[0, :3].min()
+
+
+def test_learn_blend_finds_the_informative_term() -> None:
+    """On a validation table where only recency predicts the next purchase, the learned
+    weights must put recency above frequency and beat the defaults."""
+    rng = np.random.default_rng(0)
+    n_users, width = 50, 30
+    terms = rng.random((len(rec.BLEND_TERMS), n_users, width)).astype("float32")
+    bought = np.zeros((n_users, width), dtype=bool)
+    best = np.argsort(-terms[1], axis=1)[:, :3]  # the 3 most recent items are bought
+    np.put_along_axis(bought, best, True, axis=1)
+    table = rec._ValidationTable([terms], [np.ones((n_users, width), dtype=bool)], [bought], n_users)
+    cfg = rec.RecommendConfig(eval_k=3)
+    weights, p_default, p_learned = rec.learn_blend(table, cfg)
+    assert p_learned > p_default + 0.2
+    assert weights[1] == max(cfg.blend_grid) > weights[0] == cfg.blend_frequency  # recency over the anchor
+    assert weights[2] < cfg.blend_popularity and weights[3] < cfg.blend_lightfm  # the noise terms shrink
+    # A gain below blend_min_gain is noise: the defaults stay.
+    _, _, same = rec.learn_blend(table, replace(cfg, blend_min_gain=1.0))
+    assert same == p_default
+
+
+def test_validation_inside_training_period(taste: dict[str, pd.DataFrame]) -> None:
+    """fit_recommender must not see the events at or after its reference: the same fit
+    on data with extra future events gives the same weights and scores (one thread:
+    LightFM's multi-threaded SGD is not bit-for-bit repeatable)."""
+    cfg = _fast_cfg(num_threads=1)
+    inter = taste["interactions"].copy()
+    reference = pd.Timestamp(AS_OF) - pd.Timedelta(days=14)
+    uni = rec.build_universe(inter, taste["products"], taste["customers"], taste["segments"], cfg)
+    base = rec.fit_recommender(inter.loc[inter["occurred_at"] < reference], uni, reference, cfg)
+    again = rec.fit_recommender(inter, uni, reference, cfg)
+    assert base.details["validation_customers"] >= cfg.min_validation_customers
+    assert base.blend == again.blend
+    users = np.arange(len(uni.user_ids))
+    assert np.allclose(base.scores(users), again.scores(users))
 
 
 # ---------------------------------------------------------------------------- run()
@@ -283,6 +370,9 @@ def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]
     assert not recs["product_id"].isin(["POST", "g_gone"]).any()
     assert set(runs["metric"]) == {"p@10", "recall@10", "ndcg@10", "coverage"}
     assert runs["baseline_value"].notna().all()
+    assert summary["model_version"] == rec.VERSION_MODEL and set(summary["blend"]) == set(rec.BLEND_TERMS)
+    detail = json.loads(runs.loc[runs["metric"] == "p@10", "details"].iloc[0])
+    assert {"popularity", "repeat_pop", "plain_lightfm", "blend", "best_baseline"} <= set(detail)
     assert (runs["model_version"] == summary["model_version"]).all()
     with open(tmp_path / "artifacts" / "models" / "recommend" / f"{AS_OF}.pkl", "rb") as handle:
         assert pickle.load(handle)["model_version"] == summary["model_version"]

@@ -1,7 +1,7 @@
-"""Purchase signals shared by the baselines and the hybrid's repeat-purchase term.
+"""Purchase signals shared by the baselines and the hybrid's repeat-purchase terms.
 
-Both baselines and the blend read the same recency-weighted matrices, so the model
-is compared with baselines computed identically.
+Both baselines and the blend read the same matrices, so the model is compared with
+baselines computed identically.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ DAY = pd.Timedelta(days=1)
 
 @dataclass(frozen=True)
 class PurchaseSignals:
-    """Per-user repeat propensity, item popularity and recently bought items."""
+    """Per customer x product purchase history, item popularity and the exclusion window."""
 
-    repeat: sparse.csr_matrix  # users x items, recency-weighted purchase counts
-    popularity: np.ndarray  # items, recency-weighted purchase counts over all users
-    recent: sparse.csr_matrix  # users x items, 1 where bought inside the exclusion window
+    occasions: sparse.csr_matrix  # users x items: distinct days the customer bought the item (frequency)
+    last_age: sparse.csr_matrix  # users x items: 1 + whole days since the last such day (0: never bought)
+    popularity: np.ndarray  # items: recency-weighted purchase count over all customers
+    recent: sparse.csr_matrix  # users x items: 1 where bought inside the exclusion window
 
 
 def decay(occurred_at: pd.Series, reference: pd.Timestamp, half_life_days: float) -> np.ndarray:
@@ -35,21 +36,29 @@ def purchase_signals(
     user_index: dict[str, int],
     item_index: dict[str, int],
     reference: pd.Timestamp,
-    repeat_half_life_days: float,
     popularity_half_life_days: float,
     exclude_bought_days: int,
 ) -> PurchaseSignals:
+    """Signals from the purchases before ``reference`` (later events are ignored)."""
     n_users, n_items = len(user_index), len(item_index)
-    buys = interactions.loc[interactions["interaction_type"] == "purchase"]
+    buys = interactions.loc[
+        (interactions["interaction_type"] == "purchase") & (interactions["occurred_at"] < reference)
+    ]
     rows = buys["customer_id"].map(user_index)
     cols = buys["product_id"].map(item_index)
     known = rows.notna() & cols.notna()
     buys, rows, cols = buys.loc[known], rows[known].astype(int).to_numpy(), cols[known].astype(int).to_numpy()
 
-    # Count purchase events (not units): one order of 48 mugs is one signal of intent.
-    repeat_w = decay(buys["occurred_at"], reference, repeat_half_life_days)
-    repeat = sparse.csr_matrix((repeat_w, (rows, cols)), shape=(n_users, n_items))
-    repeat.sum_duplicates()
+    # A purchase occasion is a (customer, product, day): one order of 48 mugs, or three
+    # lines of the same mug on one invoice, is one signal of intent.
+    day_age = np.floor(((reference.normalize() - buys["occurred_at"].dt.normalize()) / DAY).to_numpy(dtype="float64"))
+    occasions = pd.DataFrame({"r": rows, "c": cols, "age": day_age}).drop_duplicates()
+    pairs = occasions.groupby(["r", "c"], sort=False)["age"].agg(["size", "min"])
+    r_idx = pairs.index.get_level_values(0).to_numpy()
+    c_idx = pairs.index.get_level_values(1).to_numpy()
+    shape = (n_users, n_items)
+    occ = sparse.csr_matrix((pairs["size"].to_numpy(dtype="float32"), (r_idx, c_idx)), shape=shape)
+    last = sparse.csr_matrix(((pairs["min"].to_numpy() + 1.0).astype("float32"), (r_idx, c_idx)), shape=shape)
 
     pop_w = decay(buys["occurred_at"], reference, popularity_half_life_days)
     popularity = np.bincount(cols, weights=pop_w, minlength=n_items).astype("float64")
@@ -57,12 +66,12 @@ def purchase_signals(
     if exclude_bought_days > 0:
         window = (buys["occurred_at"] >= reference - exclude_bought_days * DAY).to_numpy()
         recent = sparse.csr_matrix(
-            (np.ones(int(window.sum())), (rows[window], cols[window])), shape=(n_users, n_items)
+            (np.ones(int(window.sum()), dtype="float32"), (rows[window], cols[window])), shape=shape
         )
         recent.sum_duplicates()
     else:
-        recent = sparse.csr_matrix((n_users, n_items))
-    return PurchaseSignals(repeat=repeat, popularity=popularity, recent=recent)
+        recent = sparse.csr_matrix(shape, dtype="float32")
+    return PurchaseSignals(occasions=occ, last_age=last, popularity=popularity, recent=recent)
 
 
 def popularity_scores(signals: PurchaseSignals, n_rows: int) -> np.ndarray:
@@ -72,15 +81,10 @@ def popularity_scores(signals: PurchaseSignals, n_rows: int) -> np.ndarray:
     return np.broadcast_to((0.999 * pop / top).astype("float32"), (n_rows, pop.size)).copy()
 
 
-def repeat_scores(signals: PurchaseSignals, users: np.ndarray) -> np.ndarray:
-    """Repeat propensity per row scaled to [0, 1] by the row's maximum."""
-    rep = signals.repeat[users].toarray().astype("float32")
-    row_max = rep.max(axis=1, keepdims=True)
-    return np.divide(rep, row_max, out=np.zeros_like(rep), where=row_max > 0)
-
-
 def repeat_then_popularity_scores(signals: PurchaseSignals, users: np.ndarray) -> np.ndarray:
-    """The customer's own past purchases first (by recency-weighted count), then popularity."""
-    rep = repeat_scores(signals, users)
-    pop = popularity_scores(signals, len(users))
-    return np.where(rep > 0, 1.0 + rep, pop).astype("float32")
+    """The customer's own past purchases first, most often bought first, then the most
+    popular products. Ties between own items go to the more popular one: most own items
+    were bought once, and popularity orders them far better than recency does."""
+    occ = signals.occasions[users].toarray()
+    pop = popularity_scores(signals, len(users))  # in [0, 1): never overturns an extra occasion
+    return np.where(occ > 0, 1.0 + occ + pop, pop).astype("float32")
