@@ -223,21 +223,28 @@ def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
                    count(*) FILTER (WHERE price_num > 0) AS n_pos
             FROM lines GROUP BY product_id, day, description
         ), per_day AS (
+            -- A name is re-delivered only from sale lines: stock notes ("adjustment",
+            -- "damaged") on a day without sales must not rename the product.
             SELECT product_id, day, min(first_ln) AS sort_key,
-                   first(description ORDER BY description IS NULL, n_pos DESC, n DESC, first_ln) AS name
+                   first(description ORDER BY description IS NULL, n DESC, first_ln)
+                       FILTER (WHERE n_pos > 0) AS sale_name,
+                   first(description ORDER BY description IS NULL, n DESC, first_ln) AS any_name
             FROM desc_day GROUP BY product_id, day
         ), prices AS (
             SELECT product_id, day, round(median(price_num) FILTER (WHERE price_num > 0), 4) AS price
             FROM lines GROUP BY product_id, day
         ), marked AS (
             SELECT *,
-                   last_value(name IGNORE NULLS) OVER (PARTITION BY product_id ORDER BY day
+                   last_value(sale_name IGNORE NULLS) OVER (PARTITION BY product_id ORDER BY day
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_name,
                    row_number() OVER (PARTITION BY product_id ORDER BY day) AS nth
             FROM per_day
         ), delivered AS (
-            SELECT * FROM marked
-            WHERE nth = 1 OR (name IS NOT NULL AND name IS DISTINCT FROM prev_name)
+            -- First sighting: any name rather than none.
+            SELECT product_id, day, sort_key, CASE WHEN nth = 1 THEN coalesce(sale_name, any_name)
+                                                   ELSE sale_name END AS name
+            FROM marked
+            WHERE nth = 1 OR (sale_name IS NOT NULL AND sale_name IS DISTINCT FROM prev_name)
         ), words AS (
             SELECT name, unnest(w) AS word, generate_subscripts(w, 1) AS pos
             FROM (SELECT DISTINCT name, regexp_split_to_array(upper(name), '[^A-Z-]+') AS w
