@@ -438,3 +438,67 @@ def test_sources_subset_writes_only_those(tmp_path: Path) -> None:
         assert p.read_bytes() == (full / p.relative_to(part)).read_bytes()
     with pytest.raises(FileExistsError):
         generate(part, START, days=5, customers=120, seed=5)
+
+
+# ---------------------------------------------------------------- activity level and fast paths
+
+
+def _content_digest(root: Path) -> str:
+    """One hash over every file's content; Parquet by its rows, not its bytes (the
+    writer stamps its pyarrow version into the file)."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if not p.is_file():
+            continue
+        h.update(str(p.relative_to(root)).encode())
+        if p.suffix == ".parquet":
+            h.update(json.dumps(pd.read_parquet(p).astype(object).where(lambda d: d.notna(), None)
+                                .to_dict("split"), sort_keys=True).encode())
+        else:
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# The default output (activity 1.0) of this small run, from before the activity knob and the
+# faster writers existed: a change here changes every user's data for the same seed. If a
+# change is intended, say so in the changelog and update the digest.
+GOLDEN_DIGEST = "5dd48129901efb9cfb57221ccedf55bb557d34d7146fa7ab4f885ce12166ebb6"
+
+
+def test_default_output_unchanged(tmp_path: Path) -> None:
+    generate(tmp_path, START, days=10, customers=300, seed=11, defect_scale=3.0)
+    assert _content_digest(tmp_path) == GOLDEN_DIGEST
+
+
+def test_activity_scales_orders_and_browsing(tmp_path: Path) -> None:
+    full = generate(tmp_path / "full", START, days=40, customers=800, seed=9)
+    low = generate(tmp_path / "low", START, days=40, customers=800, seed=9, activity=0.25)
+    f, lo = full.totals["records_by_source"], low.totals["records_by_source"]
+    for source in ("orders", "order_items", "web_events"):
+        # New customers' first orders do not scale, so orders fall a little less than 4x.
+        assert 0.15 < lo[source] / f[source] < 0.4, (source, lo[source], f[source])
+    assert lo["customers"] == f["customers"]  # the population and its CRM rows do not depend on it
+    assert "activity" not in full.args and low.args["activity"] == 0.25
+    with pytest.raises(ValueError, match="activity"):
+        generate(tmp_path / "bad", START, days=2, customers=10, activity=0.0)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "cli"), "--start", START.isoformat(), "--days", "2", "--customers", "10",
+              "--activity", "-1", "--quiet"])
+
+
+def test_fast_writers_match_reference_encoders() -> None:
+    from cx.generate.formatting import date_objects, dates, ts_canonical, ts_objects
+    from cx.generate.writer import _json_lines
+
+    seconds = np.array([0, 1_700_000_000, -86_401, 4_102_444_799, 1_709_251_199])
+    assert ts_objects(seconds).tolist() == ts_canonical(seconds).tolist()
+    days = np.array([-25_000, 0, 19_782, 2_932_896])
+    assert date_objects(days).tolist() == dates(days).tolist()
+    assert ts_objects(np.zeros(0, dtype=np.int64)).tolist() == []
+    names = ["id", " Padded ", "text", "50%"]
+    values = (["a", "b", "c"], [None, "x", ""], ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
+              ["1", None, "%s"])
+    columns = [np.array(v, dtype=object) for v in values]
+    expected = [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+    assert _json_lines(names, columns) == expected
+    assert _json_lines(["a", "a"], [np.array(["1"], dtype=object), np.array(["2"], dtype=object)]) == ['{"a": "2"}']

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cx.generate.formatting import ids, money, ts_canonical
+from cx.generate.formatting import ids, money, ts_objects
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def catalog_rows(rng: np.random.Generator, catalog: Catalog, day: int, start_sec
         "brand": catalog.brand[who],
         "price": money(catalog.price[who]).astype(object),
         "description": catalog.description[who],
-        "updated_at": ts_canonical(ts).astype(object),
+        "updated_at": ts_objects(ts),
         "_ts": ts,
         "_price": catalog.price[who].copy(),
     }

@@ -18,6 +18,16 @@ def _sources(text: str) -> list[str]:
     return names
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cx-generate", description="Generate a synthetic landing zone "
                                 "(seven sources, planted structure, injected defects recorded in _manifest.json).")
@@ -29,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defects", action=argparse.BooleanOptionalAction, default=True,
                    help="inject defects (default) or write clean data")
     p.add_argument("--defect-scale", type=float, default=1.0, help="multiply every defect rate")
+    p.add_argument("--activity", type=_positive, default=1.0,
+                   help="multiply every customer's order and browsing rates (default 1.0, about 16 orders and "
+                   "280 web events per customer and year; 0.2 is a typical shop: about 3.3 orders and 56 web events)")
     p.add_argument("--sources", type=_sources, default=None, help="comma-separated subset of sources")
     p.add_argument("--overwrite", action="store_true", help="replace data generated earlier in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     manifest = generate(args.out, args.start, args.days, args.customers, seed=args.seed, defects=args.defects,
                         defect_scale=args.defect_scale, sources=args.sources, progress=not args.quiet,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, activity=args.activity)
     totals = manifest.totals
     print(f"wrote {totals['files']} files, {totals['records']} records to {args.out} in "
           f"{time.perf_counter() - began:.1f}s; defects: {totals['defects']}")

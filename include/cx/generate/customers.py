@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cx.generate.catalog import CATEGORIES, Catalog, ProductSampler
-from cx.generate.formatting import dates, ids, ts_canonical
+from cx.generate.formatting import date_objects, ids, ts_objects
 from cx.generate.groups import GROUPS, LAPSED, NEW, column
 
 DAY = 86_400
@@ -74,11 +74,12 @@ class Population:
     signup_sec: np.ndarray
     lapse_day: np.ndarray
     login_day: np.ndarray  # browsing sessions before this day are anonymous
-    activity: np.ndarray  # personal multiplier on all rates
+    activity: np.ndarray  # personal multiplier on all rates (includes the run's activity level)
     taste_cdf: np.ndarray  # (n, categories) cumulative category preference
     favourites: np.ndarray  # (n, 3) product indices bought again and again
     anonymous_id: np.ndarray
     delivered: np.ndarray  # bool: CRM row already exported
+    level: float = 1.0  # the run's activity level: scales rates that are not personal (visitors, pre-signup)
 
     @property
     def size(self) -> int:
@@ -99,7 +100,8 @@ def anonymous_ids(index: np.ndarray) -> np.ndarray:
 
 
 def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int, catalog: Catalog,
-                     anonymous_pool: int) -> Population:
+                     anonymous_pool: int, level: float = 1.0) -> Population:
+    """Every customer's static draws; ``activity`` multiplies each personal order and browsing rate."""
     if n >= 90_000_000:
         raise ValueError("at most 89,999,999 customers (ids above are reserved for defects)")
     shares = column("share")
@@ -124,7 +126,7 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
     email = _emails(rng, first, last)
     gender = np.array(["F", "M", None], dtype=object)[rng.choice(3, size=n, p=[0.48, 0.47, 0.05])]
     birth = start_sec // DAY - rng.integers(18 * 365, 80 * 365, n)
-    birth_date = np.where(rng.random(n) < 0.06, None, dates(birth).astype(object))
+    birth_date = np.where(rng.random(n) < 0.06, None, date_objects(birth))
 
     new = group == NEW
     signup_day = np.where(new, rng.integers(int(days * 0.8), max(days, int(days * 0.8) + 1), n),
@@ -133,7 +135,8 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
     signup_sec = start_sec + signup_day * DAY + rng.integers(6 * 3600, 23 * 3600, n)
     lapse_day = np.where(group == LAPSED, (rng.uniform(0.2, 0.4, n) * days).astype(np.int64), 1 << 40)
     login_day = np.where(new, signup_day, np.where(rng.random(n) < 0.25, rng.integers(0, max(days, 1), n), -(1 << 40)))
-    activity = rng.gamma(20.0, 1.0 / 20.0, n)
+    # Times 1.0 is exact, so the default level draws the very same rates as before the knob existed.
+    activity = rng.gamma(20.0, 1.0 / 20.0, n) * float(level)
 
     # Taste: a few favourite categories carry almost all the weight.
     n_cat = len(CATEGORIES)
@@ -154,7 +157,7 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
         lapse_day=lapse_day, login_day=login_day, activity=activity, taste_cdf=taste_cdf,
         favourites=np.zeros((n, 3), dtype=np.int64),
         anonymous_id=anonymous_ids(np.arange(n) + anonymous_pool).astype(object),
-        delivered=np.zeros(n, dtype=bool),
+        delivered=np.zeros(n, dtype=bool), level=float(level),
     )
     sampler = ProductSampler(catalog, 0)
     tier = np.array([g.tier for g in GROUPS])[group]
@@ -228,7 +231,7 @@ def _customer_frame(pop: Population, who: np.ndarray, ts: np.ndarray) -> dict[st
         "city": pop.city[who],
         "region": pop.region[who],
         "country": pop.country[who],
-        "signup_date": dates(pop.signup_sec[who] // DAY).astype(object),
-        "updated_at": ts_canonical(ts).astype(object),
+        "signup_date": date_objects(pop.signup_sec[who] // DAY),
+        "updated_at": ts_objects(ts),
         "_ts": ts,
     }

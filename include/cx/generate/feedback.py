@@ -12,7 +12,7 @@ import numpy as np
 
 from cx.generate.catalog import Catalog
 from cx.generate.customers import DAY, Population
-from cx.generate.formatting import ids, ts_canonical
+from cx.generate.formatting import ids, ts_objects
 from cx.generate.groups import column
 from cx.generate.orders import OrderBatch, times_of_day
 from cx.generate.texts import LANGS, TICKET_TOPICS, review_texts, ticket_texts
@@ -93,7 +93,7 @@ class Feedback:
         lang_names = np.array(LANGS, dtype=object)[lang]
         rows = {
             "review_id": review_id,
-            "created_at": ts_canonical(ts).astype(object),
+            "created_at": ts_objects(ts),
             "customer_id": pop.customer_id[due["customer"]],
             "product_id": catalog.product_id[due["product"]].astype(object),
             "order_id": due["order"],
@@ -113,7 +113,7 @@ class Feedback:
             "order": np.zeros(0, dtype=object), "customer": np.zeros(0, dtype=np.int64),
             "topic": np.zeros(0, dtype=np.int64)}
         known = np.flatnonzero(pop.signup_day <= day)
-        k = int(rng.poisson(GENERAL_TICKET_RATE * known.size))
+        k = int(rng.poisson(GENERAL_TICKET_RATE * pop.level * known.size))
         cust = np.concatenate([due["customer"], known[rng.integers(0, max(known.size, 1), k)] if known.size else []])
         cust = cust.astype(np.int64)
         order = np.concatenate([due["order"], np.full(k, None, dtype=object)])
@@ -126,7 +126,7 @@ class Feedback:
         ticket_id = ids(f"T{day_label}-", np.arange(1, n + 1), 7).astype(object)
         rows = {
             "ticket_id": ticket_id,
-            "created_at": ts_canonical(ts).astype(object),
+            "created_at": ts_objects(ts),
             "customer_id": pop.customer_id[cust],
             "channel": TICKET_CHANNELS[rng.choice(4, size=n, p=[0.5, 0.25, 0.1, 0.15])],
             "subject": subject,

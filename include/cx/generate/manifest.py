@@ -4,7 +4,7 @@ JSON layout (all keys always present):
 
     {
       "generator": "cx.generate", "version": 1,
-      "args": {"start", "days", "customers", "seed", "defects", "defect_scale", "sources"},
+      "args": {"start", "days", "customers", "seed", "defects", "defect_scale", "sources"[, "activity"]},
       "files": {source: {"YYYY-MM-DD": {file_name: records}}},   # records = data rows incl. broken lines
       "defects": {kind: {"class": "repairable"|"quarantine", "base_rate", "rate", "count",
                           "by_source": {source: count}, "keys": {source: [key or null, ...]}}},
@@ -55,6 +55,15 @@ class Manifest:
         entry["count"] += 1
         entry["by_source"][source] = entry["by_source"].get(source, 0) + 1
         entry["keys"].setdefault(source, []).append(key)
+
+    def add_defects(self, kind: str, source: str, keys: list[str | None]) -> None:
+        """:meth:`add_defect` for many rows of one kind and source at once (same result)."""
+        if not keys:
+            return
+        entry = self.defects[kind]
+        entry["count"] += len(keys)
+        entry["by_source"][source] = entry["by_source"].get(source, 0) + len(keys)
+        entry["keys"].setdefault(source, []).extend(keys)
 
     def count(self, kind: str, source: str | None = None) -> int:
         entry = self.defects[kind]

@@ -8,7 +8,7 @@ import numpy as np
 
 from cx.generate.catalog import Catalog, ProductSampler
 from cx.generate.customers import DAY, Population
-from cx.generate.formatting import ids, money, ts_canonical
+from cx.generate.formatting import ids, money, ts_objects
 from cx.generate.groups import GROUPS, NEW, column
 
 STATUSES: tuple[str, ...] = ("placed", "shipped", "delivered", "cancelled", "returned")
@@ -103,7 +103,7 @@ def daily_orders(rng: np.random.Generator, pop: Population, catalog: Catalog, sa
     orders = {
         "order_id": order_id,
         "customer_id": pop.customer_id[cust],
-        "ordered_at": ts_canonical(ts).astype(object),
+        "ordered_at": ts_objects(ts),
         "status": np.array(STATUSES, dtype=object)[status],
         "channel": np.array(CHANNELS, dtype=object)[channel],
         "currency": np.full(m, "EUR", dtype=object),

@@ -12,7 +12,7 @@ import numpy as np
 
 from cx.generate.catalog import CATEGORIES, ProductSampler
 from cx.generate.customers import DAY, Population, anonymous_ids
-from cx.generate.formatting import ids, ts_canonical
+from cx.generate.formatting import ids, ts_objects
 from cx.generate.groups import GROUPS, NEW, column
 from cx.generate.orders import OrderBatch, times_of_day
 
@@ -42,9 +42,9 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     rate = np.where(pop.signup_day <= day, rate, 0.0)
     rate = np.where(day >= pop.lapse_day, rate * 0.05, rate)
     pre = (g == NEW) & (pop.signup_day > day) & (pop.signup_day - PRE_SIGNUP_DAYS <= day)
-    rate = np.where(pre, 0.25 * traffic, rate)
+    rate = np.where(pre, 0.25 * pop.level * traffic, rate)
     b_cust = np.repeat(np.arange(pop.size), rng.poisson(rate))
-    n_anon = int(rng.poisson(ANONYMOUS_RATE * pop.size * traffic))
+    n_anon = int(rng.poisson(ANONYMOUS_RATE * pop.level * pop.size * traffic))
     a_idx = rng.integers(0, anonymous_pool, n_anon)
 
     n_o, n_b = online.size, b_cust.size
@@ -139,7 +139,7 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     prod_ids = np.where(e_prod >= 0, sampler.catalog.product_id[np.maximum(e_prod, 0)], None)
     return {
         "event_id": ids(f"E{day_label}-", np.arange(1, ts.size + 1), 9).astype(object),
-        "occurred_at": ts_canonical(ts).astype(object),
+        "occurred_at": ts_objects(ts),
         "event_type": np.array(EVENT_TYPES, dtype=object)[e_type],
         "session_id": sid[e_sess],
         "customer_id": cid[e_sess],

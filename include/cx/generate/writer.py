@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from json.encoder import encode_basestring
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def write_file(path: Path, fmt: str, names: list[str], columns: list[np.ndarray]
     """Write rows (``raw[i]`` set = a broken line written verbatim instead). Returns records written."""
     n = int(raw.shape[0])
     good = np.flatnonzero(raw == None)  # noqa: E711
-    table = pa.table({name: pa.array(col[good], type=pa.string()) for name, col in zip(names, columns)})
+    # From lists: pyarrow converts a list of str several times faster than an object array.
+    table = pa.table({name: pa.array(col[good].tolist(), type=pa.string()) for name, col in zip(names, columns)})
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         pq.write_table(table, path, compression="snappy")
@@ -96,11 +98,32 @@ def write_file(path: Path, fmt: str, names: list[str], columns: list[np.ndarray]
         _csv_rows(out, table.slice(done))
         path.write_bytes(out.getvalue())
         return n
-    lines = [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+    lines = _json_lines(names, columns)
     for b in bad:
         lines[b] = str(raw[b])
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return n
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_lines(names: list[str], columns: list[np.ndarray]) -> list[str]:
+    """``json.dumps(dict(zip(names, row)), ensure_ascii=False)`` per row, column-wise.
+
+    Encoding each column once and filling a template is several times faster than one
+    ``json.dumps`` per row, with the very same text (same encoder, same separators).
+    """
+    if len(set(names)) != len(names):  # a dict would keep the last value: leave it to json
+        return [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+    template = "{" + ", ".join(encode_basestring(n).replace("%", "%%") + ": %s" for n in names) + "}"
+    encoded = [[_json_value(v) for v in c.tolist()] for c in columns]
+    return [template % row for row in zip(*encoded)]
 
 
 def _csv_rows(out: io.BytesIO, table: pa.Table) -> None:
