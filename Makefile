@@ -3,6 +3,7 @@
 #   make test                      the whole test suite
 #   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
 #   make airflow                   the Airflow UI on localhost:8080
+#   make test-backfill             the long backfill test (real scheduler, 14 days)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -37,7 +38,7 @@ DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
 
-.PHONY: help install airflow-init demo generate run summary test airflow clean
+.PHONY: help install airflow-init demo generate run summary test test-backfill airflow clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -84,6 +85,10 @@ summary: install
 
 test: airflow-init
 	$(PY) -m pytest -q
+
+# A real scheduler, a 14-day backfill with several runs at once, a cleared day re-run.
+test-backfill: airflow-init
+	CX_BACKFILL_TEST=1 $(PY) -m pytest -q -s tests/test_backfill.py
 
 airflow: airflow-init
 	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"

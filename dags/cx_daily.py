@@ -7,7 +7,7 @@ Nothing heavy is imported and no database is touched at parse time.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 # Telemetry off before Cosmos reads its settings at import (there is no internet,
 # and users do not want it).
@@ -15,8 +15,7 @@ os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
-from airflow.sdk import DAG, Param, get_current_context, task  # noqa: E402
-from airflow.sdk import TaskGroup  # noqa: E402
+from airflow.sdk import DAG, Param, PokeReturnValue, TaskGroup, get_current_context, task  # noqa: E402
 from cosmos import (  # noqa: E402
     DbtTaskGroup,
     ExecutionConfig,
@@ -27,15 +26,16 @@ from cosmos import (  # noqa: E402
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
 
 from cx.airflow_support import (  # noqa: E402
-    DUCKDB_POOL,
     DAG_DOC,
+    DUCKDB_POOL,
+    dbt_task_env,
     default_args,
+    locked_dbt_executable,
     published_assets,
     report_models_after_build,
     run_window_from_context,
 )
 from cx.config import load_settings  # noqa: E402
-from cx.transform import dbt_executable  # noqa: E402
 
 settings = load_settings()
 manifest = settings.dbt_project_dir / "target" / "manifest.json"
@@ -51,9 +51,9 @@ with DAG(
     description="Landing zone -> dbt -> Great Expectations -> segments, sentiment, recommendations, forecasts",
     doc_md=DAG_DOC,
     schedule="@daily",
-    start_date=datetime(2024, 1, 1),
-    catchup=True,
-    max_active_runs=int(os.environ.get("CX_MAX_ACTIVE_RUNS", "4")),
+    start_date=datetime.combine(settings.start_date, time.min),
+    catchup=settings.catchup,
+    max_active_runs=settings.max_active_runs,
     default_args=default_args(),
     params={
         "range_start": Param(
@@ -61,6 +61,13 @@ with DAG(
             type=["null", "string"],
             format="date",
             description="Bulk load: first extraction day to (re)build; the run's date is the last.",
+        ),
+        "ml_cadence": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "daily", "weekly", "latest"],
+            description="Model training cadence for this run (default: CX_ML_CADENCE). "
+            "'latest' trains only on the newest run, e.g. the last day of a backfill.",
         ),
     },
     tags=["cx", "personalization", "dbt", "ml"],
@@ -72,70 +79,113 @@ with DAG(
 
         return check_landing(run_window_from_context(get_current_context()))
 
+    @task(
+        task_id="check_freshness",
+        doc_md="Each source's latest delivery against its SLA (`CX_FRESHNESS_SLA_DAYS`, "
+        "`CX_FRESHNESS_SLA_OVERRIDES`). Stale sources: warning, alert, row in `main.source_freshness`; "
+        "the run fails only with `CX_FRESHNESS_FAIL=true`.",
+    )
+    def check_freshness() -> dict:
+        from cx.airflow_support import freshness_run
+
+        return freshness_run(get_current_context())
+
     @task(task_id="load_landing", pool=DUCKDB_POOL, doc_md="Ingests the run's landing files into the `landing` schema.")
     def load_landing() -> dict:
         from cx.pipeline import load_landing as load
 
         return load(run_window_from_context(get_current_context()))
 
+    project_config = ProjectConfig(
+        dbt_project_path=settings.dbt_project_dir,
+        manifest_path=manifest,
+        project_name="cx",
+        env_vars=dbt_task_env(settings),
+    )
+    # Cosmos wraps the manifest path in an ObjectStoragePath, whose first read loads
+    # every Airflow plugin (seconds, at each parse); the manifest is a local file.
+    project_config.manifest_path = manifest
+
     transform = DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(
-            dbt_project_path=settings.dbt_project_dir,
-            manifest_path=manifest,
-            project_name="cx",
-            env_vars={"CX_WAREHOUSE": str(settings.warehouse), "CX_PII_SALT": settings.pii_salt},
-        ),
+        project_config=project_config,
         profile_config=ProfileConfig(
             profile_name="cx",
             target_name="duckdb",
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
-        # dbt in a child process: its DuckDB handle closes when the build ends.
+        # dbt in a child process that holds the warehouse writer lock while it runs.
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=dbt_executable(),
+            dbt_executable_path=locked_dbt_executable(),
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
-        operator_args={"vars": DBT_VARS, "pool": DUCKDB_POOL, "install_deps": False},
+        operator_args={"vars": DBT_VARS, "install_deps": False},
+        tooltip="One dbt build (the producer task); each model's task reports its result",
     )
     report_models_after_build(transform)
 
-    @task(task_id="validate", pool=DUCKDB_POOL, doc_md="Great Expectations checkpoint on the run's partition.")
+    @task(
+        task_id="validate",
+        pool=DUCKDB_POOL,
+        doc_md="Great Expectations, stage `inputs`: the run's staged rows and the marts the models read. "
+        "Critical failures stop the model stages.",
+    )
     def validate() -> dict:
         from cx.quality.checkpoint import run
 
         window = run_window_from_context(get_current_context())
-        return run(window.run_from, window.run_to)
+        return run(window.run_from, window.run_to, stage="inputs")
 
-    @task.short_circuit(task_id="should_train_models", ignore_downstream_trigger_rules=False)
+    @task.sensor(
+        task_id="wait_for_earlier_days",
+        # Poke mode: a cheap API call every few seconds in one worker slot, where
+        # reschedule mode would start (and parse the DAG in) a new process at each poke.
+        mode="poke",
+        poke_interval=5,
+        timeout=timedelta(hours=12),
+        doc_md="Backfills and catch-up only: waits until the runs of earlier days have finished. The "
+        "marts describe the newest day ingested, so each day is loaded, built, validated, modelled and "
+        "published in date order, while the runs' other tasks overlap.",
+    )
+    def wait_for_earlier_days() -> PokeReturnValue:
+        from cx.airflow_support import earlier_days_done
+
+        return PokeReturnValue(is_done=earlier_days_done(get_current_context()))
+
+    @task.short_circuit(
+        task_id="should_train_models",
+        ignore_downstream_trigger_rules=False,
+        doc_md="ML cadence (`CX_ML_CADENCE` or the run's `ml_cadence`): daily, weekly, or latest. "
+        "False skips the model stages; publish then keeps the latest models' outputs.",
+    )
     def should_train() -> bool:
-        from cx.pipeline import should_train_models
+        from cx.airflow_support import training_decision
 
-        return should_train_models(run_window_from_context(get_current_context()).run_to)
+        return training_decision(get_current_context())
 
     with TaskGroup("models", tooltip="Model stages: each reads the marts, writes its table and model_runs") as models:
 
-        @task(task_id="sentiment")
+        @task(task_id="sentiment", doc_md="Review and ticket sentiment → `main.review_sentiment`.")
         def sentiment() -> dict:
             from cx.models.sentiment import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
-        @task(task_id="segmentation")
+        @task(task_id="segmentation", doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.")
         def segmentation() -> dict:
             from cx.models.segmentation import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
-        @task(task_id="recommendations")
+        @task(task_id="recommendations", doc_md="LightFM top-N per customer → `main.customer_recommendations`.")
         def recommendations() -> dict:
             from cx.models.recommend import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
-        @task(task_id="forecasting")
+        @task(task_id="forecasting", doc_md="Prophet revenue/orders forecasts → `main.sales_forecast`.")
         def forecasting() -> dict:
             from cx.models.forecast import run
 
@@ -158,5 +208,29 @@ with DAG(
 
         return publish_run(run_window_from_context(get_current_context()).run_to)
 
+    @task(
+        task_id="validate_published",
+        pool=DUCKDB_POOL,
+        doc_md="Great Expectations, stage `published`: the contract's tables as users read them, "
+        "for the run's as-of day. Results in `main.dq_results`.",
+    )
+    def validate_published() -> dict:
+        from cx.quality.checkpoint import run
+
+        window = run_window_from_context(get_current_context())
+        return run(window.run_from, window.run_to, stage="published")
+
+    landing = check_landing_files()
+    landing >> check_freshness()
     gate = should_train()
-    check_landing_files() >> load_landing() >> transform >> validate() >> gate >> models >> publish()
+    (
+        landing
+        >> wait_for_earlier_days()
+        >> load_landing()
+        >> transform
+        >> validate()
+        >> gate
+        >> models
+        >> publish()
+        >> validate_published()
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from cx.contract import LANDING_SOURCES
@@ -31,6 +32,29 @@ def _env_float(name: str, default: float) -> float:
 
 def _env_path(name: str, default: Path) -> Path:
     return Path(_env(name, str(default))).expanduser().resolve()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name, "true" if default else "false").lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r}: expected true or false")
+
+
+def _env_source_days(name: str) -> tuple[tuple[str, int], ...]:
+    """``source=days`` pairs, comma-separated (e.g. ``products=7,reviews=3``)."""
+    pairs: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in _env(name, "").split(","))):
+        source, sep, days = item.partition("=")
+        source = source.strip()
+        if not sep or source not in SOURCES or not days.strip().isdigit():
+            raise ValueError(
+                f"{name}: {item!r} is not <source>=<days> with a source among {', '.join(SOURCES)}"
+            )
+        pairs.append((source, int(days)))
+    return tuple(pairs)
 
 
 # The seven landing sources of the contract, in load order (parents first).
@@ -71,6 +95,18 @@ class Settings:
     recs_exclude_bought_days: int
     recs_holdout_days: int
     seed: int
+    # Operations (issue 8). Defaults keep alerts off and freshness informative only.
+    alert_conn_id: str = ""  # Airflow connection for failure/freshness alerts; "" = off
+    freshness_sla_days: int = 2  # days a source may stay silent before it is stale
+    freshness_sla_overrides: tuple[tuple[str, int], ...] = ()  # per-source SLA days
+    freshness_fail: bool = False  # a stale source fails the run (after alerting) when true
+    ml_weekday: int = 6  # weekly cadence trains on this weekday (Monday=0 .. Sunday=6)
+    max_active_runs: int = 4  # cx_daily runs in flight at once (backfills set their own)
+    start_date: date = date(2024, 1, 1)  # cx_daily's first extraction day
+    catchup: bool = True  # the scheduler runs every missed day since start_date when unpaused
+
+    def freshness_sla(self, source: str) -> int:
+        return dict(self.freshness_sla_overrides).get(source, self.freshness_sla_days)
 
     @property
     def data_docs_dir(self) -> Path:
@@ -110,4 +146,12 @@ def load_settings() -> Settings:
         recs_exclude_bought_days=_env_int("CX_RECS_EXCLUDE_BOUGHT_DAYS", 0),
         recs_holdout_days=_env_int("CX_RECS_HOLDOUT_DAYS", 14),
         seed=_env_int("CX_SEED", 42),
+        alert_conn_id=_env("CX_ALERT_CONN_ID", ""),
+        freshness_sla_days=_env_int("CX_FRESHNESS_SLA_DAYS", 2),
+        freshness_sla_overrides=_env_source_days("CX_FRESHNESS_SLA_OVERRIDES"),
+        freshness_fail=_env_bool("CX_FRESHNESS_FAIL", False),
+        ml_weekday=_env_int("CX_ML_WEEKDAY", 6),
+        max_active_runs=_env_int("CX_MAX_ACTIVE_RUNS", 4),
+        start_date=date.fromisoformat(_env("CX_START_DATE", "2024-01-01")),
+        catchup=_env_bool("CX_CATCHUP", True),
     )
