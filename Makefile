@@ -4,6 +4,7 @@
 #   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
 #   make airflow                   the Airflow UI on localhost:8080
 #   make test-backfill             the long backfill test (real scheduler, 14 days)
+#   make docs                      dbt docs site under $CX_ARTIFACTS_DIR/dbt_docs
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -38,7 +39,7 @@ DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
 
-.PHONY: help install airflow-init demo generate run summary test test-backfill airflow clean
+.PHONY: help install airflow-init demo generate run summary test test-backfill docs airflow clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -89,6 +90,9 @@ test: airflow-init
 # A real scheduler, a 14-day backfill with several runs at once, a cleared day re-run.
 test-backfill: airflow-init
 	CX_BACKFILL_TEST=1 $(PY) -m pytest -q -s tests/test_backfill.py
+
+docs: install
+	$(PY) -c "from cx.transform import docs_generate; print(docs_generate())"
 
 airflow: airflow-init
 	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"

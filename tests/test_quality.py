@@ -8,7 +8,8 @@ import logging
 import shutil
 import socket
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -424,6 +425,19 @@ def test_skips_are_recorded_with_a_reason(validator: Validator) -> None:
     no_history = RunParams(DAY, DAY)
     amount = validate_one(validator, "fct_orders_amount", clean_frames()["fct_orders_amount"], no_history)
     assert all(r.success is None and "need 300 for a baseline" in r.details["skipped"] for r in amount)
+
+
+def test_older_day_rerun_checks_current_state_marts_against_their_own_day(validator: Validator) -> None:
+    """A backfill re-runs day D after D+3 was ingested: dim_customers then describes D+3
+    (orders up to D+3), which is right, not a defect; a row of another day still fails."""
+    later = DAY + timedelta(days=3)
+    frame = clean_frames()["dim_customers"].assign(
+        as_of_date=later.isoformat(), last_order_at=[datetime.combine(later, time(12)), TS, None])
+    rerun = replace(PARAMS, state_as_of=later)
+    assert all(r.success for r in validate_one(validator, "dim_customers", frame, rerun))
+    assert not by_name(validate_one(validator, "dim_customers", frame, PARAMS), "as_of_date_in_set").success
+    stale = frame.assign(as_of_date=[later.isoformat(), AS_OF, AS_OF])
+    assert not by_name(validate_one(validator, "dim_customers", stale, rerun), "as_of_date_in_set").success
 
 
 def test_baselines_and_limits() -> None:

@@ -20,3 +20,10 @@
 {% macro as_of_date() -%}
     (select coalesce(max(_landing_date), {{ run_to() }}) from {{ source('landing', 'deliveries') }})
 {%- endmacro %}
+
+{# Money and quantities are summed as DECIMAL: exact, so a sum does not depend on
+   the order rows are read in (parallel scans, or a table built by out-of-order
+   backfills), and re-runs stay byte-for-byte equal. #}
+{% macro exact(expression) -%}
+    cast({{ expression }} as decimal(18, 4))
+{%- endmacro %}

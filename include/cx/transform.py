@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +30,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
         "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_VERSION_CHECK": "False",
         "DO_NOT_TRACK": "1",
     }
 
@@ -68,16 +71,56 @@ def build(
     settings: Settings | None = None,
     full_refresh: bool = False,
     select: str | None = None,
+    tests: bool = True,
 ) -> None:
-    """``dbt build`` for the extraction days [run_from, run_to] under the writer lock."""
+    """``dbt build`` for the extraction days [run_from, run_to] under the writer lock.
+
+    ``tests=False`` builds seeds and models only (no data or unit tests): for loads
+    whose result is checked otherwise, e.g. the intermediate steps of a backfill test.
+    """
     settings = settings or load_settings()
     args = ["build", "--vars", json.dumps(run_vars(run_from, run_to))]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if not tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     with warehouse_lock(settings.warehouse, settings.lock_timeout_s):
         run_dbt(args, settings)
+
+
+def docs_generate(target_dir: Path | None = None, settings: Settings | None = None) -> Path:
+    """Write the dbt documentation site (models, tests, lineage, column docs and the
+    warehouse catalog) as static files; returns the page to open.
+
+    The files go to ``target_dir`` (default ``$CX_ARTIFACTS_DIR/dbt_docs``):
+    ``index.html`` is dbt's single-file static page (manifest and catalog embedded,
+    so it opens from disk or any static file server, no ``dbt docs serve``), beside
+    ``manifest.json`` and ``catalog.json`` for tools. dbt writes into a scratch
+    target path, so the project's ``target/manifest.json`` (which the DAG renders
+    from) is left alone; the folder is swapped in whole, so readers never see a
+    half-written site.
+    """
+    settings = settings or load_settings()
+    target_dir = Path(target_dir) if target_dir else settings.artifacts_dir / "dbt_docs"
+    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".dbt_docs-", dir=target_dir.parent))
+    try:
+        with warehouse_lock(settings.warehouse, settings.lock_timeout_s):
+            run_dbt(["docs", "generate", "--static", "--target-path", str(scratch / "target")], settings)
+        site = scratch / "site"
+        site.mkdir()
+        shutil.copyfile(scratch / "target" / "static_index.html", site / "index.html")
+        for name in ("manifest.json", "catalog.json"):
+            shutil.copyfile(scratch / "target" / name, site / name)
+        old = scratch / "old"
+        if target_dir.exists():
+            target_dir.rename(old)
+        site.rename(target_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target_dir / "index.html"
 
 
 def parse(settings: Settings | None = None) -> Path:

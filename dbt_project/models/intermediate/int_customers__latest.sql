@@ -15,5 +15,5 @@ ranked as (
     from versions
 )
 
-select * exclude (version_rank) from ranked
+select * exclude (version_rank, _raw) from ranked
 where version_rank = 1

@@ -1,12 +1,11 @@
 -- Identity resolution for web visitors: an anonymous_id belongs to the customer who
--- logged in with it (the customer seen most often with it; latest wins ties).
+-- logged in with it (the customer seen most often with it; the latest seen, then the
+-- smallest id, wins ties), over all days: an anonymous session is stitched to the
+-- customer who logs in later, and a backfilled day can change the answer.
 
 with logged_in as (
-    select anonymous_id, customer_id, count(*) as events, max(occurred_at) as last_seen_at
-    from {{ ref('stg_web_events') }}
-    where _dq_reason is null
-      and anonymous_id is not null
-      and customer_id is not null
+    select anonymous_id, customer_id, sum(events) as events, max(last_seen_at) as last_seen_at
+    from {{ ref('int_identity_links') }}
     group by anonymous_id, customer_id
 ),
 

@@ -1,17 +1,43 @@
--- The lines of each order, from the latest extraction day that delivered lines for
--- it (a re-delivered order replaces its lines rather than adding to them).
+-- The lines of each valid order, from the latest extraction day that delivered lines
+-- for it (a re-delivered order replaces its lines rather than adding to them).
+--
+-- Incremental by order (strategy replace_keys): a run recomputes only the orders
+-- whose lines can have changed: lines delivered in the run's days, lines this table
+-- took from those days (a re-delivery may have removed them), and orders whose
+-- validity flipped (their order or its customer arrived, or went away).
+
+-- depends_on: {{ ref('stg_order_items') }}
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
-    select * from {{ ref('int_order_items__validated') }}
+    select order_id, product_id, quantity, unit_price, _landing_date, _file, _line
+    from {{ ref('int_order_items__validated') }}
     where _dq_reason is null
 ),
 
-latest_delivery as (
-    select order_id, max(_landing_date) as _landing_date
-    from valid
-    group by order_id
+{% if is_incremental() %}
+affected as (
+    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
+    union
+    select order_id from {{ this }} where {{ in_run_window() }}
+    union
+    (
+        (select order_id from valid except select order_id from {{ this }})
+        union
+        (select order_id from {{ this }} except select order_id from valid)
+    )
+),
+{% endif %}
+
+scoped as (
+    select * from valid
+    {% if is_incremental() %}semi join affected using (order_id){% endif %}
+),
+
+lines as (
+    select scoped.*
+    from scoped
+    qualify _landing_date = max(_landing_date) over (partition by order_id)
 )
 
-select valid.*
-from valid
-join latest_delivery using (order_id, _landing_date)
+{{ with_tombstones('lines', 'order_id', 'affected') }}

@@ -1,19 +1,82 @@
--- One row per order: its latest delivered version (a later delivery updates the status).
+-- One row per valid order: its latest delivered version (a later delivery updates
+-- the status) with its totals from int_order_items. order_amount is the value of the
+-- sold lines, returned_amount the value of the return lines (negative quantities),
+-- both >= 0. An order delivered without a status is 'returned' when it only holds
+-- returns, else 'placed'.
+--
+-- Incremental by order (strategy replace_keys), like int_order_items: a run
+-- recomputes the orders delivered or re-lined in the run's days, the orders this
+-- table took from those days, and the orders whose validity flipped.
+
+-- depends_on: {{ ref('stg_orders') }}, {{ ref('stg_order_items') }}
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
-    select * from {{ ref('int_orders__validated') }}
+    select * exclude (_dq_reason, _raw)
+    from {{ ref('int_orders__validated') }}
     where _dq_reason is null
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by order_id
-            order by _landing_date desc, _file desc, _line desc
-        ) as version_rank
+{% if is_incremental() %}
+affected as (
+    select order_id from {{ ref('stg_orders') }} where {{ in_run_window() }}
+    union
+    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
+    union
+    select order_id from {{ this }}
+    where {{ in_run_window() }} or {{ in_run_window('_items_landing_date') }}
+    union
+    (
+        (select order_id from valid except select order_id from {{ this }})
+        union
+        (select order_id from {{ this }} except select order_id from valid)
+    )
+),
+{% endif %}
+
+latest as (
+    select *
     from valid
+    {% if is_incremental() %}semi join affected using (order_id){% endif %}
+    qualify row_number() over (
+        partition by order_id order by _landing_date desc, _file desc, _line desc
+    ) = 1
+),
+
+totals as (
+    select
+        order_id,
+        max(_landing_date) as _items_landing_date,
+        count(*) as items_count,
+        sum({{ exact('quantity') }}) filter (where quantity > 0) as units,
+        sum({{ exact('quantity * unit_price') }}) filter (where quantity > 0) as sold_amount,
+        -sum({{ exact('quantity * unit_price') }}) filter (where quantity < 0) as returned_amount
+    from {{ ref('int_order_items') }}
+    {% if is_incremental() %}semi join affected using (order_id){% endif %}
+    group by order_id
+),
+
+orders as (
+    select
+        latest.order_id,
+        latest.customer_id,
+        latest.ordered_at,
+        cast(latest.ordered_at as date) as order_date,
+        coalesce(
+            latest.status,
+            case when coalesce(totals.sold_amount, 0) = 0 and totals.returned_amount > 0 then 'returned' end,
+            'placed'
+        ) as status,
+        latest.channel,
+        latest.currency,
+        coalesce(totals.items_count, 0) as items_count,
+        coalesce(totals.units, 0)::double as units,
+        round(coalesce(totals.sold_amount, 0), 2)::double as order_amount,
+        round(coalesce(totals.returned_amount, 0), 2)::double as returned_amount,
+        latest._landing_date,
+        totals._items_landing_date
+    from latest
+    left join totals using (order_id)
 )
 
-select * exclude (version_rank) from ranked
-where version_rank = 1
+{{ with_tombstones('orders', 'order_id', 'affected') }}

@@ -1,6 +1,10 @@
 -- Every valid order version, flagged when its customer is unknown to the CRM.
 -- The orphan check only applies when the shop delivers a CRM at all: a landing
 -- zone without customers is legal, and its orders then define the customers.
+-- A view: orphan status depends on every CRM delivery, so it is evaluated on read
+-- rather than rewriting every order each day.
+
+{{ config(materialized='view') }}
 
 with orders as (
     select * from {{ ref('stg_orders') }}

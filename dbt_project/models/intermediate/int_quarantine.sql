@@ -1,5 +1,9 @@
 -- Every landing row that could not be repaired, with the reason: rows DuckDB could
 -- not parse, rows failing a staging rule, and orphans found across sources.
+-- A view over the staging partitions (and the orphan checks), so it always matches
+-- them and a daily run rewrites nothing.
+
+{{ config(materialized='view') }}
 
 {% set staged = ['customers', 'products', 'orders', 'order_items', 'web_events', 'reviews', 'support_tickets'] %}
 

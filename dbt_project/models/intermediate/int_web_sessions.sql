@@ -1,9 +1,7 @@
 -- One row per web session: who, when, what happened (cart abandonment = a cart
--- without a purchase in the same session).
+-- without a purchase in the same session). A view over the stitched events.
 
-with events as (
-    select * from {{ ref('int_web_events__stitched') }}
-)
+{{ config(materialized='view') }}
 
 select
     session_key,
@@ -16,5 +14,5 @@ select
     count(*) filter (where event_type = 'purchase') as purchases,
     count(*) filter (where event_type = 'add_to_cart') > 0
         and count(*) filter (where event_type = 'purchase') = 0 as is_abandoned_cart
-from events
+from {{ ref('int_web_events__stitched') }}
 group by session_key

@@ -8,8 +8,8 @@ lines as (
     select
         orders.customer_id,
         orders.order_id,
-        items.quantity,
-        items.quantity * items.unit_price as line_amount,
+        {{ exact('items.quantity') }} as quantity,
+        {{ exact('items.quantity * items.unit_price') }} as line_amount,
         products.category
     from {{ ref('fct_orders') }} as orders
     join {{ ref('int_order_items') }} as items using (order_id)
@@ -20,22 +20,16 @@ lines as (
 basket as (
     select
         customer_id,
-        sum(quantity) filter (where quantity > 0) / nullif(count(distinct order_id), 0) as avg_basket_size,
+        (sum(quantity) filter (where quantity > 0) / nullif(count(distinct order_id), 0))::double as avg_basket_size,
         count(distinct category) filter (where quantity > 0) as category_diversity,
-        coalesce(-sum(line_amount) filter (where quantity < 0), 0)
-            / nullif(sum(line_amount) filter (where quantity > 0), 0) as return_rate
+        (coalesce(-sum(line_amount) filter (where quantity < 0), 0)
+            / nullif(sum(line_amount) filter (where quantity > 0), 0))::double as return_rate
     from lines
     group by customer_id
 ),
 
 sessions as (
-    select
-        customer_id,
-        count(*) filter (where cart_adds > 0) as cart_sessions,
-        count(*) filter (where is_abandoned_cart) as abandoned_sessions
-    from {{ ref('int_web_sessions') }}
-    where customer_id is not null
-    group by customer_id
+    select customer_id, cart_sessions, abandoned_sessions from {{ ref('int_customer_web_stats') }}
 )
 
 select

@@ -14,20 +14,19 @@ order_stats as (
     select
         customer_id,
         min(ordered_at) as first_order_at,
-        max(ordered_at) filter (where status <> 'cancelled') as last_order_at,
+        -- A purchase sells something: a credit note (an order of returns only, as
+        -- retail systems book them) is not a visit, so it moves neither R nor F.
+        max(ordered_at) filter (where status <> 'cancelled' and order_amount > 0) as last_order_at,
         count(*) as orders_count,
-        count(*) filter (where status <> 'cancelled') as frequency,
-        sum(order_amount) filter (where status <> 'cancelled') as revenue_total,
-        sum(order_amount - returned_amount) filter (where status <> 'cancelled') as monetary
+        count(*) filter (where status <> 'cancelled' and order_amount > 0) as frequency,
+        sum({{ exact('order_amount') }}) filter (where status <> 'cancelled') as revenue_total,
+        sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (where status <> 'cancelled') as monetary
     from orders
     group by customer_id
 ),
 
 web as (
-    select customer_id, min(started_at) as first_visit_at, count(*) as web_sessions
-    from {{ ref('int_web_sessions') }}
-    where customer_id is not null
-    group by customer_id
+    select customer_id, first_visit_at, web_sessions from {{ ref('int_customer_web_stats') }}
 ),
 
 customers as (
@@ -60,10 +59,10 @@ select
     least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at) as first_seen_at,
     order_stats.last_order_at,
     coalesce(order_stats.orders_count, 0) as orders_count,
-    round(coalesce(order_stats.revenue_total, 0), 2) as revenue_total,
+    round(coalesce(order_stats.revenue_total, 0), 2)::double as revenue_total,
     date_diff('day', order_stats.last_order_at::date, as_of.as_of_date) as recency_days,
     coalesce(order_stats.frequency, 0) as frequency,
-    round(coalesce(order_stats.monetary, 0), 2) as monetary,
+    round(coalesce(order_stats.monetary, 0), 2)::double as monetary,
     greatest(
         date_diff('day', least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at)::date,
                   as_of.as_of_date),

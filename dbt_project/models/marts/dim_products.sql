@@ -1,5 +1,7 @@
 -- One row per product: the catalog's latest version, plus products only ever seen
--- in orders (a shop without a catalog feed), with review ratings.
+-- in orders (a shop without a catalog feed), with review ratings. is_product: not a
+-- non_product_codes seed entry nor named like a charge ('carriage' only as the
+-- name's first word or 'next day carriage': a carriage clock is merchandise).
 
 with catalog as (
     select * from {{ ref('int_products__latest') }}
@@ -54,7 +56,7 @@ select
     non_products.kind is null
         and not regexp_matches(
             lower(coalesce(products.name, '') || ' ' || products.category),
-            '\b(postage|shipping|delivery charge|carriage|fee|bank charges?|adjust(ment)?|discount|manual|sample)\b'
+            '\b(postage|shipping|delivery charge|^carriage|next day carriage|fee|bank charges?|adjust(ment)?|discount|manual|sample)\b'
         ) as is_product,
     greatest(products.catalog_delivered_on::timestamp, products.last_sold_at)
         >= {{ as_of_date() }} - to_days({{ var('product_available_days') }}) as is_available,

@@ -5,8 +5,8 @@ with lines as (
     select
         orders.order_date as ds,
         orders.order_id,
-        items.quantity,
-        items.quantity * items.unit_price as amount,
+        {{ exact('items.quantity') }} as quantity,
+        {{ exact('items.quantity * items.unit_price') }} as amount,
         coalesce(products.category, 'uncategorised') as category
     from {{ ref('fct_orders') }} as orders
     join {{ ref('int_order_items') }} as items using (order_id)
@@ -28,6 +28,6 @@ by_category as (
     group by ds, category
 )
 
-select ds, series, round(revenue, 2) as revenue, orders, units from total
+select ds, series, round(revenue, 2)::double as revenue, orders, units::double as units from total
 union all
-select ds, series, round(revenue, 2), orders, units from by_category
+select ds, series, round(revenue, 2)::double, orders, units::double from by_category

@@ -1,5 +1,9 @@
 -- Customer x product events for the recommender: purchases and returns from orders,
 -- views and carts from the (stitched) web events, and review ratings.
+-- A view: identity resolution and order statuses change retroactively, so the
+-- table is assembled on read from the incremental parts instead of rewritten daily.
+
+{{ config(materialized='view') }}
 
 with purchases as (
     select

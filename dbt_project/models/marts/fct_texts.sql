@@ -1,4 +1,7 @@
 -- Review and support-ticket text for the sentiment model, latest version per id.
+-- A view: read once per run by the sentiment stage, never rewritten.
+
+{{ config(materialized='view') }}
 
 with reviews as (
     select

@@ -1,5 +1,8 @@
 -- The published quarantine: every landing row that could not be repaired.
 -- as_of_date is the extraction day the row arrived with.
+-- A view over int_quarantine.
+
+{{ config(materialized='view') }}
 
 select
     source,

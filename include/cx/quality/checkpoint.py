@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -419,7 +419,10 @@ def load_params(con: Any, run_from: date, run_to: date, policy: Policy, settings
                 stage: str = "inputs") -> RunParams:
     """The run's parameters; for the inputs stage also the baselines of the trailing days."""
     t = policy.thresholds
-    base = RunParams(run_from, run_to, t, recs_top_n=settings.recs_top_n)
+    state_as_of = None
+    if _exists(con, "marts.dim_customers"):
+        state_as_of = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()[0]
+    base = RunParams(run_from, run_to, t, recs_top_n=settings.recs_top_n, state_as_of=state_as_of)
     if stage != "inputs":
         return base
     rating_weights, rating_history = None, 0
@@ -435,9 +438,8 @@ def load_params(con: Any, run_from: date, run_to: date, policy: Policy, settings
                                "and _landing_date between ? and ?",
                           [run_from - timedelta(days=t.amount_history_days), run_from - timedelta(days=1)])
         median, edges, weights, amount_history = amount_baseline(amounts["order_amount"])
-    return RunParams(run_from, run_to, t, recs_top_n=settings.recs_top_n,
-                     rating_weights=rating_weights if rating_history else None, rating_history=rating_history,
-                     amount_median=median, amount_edges=edges, amount_weights=weights, amount_history=amount_history)
+    return replace(base, rating_weights=rating_weights if rating_history else None, rating_history=rating_history,
+                   amount_median=median, amount_edges=edges, amount_weights=weights, amount_history=amount_history)
 
 
 def load_frames(con: Any, run_from: date, run_to: date, policy: Policy, settings: Settings,

@@ -33,7 +33,8 @@ DECILES = 10
 
 # Every $PARAMETER a suite may use (``python -m cx.quality.project check`` enforces it).
 PARAMETERS = (
-    "latest_allowed_ts", "as_of_dates", "first_forecast_day", "recs_top_n",
+    "latest_allowed_ts", "as_of_dates", "state_latest_allowed_ts", "state_as_of_dates", "first_forecast_day",
+    "recs_top_n",
     "volume_ratio_min", "volume_ratio_max", "known_share_min",
     "rating_partition", "rating_kl_max",  # rating_kl_max and order_amount_kl_max: see prepare()
     "order_amount_median_min", "order_amount_median_max", "order_amount_partition", "order_amount_kl_max",
@@ -53,11 +54,25 @@ class RunParams:
     amount_edges: tuple[float, ...] | None = None  # inner decile edges (DECILES - 1 values)
     amount_weights: tuple[float, ...] | None = None  # share of trailing orders per decile bin
     amount_history: int = 0
+    # The day the current-state marts (dim_customers, dim_products) describe: the
+    # latest day ingested, newer than run_to when an older day is (re)run in a backfill.
+    state_as_of: date | None = None
+
+    def _latest_allowed(self, day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=self.thresholds.future_tolerance_days + 1), time.min)
 
     @property
     def latest_allowed_ts(self) -> datetime:
         """Staging's own rule: nothing after the end of (run's last day + tolerance)."""
-        return datetime.combine(self.run_to + timedelta(days=self.thresholds.future_tolerance_days + 1), time.min)
+        return self._latest_allowed(self.run_to)
+
+    @property
+    def state_day(self) -> date:
+        return max(self.run_to, self.state_as_of or self.run_to)
+
+    @property
+    def state_latest_allowed_ts(self) -> datetime:
+        return self._latest_allowed(self.state_day)
 
 
 def expectation_parameters(p: RunParams) -> dict[str, Any]:
@@ -67,6 +82,8 @@ def expectation_parameters(p: RunParams) -> dict[str, Any]:
         # ISO with a time part: GX compares it with timestamp columns as a datetime.
         "latest_allowed_ts": p.latest_allowed_ts.isoformat(),
         "as_of_dates": [p.run_to.isoformat()],
+        "state_latest_allowed_ts": p.state_latest_allowed_ts.isoformat(),
+        "state_as_of_dates": [p.state_day.isoformat()],
         "first_forecast_day": datetime.combine(p.run_to + timedelta(days=1), time.min).isoformat(),
         "recs_top_n": p.recs_top_n,
         "volume_ratio_min": t.volume_ratio_min,

@@ -1,0 +1,8 @@
+{# Combinations of the given columns that occur more than once (the grain of a
+   table with a composite key). NULLs compare equal here, as in GROUP BY. #}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,202 @@
+"""The warehouse (ingest + dbt) on a small generated landing zone, without Airflow.
+
+One landing zone of five days (cx.generate, defects at 8x their usual rate), loaded
+twice:
+
+* in order: days 1-4 as a bulk run, then day 5; then the whole range again (with
+  every dbt data and unit test);
+* out of order: days 4-5, then days 1-3; then day 5 again.
+
+Every relation of staging, intermediate and marts (tables and views) is compared by
+a content hash: re-runs and the out-of-order backfill must leave them byte-for-byte
+equal. Reconciliation and the quarantine are checked against the generator's
+manifest and its row-level defect truth (_truth/defects.csv). Last, the dbt docs
+site is generated from the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cx.config import Settings, load_settings
+from cx.ingest import ingest_range
+from cx.transform import build
+from cx.warehouse import connect
+
+pytestmark = pytest.mark.e2e
+
+START = date(2024, 5, 1)
+DAYS = 5
+DAY = [START + timedelta(days=i) for i in range(DAYS)]
+SCHEMAS = ("staging", "intermediate", "marts")
+# Generator defect kind -> quarantine reason (unparseable rows: 'unparseable: ...').
+REASONS = {
+    "unknown_enum": {"orders": "unknown_enum", "web_events": "unknown_enum"},
+    "nonpositive_price": {"products": "non_positive_price", "order_items": "non_positive_price"},
+    "orphan_key": {"orders": "orphan_customer", "order_items": "orphan_order"},
+    "future_timestamp": "future_timestamp",
+    "missing_required_key": "missing_required_key",
+    "unparseable_row": "unparseable",
+}
+DUPLICATES = ("duplicate_row", "duplicate_file")
+
+
+def _load(settings: Settings, first: date, last: date, tests: bool = False) -> None:
+    """One pipeline run of the warehouse stage: ingest [first, last], then dbt build."""
+    with connect(settings) as con:
+        ingest_range(con, settings.landing_dir, first, last)
+    build(first, last, settings, tests=tests)
+
+
+def _state(settings: Settings) -> dict[str, str]:
+    """relation -> its columns and types plus an order-independent hash of its rows."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        relations = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            f"where table_schema in {SCHEMAS} order by 1"
+        ).fetchall()
+        state = {}
+        for (name,) in relations:
+            columns = con.execute(f"select column_name, column_type from (describe {name})").fetchall()
+            rows, digest = con.execute(
+                f"select count(*), md5(coalesce(string_agg(md5(t::varchar), '' order by md5(t::varchar)), '')) "
+                f"from {name} t"
+            ).fetchone()
+            state[name] = f"{columns}|{rows}|{digest}"
+        return state
+    finally:
+        con.close()
+
+
+def _read(settings: Settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from cx.generate import generate
+
+    root = tmp_path_factory.mktemp("warehouse") / "landing"
+    generate(root, START, DAYS, customers=300, seed=11, defect_scale=8.0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def in_order(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    settings = replace(load_settings(), landing_dir=landing,
+                       warehouse=tmp_path_factory.mktemp("in_order") / "cx.duckdb")
+    _load(settings, DAY[0], DAY[3])
+    after_bulk = _state(settings)
+    _load(settings, DAY[4], DAY[4])
+    final = _state(settings)
+    # The whole range again, with every dbt data and unit test.
+    _load(settings, DAY[0], DAY[4], tests=True)
+    return {"settings": settings, "after_bulk": after_bulk, "final": final, "rerun_range": _state(settings)}
+
+
+@pytest.fixture(scope="module")
+def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("shuffled") / "cx.duckdb")
+    # The first run only sees days 4-5: orders of customers the CRM delivered on day 1
+    # are orphans until day 1 arrives, and must then be resolved.
+    _load(settings, DAY[3], DAY[4])
+    _load(settings, DAY[0], DAY[2])
+    backfilled = _state(settings)
+    _load(settings, DAY[4], DAY[4])
+    return {"backfilled": backfilled, "rerun_day": _state(settings)}
+
+
+def _differences(a: dict[str, str], b: dict[str, str]) -> list[str]:
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def test_state_covers_every_layer(in_order: dict) -> None:
+    final = in_order["final"]
+    assert {"marts.dim_customers", "marts.fct_orders", "intermediate.int_orders",
+            "intermediate.int_web_events__sessionised", "staging.stg_web_events"} <= set(final)
+    # The comparisons below are not vacuous: loading day 5 did change the warehouse.
+    assert _differences(in_order["after_bulk"], final)
+
+
+def test_rerunning_the_range_changes_nothing(in_order: dict) -> None:
+    assert not _differences(in_order["final"], in_order["rerun_range"])
+
+
+def test_out_of_order_backfill_ends_in_the_same_state(in_order: dict, shuffled: dict) -> None:
+    assert not _differences(in_order["final"], shuffled["backfilled"])
+
+
+def test_rerunning_a_day_changes_nothing(in_order: dict, shuffled: dict) -> None:
+    assert not _differences(in_order["final"], shuffled["rerun_day"])
+
+
+def test_reconciliation_holds_for_every_source_and_day(landing: Path, in_order: dict) -> None:
+    manifest = json.loads((landing / "_manifest.json").read_text())
+    recon = _read(in_order["settings"], "select * replace (landing_date::varchar as landing_date) from marts.reconciliation")
+    assert recon["is_balanced"].all(), recon[~recon["is_balanced"]]
+    expected = {(s, d): sum(files.values()) for s, days in manifest["files"].items() for d, files in days.items()}
+    got = {(r.source, r.landing_date): int(r.landing_rows) for r in recon.itertuples()}
+    assert got == expected
+    assert (recon["clean_rows"] > 0).any() and (recon["quarantined_rows"] > 0).any()
+
+
+def test_quarantine_matches_the_defect_manifest(landing: Path, in_order: dict) -> None:
+    manifest = json.loads((landing / "_manifest.json").read_text())
+    quarantine = _read(in_order["settings"], """
+        select source, file, line,
+               case when reason like 'unparseable:%' then 'unparseable' else reason end as reason
+        from marts.quarantine""")
+    defects = manifest["defects"]
+    quarantine_kinds = [k for k, e in defects.items() if e["class"] == "quarantine"]
+    assert set(REASONS) == set(quarantine_kinds)
+
+    # Every injected quarantine defect and every duplicate copy is quarantined, and
+    # nothing else: the repairable defects (formats, case, separators, stale
+    # versions) were all repaired.
+    by_source = quarantine.groupby("source").size().to_dict()
+    for source in manifest["files"]:
+        expected = sum(defects[k]["by_source"].get(source, 0) for k in (*quarantine_kinds, *DUPLICATES))
+        assert by_source.get(source, 0) == expected, source
+    allowed = {"duplicate_row"} | {r for v in REASONS.values() for r in (v.values() if isinstance(v, dict) else [v])}
+    assert set(quarantine["reason"]) <= allowed
+
+    # Row by row: each quarantine-class defect sits in the quarantine with its reason
+    # (copies in re-sent files may carry the same defect under the copy's name).
+    truth = pd.read_csv(landing / "_truth" / "defects.csv", dtype=str, keep_default_na=False)
+    truth = truth[truth["class"] == "quarantine"]
+    assert len(truth) == sum(defects[k]["count"] for k in quarantine_kinds) > 0
+    found = {(r.source, r.file, int(r.line)): r.reason for r in quarantine.itertuples()}
+    for row in truth.itertuples():
+        reason = REASONS[row.kind]
+        reason = reason[row.source] if isinstance(reason, dict) else reason
+        key = (row.source, f"{row.source}/{row.date}/{row.file}", int(row.line))
+        assert found.get(key) == reason, (row.kind, key, found.get(key))
+
+
+def test_docs_generate_writes_a_static_site(in_order: dict, tmp_path: Path) -> None:
+    from cx.transform import docs_generate
+
+    target = tmp_path / "artifacts" / "dbt_docs"
+    target.mkdir(parents=True)
+    (target / "stale.html").write_text("from an earlier run")
+    page = docs_generate(target, in_order["settings"])
+    assert page == target / "index.html"
+    assert sorted(p.name for p in target.iterdir()) == ["catalog.json", "index.html", "manifest.json"]
+    html = page.read_text()
+    # The single-file page embeds the manifest and the warehouse catalog.
+    assert "model.cx.fct_orders" in html and "int_web_events__sessionised" in html
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert "order_amount" in {c.lower() for c in catalog["nodes"]["model.cx.int_orders"]["columns"]}
+    assert not list(target.parent.glob(".dbt_docs-*"))
