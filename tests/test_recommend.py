@@ -131,6 +131,35 @@ def test_holdout_split_keeps_known_users_and_products() -> None:
     assert test.to_dict("records") == [{"customer_id": "a", "product_id": "q"}]
 
 
+def test_descending_order_is_the_stable_argsort() -> None:
+    scores = np.array([[0.5, 0.5, -0.0, 0.0, np.inf, -np.inf, 0.25],
+                       [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+                       [-1e-30, 1e-30, 3.0, -3.0, 0.5, 0.5, 2.0]], dtype="float32")
+    assert np.array_equal(rec.descending_order(scores), np.argsort(-scores, axis=1, kind="stable"))
+    assert rec.rank_normalise(scores)[1].tolist() == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0.0])
+
+
+def test_epochs_shrink_with_data_within_the_update_budget() -> None:
+    cfg = rec.RecommendConfig(epochs=20, max_pair_updates=1_000)
+    assert rec.epochs_within_budget(10, cfg) == 20  # small data: every configured epoch
+    assert rec.epochs_within_budget(250, cfg) == 4
+    assert rec.epochs_within_budget(10**6, cfg) == 1  # huge data: one pass, never zero
+
+
+def test_user_features_from_crm_and_segments() -> None:
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c2"], "region": ["north", None, "x"],
+                              "country": ["GB", "FR", "FR"], "age_band": ["25-34", None, None],
+                              "tenure_days": [30, 800, 800]})
+    segments = pd.DataFrame({"customer_id": ["c1", "c3"], "segment_name": ["loyal", "new"]})
+    feats = rec.user_feature_lists(customers, segments)
+    assert feats == {
+        "c1": [("segment:loyal", 1.0), ("region:north", 1.0), ("country:GB", 1.0), ("age_band:25-34", 1.0),
+               ("tenure:<90d", 1.0)],
+        "c2": [("country:FR", 1.0), ("tenure:2y+", 1.0)],
+        "c3": [("segment:new", 1.0)],
+    }
+
+
 def test_interaction_weights_returns_and_ratings() -> None:
     t = pd.Timestamp("2024-01-01")
     inter = pd.DataFrame(

@@ -97,20 +97,49 @@ def _projection(mapping: dict[str, str | None], expr_for) -> str:
     )
 
 
-def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
+def _bom_encoding(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return None
+
+
+def _read_csv_file(con, path: Path, encoding: str) -> list[tuple[int, str, str]]:
+    """Parse ``path`` into temp table _cx_file; returns DuckDB's rejected records
+    (line, error code such as too_many_columns, raw line)."""
     reader = (
-        f"read_csv({_lit(str(f.path))}, all_varchar=true, header=true, auto_detect=true, "
+        f"read_csv({_lit(str(path))}, all_varchar=true, header=true, auto_detect=true, "
         "strict_mode=true, store_rejects=true, rejects_scan='_cx_scan', rejects_table='_cx_rejects', "
-        "normalize_names=false, encoding='utf-8', parallel=false)"
+        f"normalize_names=false, encoding={_lit(encoding)}, parallel=false)"
     )
     con.execute("drop table if exists _cx_scan; drop table if exists _cx_rejects")
     con.execute(f"create or replace temp table _cx_file as select * from {reader}")
+    if not con.execute("select count(*) from duckdb_tables() where table_name = '_cx_rejects'").fetchone()[0]:
+        return []
+    # The reason is DuckDB's error type as a code (too_many_columns, missing_columns,
+    # invalid_encoding...), so quarantine counts group by it; the raw line is kept.
+    return con.execute(
+        "select line, replace(lower(error_type::varchar), ' ', '_'), csv_line from _cx_rejects order by line"
+    ).fetchall()
+
+
+def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
+    # UTF-8 unless a byte-order mark says UTF-16. A file that is not valid UTF-8 is
+    # read again as Latin-1 (every byte is a character there), the usual encoding of
+    # older European exports: its rows are kept, not rejected as undecodable.
+    encoding = _bom_encoding(f.path) or "utf-8"
+    try:
+        rejects = _read_csv_file(con, f.path, encoding)
+        undecodable = any(code == "invalid_encoding" for _, code, _ in rejects)
+    except duckdb.InvalidInputException as error:
+        if "unicode" not in str(error).lower() or encoding != "utf-8":
+            raise
+        undecodable = True
+    if undecodable:
+        log.info("%s is not UTF-8: read as Latin-1", rel)
+        rejects = _read_csv_file(con, f.path, "latin-1")
     columns = [r[0] for r in con.execute("describe _cx_file").fetchall()]
-    rejects = con.execute(
-        "select line, error_type::varchar || ': ' || error_message, csv_line from _cx_rejects order by line"
-    ).fetchall() if con.execute(
-        "select count(*) from duckdb_tables() where table_name = '_cx_rejects'"
-    ).fetchone()[0] else []
     # One reject row per bad record (DuckDB may report several errors per line).
     seen: dict[int, tuple[str, str]] = {}
     for line, reason, raw in rejects:
@@ -138,7 +167,7 @@ def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
     for line, (reason, raw) in sorted(seen.items()):
         con.execute(
             f"insert into _cx_batch_parse_rejects values (?, ?, ?, ?, ?, ?)",
-            [f.source, f.landing_date, rel, line, f"unparseable: {reason}"[:500], raw],
+            [f.source, f.landing_date, rel, line, f"unparseable: {reason}", raw],
         )
     return parsed, len(seen)
 
@@ -178,7 +207,7 @@ def _insert_jsonl(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
         f"""
         insert into _cx_batch_parse_rejects
         select {_lit(f.source)}, {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, _line,
-               'unparseable: not a JSON object', line
+               'unparseable: not_a_json_object', line
         from _cx_lines where not ({valid})
         """
     )

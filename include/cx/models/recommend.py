@@ -83,6 +83,11 @@ class RecommendConfig:
     loss: str = "warp"
     no_components: int = 32
     epochs: int = 20
+    # Work per fit is capped at this many interaction updates (epochs x distinct
+    # customer-product pairs): a large shop gets fewer passes over more data, so a
+    # fit costs about the same at 100k or 1M customers. UCI (~270k pairs) and the
+    # demo keep all their epochs.
+    max_pair_updates: int = 8_000_000
     learning_rate: float = 0.05
     item_alpha: float = 1e-6
     user_alpha: float = 1e-6
@@ -240,24 +245,25 @@ def _tenure_band(days: Any) -> str | None:
 
 def user_feature_lists(customers: pd.DataFrame, segments: pd.DataFrame | None) -> dict[str, list[tuple[str, float]]]:
     """customer_id -> [(feature, weight)] from segment, region, country, age band and tenure band."""
-    frame = customers.drop_duplicates("customer_id").set_index("customer_id")
-    seg = (
-        segments.drop_duplicates("customer_id").set_index("customer_id")["segment_name"]
-        if segments is not None and len(segments)
-        else pd.Series(dtype="object")
-    )
+    frame = customers.drop_duplicates("customer_id")
+    segment_of: dict[Any, Any] = {}
+    if segments is not None and len(segments):
+        first = segments.drop_duplicates("customer_id")
+        segment_of = dict(zip(first["customer_id"], first["segment_name"]))
+    columns = ("region", "country", "age_band", "tenure_days")
+    values = {c: frame[c].tolist() if c in frame else [None] * len(frame) for c in columns}
+    attributes = {cid: row for cid, *row in zip(frame["customer_id"], *(values[c] for c in columns))}
     out: dict[str, list[tuple[str, float]]] = {}
-    for cid in frame.index.union(seg.index):
+    for cid in attributes.keys() | segment_of.keys():
         feats: list[tuple[str, float]] = []
-        if cid in seg.index and pd.notna(seg.get(cid)):
-            feats.append((f"segment:{seg[cid]}", 1.0))
-        if cid in frame.index:
-            row = frame.loc[cid]
-            for col in ("region", "country", "age_band"):
-                value = row.get(col)
-                if value is not None and pd.notna(value):
-                    feats.append((f"{col}:{value}", 1.0))
-            band = _tenure_band(row.get("tenure_days"))
+        segment = segment_of.get(cid)
+        if segment is not None and pd.notna(segment):
+            feats.append((f"segment:{segment}", 1.0))
+        if cid in attributes:
+            *categorical, tenure = attributes[cid]
+            feats.extend((f"{col}:{value}", 1.0) for col, value in zip(columns, categorical)
+                         if value is not None and pd.notna(value))
+            band = _tenure_band(tenure)
             if band:
                 feats.append((f"tenure:{band}", 1.0))
         out[str(cid)] = feats
@@ -383,20 +389,41 @@ def fit_lightfm(
         user_features=user_features,
         item_features=item_features,
         sample_weight=sample_weight,
-        epochs=cfg.epochs,
+        epochs=epochs_within_budget(len(rows), cfg),  # one row per customer-product pair
         num_threads=cfg.num_threads,
     )
     seconds = time.perf_counter() - started
     return FittedRecommender(model, user_ids, item_ids, user_features, item_features, reference, seconds)
 
 
+def epochs_within_budget(pairs: int, cfg: RecommendConfig) -> int:
+    """cfg.epochs, fewer when epochs x pairs would exceed cfg.max_pair_updates (at least one)."""
+    return max(1, min(cfg.epochs, cfg.max_pair_updates // max(pairs, 1)))
+
+
 # ---------------------------------------------------------------------------- blend
+
+
+_INDEX_BITS = 20
+
+
+def descending_order(scores: np.ndarray) -> np.ndarray:
+    """``np.argsort(-scores, axis=1, kind="stable")`` for float scores, about 3x faster:
+    each score's order-preserving bits and its column form one unique int64 key, so
+    numpy's quicksort returns the stable order (ties by column)."""
+    n = scores.shape[1]
+    if n >= 1 << _INDEX_BITS:
+        return np.argsort(-scores, axis=1, kind="stable")
+    bits = (-scores.astype("float32") + np.float32(0.0)).view(np.int32).astype(np.int64)  # + 0.0: -0.0 == 0.0
+    ordered = np.where(bits < 0, ~bits & 0xFFFFFFFF, bits | 0x80000000)  # unsigned, monotone in the float
+    keys = np.sort((ordered << _INDEX_BITS) | np.arange(n, dtype=np.int64), axis=1)
+    return keys & ((1 << _INDEX_BITS) - 1)
 
 
 def rank_normalise(scores: np.ndarray) -> np.ndarray:
     """Per row: best item 1, worst 0, linear in rank (scale-free, unlike raw scores)."""
     n = scores.shape[1]
-    order = np.argsort(-scores, axis=1, kind="stable")
+    order = descending_order(scores)
     out = np.empty_like(scores, dtype="float32")
     ladder = (1.0 - np.arange(n, dtype="float32") / max(n - 1, 1))[None, :]
     np.put_along_axis(out, order, np.broadcast_to(ladder, scores.shape), axis=1)

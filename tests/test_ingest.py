@@ -1,0 +1,74 @@
+"""Landing files -> landing schema: every row parsed or rejected with a reason, whatever
+the file's encoding, delimiter, column order or damage; re-ingesting replaces."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cx.ingest import ingest_range
+
+DAY = date(2024, 1, 1)
+
+
+def _write(root: Path, source: str, name: str, data: bytes) -> None:
+    folder = root / source / DAY.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_latin1_semicolon_file_is_read_not_rejected(tmp_path: Path, con) -> None:
+    _write(tmp_path, "customers", "crm.csv",
+           "Customer_ID;EMAIL;first_name;Country;updated_at\nc1;a@x.de;Jürgen;DE;2024-01-01\n"
+           "c2;b@x.fr;Renée;FR;2024-01-01\n".encode("latin-1"))
+    summary = ingest_range(con, tmp_path, DAY, DAY, ("customers",))
+    assert summary["customers"] == {"files": 1, "rows": 2, "rejected": 0}
+    rows = con.execute("select customer_id, first_name, email, city, _line from landing.customers order by 1").fetchall()
+    assert rows == [("c1", "Jürgen", "a@x.de", None, 2), ("c2", "Renée", "b@x.fr", None, 3)]
+
+
+def test_utf16_file_with_byte_order_mark(tmp_path: Path, con) -> None:
+    _write(tmp_path, "products", "p.csv", "product_id,name,updated_at\np1,Crème brûlée,2024-01-01\n".encode("utf-16"))
+    ingest_range(con, tmp_path, DAY, DAY, ("products",))
+    assert con.execute("select product_id, name from landing.products").fetchall() == [("p1", "Crème brûlée")]
+
+
+def test_damaged_rows_and_files_are_rejected_with_reasons(tmp_path: Path, con) -> None:
+    _write(tmp_path, "orders", "orders.csv",
+           b"order_id,customer_id,ordered_at\no1,c1,2024-01-01 10:00\no2,c2,2024-01-01 11:00,extra\n"
+           b"o3,c1,2024-01-01 12:00\n")
+    _write(tmp_path, "orders", "broken.parquet", b"not parquet at all")
+    _write(tmp_path, "reviews", "r.jsonl", b'{"review_id": "r1", "created_at": "2024-01-01"}\nnot json\n')
+    summary = ingest_range(con, tmp_path, DAY, DAY, ("orders", "reviews"))
+    assert summary["orders"] == {"files": 2, "rows": 2, "rejected": 2}
+    assert summary["reviews"] == {"files": 1, "rows": 1, "rejected": 1}
+    rejects = con.execute("select _file, _line, reason, raw from landing.parse_rejects order by _file, _line").fetchall()
+    assert [(f, line, reason.split(":")[0] + ":" + reason.split(":")[1]) for f, line, reason, _ in rejects] == [
+        ("orders/2024-01-01/broken.parquet", 0, "unreadable file: Invalid Input Error"),
+        ("orders/2024-01-01/orders.csv", 3, "unparseable: too_many_columns"),
+        ("reviews/2024-01-01/r.jsonl", 2, "unparseable: not_a_json_object"),
+    ]
+    assert rejects[1][3] == "o2,c2,2024-01-01 11:00,extra"
+    lines = con.execute("select order_id, _line from landing.orders order by 1").fetchall()
+    assert lines == [("o1", 2), ("o3", 4)]  # lineage points at the file's lines
+    deliveries = con.execute("select sum(rows_parsed), sum(rows_rejected) from landing.deliveries").fetchone()
+    assert deliveries == (3, 3)
+
+
+def test_reingest_replaces_the_day(tmp_path: Path, con) -> None:
+    _write(tmp_path, "orders", "orders.csv", b"order_id,customer_id,ordered_at\no1,c1,2024-01-01\no2,c1,2024-01-01\n")
+    ingest_range(con, tmp_path, DAY, DAY, ("orders",))
+    _write(tmp_path, "orders", "orders.csv", b"order_id,customer_id,ordered_at\no1,c1,2024-01-01\n")
+    ingest_range(con, tmp_path, DAY, DAY, ("orders",))
+    assert con.execute("select order_id from landing.orders").fetchall() == [("o1",)]
+    assert con.execute("select count(*) from landing.deliveries").fetchone()[0] == 1
