@@ -220,6 +220,18 @@ with DAG(
         window = run_window_from_context(get_current_context())
         return run(window.run_from, window.run_to, stage="published")
 
+    @task(
+        task_id="dbt_docs",
+        pool=DUCKDB_POOL,
+        trigger_rule="none_failed",
+        doc_md="The dbt documentation site (`$CX_ARTIFACTS_DIR/dbt_docs`, linked from the CX page); "
+        "only on the newest run, not on each day of a backfill.",
+    )
+    def dbt_docs() -> dict:
+        from cx.airflow_support import dbt_docs_run
+
+        return dbt_docs_run(get_current_context())
+
     landing = check_landing_files()
     landing >> check_freshness()
     gate = should_train()
@@ -232,5 +244,5 @@ with DAG(
         >> gate
         >> models
         >> publish()
-        >> validate_published()
+        >> [validate_published(), dbt_docs()]
     )

@@ -98,6 +98,8 @@ def test_operations_wiring(dagbag):
     assert dag.get_task("should_train_models").downstream_task_ids == {"models.sentiment", "models.forecasting"}
     assert dag.get_task("publish").trigger_rule == "none_failed"  # publishes when the models are skipped
     assert {a.name for a in dag.get_task("publish").outlets} >= {"cx.dim_customers", "cx.customer_segments"}
+    assert dag.get_task("publish").downstream_task_ids == {"validate_published", "dbt_docs"}
+    assert dag.get_task("dbt_docs").pool == "cx_duckdb"
     assert dag.params.get_param("ml_cadence").schema["enum"] == [None, "daily", "weekly", "latest"]
 
 

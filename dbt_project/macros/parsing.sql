@@ -5,13 +5,22 @@
 create schema if not exists reference;
 
 -- Timestamps arrive as ISO 8601 (with offset, Z, a zone name, or naive = UTC),
--- 'YYYY-MM-DD', 'DD/MM/YYYY HH:MM[:SS]', or epoch seconds / milliseconds.
+-- 'YYYY-MM-DD', 'YYYY/MM/DD', numeric dates with '/', '.' or '-' in the order of
+-- var date_order (DMY: 31/12/2024, 31.12.2024; MDY: 12/31/2024) with an optional
+-- 'HH:MM[:SS]', or epoch seconds / milliseconds.
 -- Result: a naive timestamp in UTC, NULL when nothing matches.
+{%- set day_month = '%m/%d' if var('date_order') | upper == 'MDY' else '%d/%m' %}
+create or replace macro reference.numeric_date_ts(x) as coalesce(
+    try_strptime(x, '{{ day_month }}/%Y %H:%M:%S'),
+    try_strptime(x, '{{ day_month }}/%Y %H:%M'),
+    try_strptime(x, '{{ day_month }}/%Y'),
+    try_strptime(x, '%Y/%m/%d %H:%M:%S'),
+    try_strptime(x, '%Y/%m/%d %H:%M'),
+    try_strptime(x, '%Y/%m/%d')
+);
 create or replace macro reference.parse_ts(x) as coalesce(
     timezone('UTC', try_cast(x as timestamptz)),
-    try_strptime(x, '%d/%m/%Y %H:%M:%S'),
-    try_strptime(x, '%d/%m/%Y %H:%M'),
-    try_strptime(x, '%d/%m/%Y'),
+    reference.numeric_date_ts(regexp_replace(trim(x), '^(\d{1,2})[.\-](\d{1,2})[.\-](\d{4})', '\1/\2/\3')),
     case when regexp_full_match(x, '\d{9,10}') then timezone('UTC', to_timestamp(try_cast(x as bigint))) end,
     case when regexp_full_match(x, '\d{12,13}') then epoch_ms(try_cast(x as bigint)) end
 );
@@ -51,4 +60,10 @@ create or replace macro reference.enum_key(x) as regexp_replace(lower(trim(x)), 
 
 -- Salted SHA-256 pseudonym for personal data.
 create or replace macro reference.pseudonym(x, salt) as case when x is not null then sha256(salt || x) end;
+{% endmacro %}
+
+{# `dbt run-operation install_parsing_macros`: the same macros without a build, for
+   ad-hoc queries on a warehouse (run-operation does not run on-run-start hooks). #}
+{% macro install_parsing_macros() %}
+    {% do run_query(create_parsing_macros()) %}
 {% endmacro %}

@@ -187,6 +187,18 @@ def freshness_run(context: Any) -> dict:
                            dag_id=ti.dag_id, run_id=context["run_id"])
 
 
+def dbt_docs_run(context: Any) -> dict:
+    """The `dbt_docs` task: the dbt documentation site (models, tests, lineage and the
+    warehouse catalog) for the CX page. Skipped while later days exist (the middle of
+    a backfill), where the site would be rewritten at once."""
+    if context.get("logical_date") is not None and count_other_runs(context, later=True, running=False):
+        log.info("dbt docs left to the newest run")
+        return {"skipped": "a later run rebuilds the docs"}
+    from cx.transform import docs_generate
+
+    return {"dbt_docs": str(docs_generate())}
+
+
 def publish_run(as_of: date) -> dict:
     """Publish; the current-state tables are built for the warehouse's state, not the run's day.
 
@@ -229,6 +241,7 @@ def dbt_task_env(settings: Settings) -> dict[str, str]:
         "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
         "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "CX_LOCK_TIMEOUT_S": str(settings.lock_timeout_s),
+        "CX_DATE_ORDER": settings.date_order,
         "CX_DBT_EXECUTABLE": str(beside) if beside.exists() else "dbt",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",

@@ -22,6 +22,13 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _date_order(value: str) -> str:
+    order = value.strip().upper()
+    if order not in ("DMY", "MDY"):
+        raise ValueError(f"CX_DATE_ORDER must be DMY or MDY, not {value!r}")
+    return order
+
+
 def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
@@ -104,6 +111,8 @@ class Settings:
     max_active_runs: int = 4  # cx_daily runs in flight at once (backfills set their own)
     start_date: date = date(2024, 1, 1)  # cx_daily's first extraction day
     catchup: bool = True  # the scheduler runs every missed day since start_date when unpaused
+    # Numeric dates such as 03/04/2024: DMY (3 April, most of the world) or MDY (US).
+    date_order: str = "DMY"
 
     def freshness_sla(self, source: str) -> int:
         return dict(self.freshness_sla_overrides).get(source, self.freshness_sla_days)
@@ -139,6 +148,7 @@ def load_settings() -> Settings:
         duckdb_memory_limit=_env("CX_DUCKDB_MEMORY_LIMIT", "8GB"),
         lock_timeout_s=_env_float("CX_LOCK_TIMEOUT_S", 1800.0),
         ml_cadence=_env("CX_ML_CADENCE", "daily").lower(),
+        date_order=_date_order(_env("CX_DATE_ORDER", "DMY")),
         forecast_horizon_days=_env_int("CX_FORECAST_HORIZON_DAYS", 28),
         forecast_top_categories=_env_int("CX_FORECAST_TOP_CATEGORIES", 5),
         holiday_country=_env("CX_HOLIDAY_COUNTRY", "GB"),
