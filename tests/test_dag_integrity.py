@@ -42,11 +42,13 @@ def test_stage_order(dagbag):
                      "models.sentiment", "models.segmentation", "models.recommendations",
                      "models.forecasting", "publish"):
         assert expected in ids
-    # Each dbt model is visible as its own task, while dbt runs once (the producer). A model
-    # with tests is a group of its own (dbt.<model>.run, dbt.<model>.test).
+    # Each dbt model is visible as its own task, while dbt runs once (the producer, which
+    # runs the tests too: no task per test).
     (fct_orders,) = ids & {"dbt.fct_orders_run", "dbt.fct_orders.run"}
     producer = dag.get_task("dbt.dbt_producer_watcher")
     assert fct_orders in producer.downstream_task_ids
+    assert "--resource-type" not in (producer.dbt_cmd_flags or [])  # its `dbt build` runs the tests too
+    assert not [t for t in ids if t.endswith(".test")]
     assert dag.get_task("models.segmentation").upstream_task_ids == {"models.sentiment"}
 
 

@@ -72,3 +72,14 @@ def test_reingest_replaces_the_day(tmp_path: Path, con) -> None:
     ingest_range(con, tmp_path, DAY, DAY, ("orders",))
     assert con.execute("select order_id from landing.orders").fetchall() == [("o1",)]
     assert con.execute("select count(*) from landing.deliveries").fetchone()[0] == 1
+
+
+def test_jsonl_keys_by_name_missing_keys_null(tmp_path: Path, con) -> None:
+    _write(tmp_path, "web_events", "e.jsonl",
+           b'{"Event_ID": "e1", "occurred_at": "2024-01-01T10:00:00Z", "event_type": "view", "device": " ios "}\n'
+           b'{"event_id": "e2", "occurred_at": 1704103200, "event_type": "add_to_cart", "extra": {"a": 1}}\n')
+    ingest_range(con, tmp_path, DAY, DAY, ("web_events",))
+    rows = con.execute("select event_id, occurred_at, event_type, device, session_id, _line "
+                       "from landing.web_events order by _line").fetchall()
+    assert rows == [("e1", "2024-01-01T10:00:00Z", "view", "ios", None, 1),
+                    ("e2", "1704103200", "add_to_cart", None, None, 2)]

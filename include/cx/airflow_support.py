@@ -265,6 +265,18 @@ def report_models_after_build(dbt_group: Any) -> None:
     tasks = list(dbt_group.iter_tasks())
     producer = next(t for t in tasks if t.task_id.endswith("dbt_producer_watcher"))
     producer.pool = DUCKDB_POOL
+    # The DAG renders no task per dbt test (TestBehavior.NONE: each would be one more
+    # task start on every day of a backfill), for which Cosmos restricts the build to
+    # models, seeds and snapshots; the tests belong in the build, so lift that filter.
+    flags = list(getattr(producer, "dbt_cmd_flags", None) or [])
+    kept: list[str] = []
+    while flags:
+        flag = flags.pop(0)
+        if flag == "--resource-type" and flags:
+            flags.pop(0)
+            continue
+        kept.append(flag)
+    producer.dbt_cmd_flags = kept
     producer.doc_md = ("Runs the one `dbt build` of this run (staging → intermediate → marts, with tests) "
                        "under the warehouse writer lock; the other tasks of this group report each model.")
     for sensor in tasks:

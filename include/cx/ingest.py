@@ -192,15 +192,22 @@ def _insert_jsonl(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
             "where coalesce(json_type(try_cast(line as json)) = 'OBJECT', false) order by 1"
         ).fetchall()
     ]
-    mapping = _column_map(keys, LANDING_SOURCES[f.source])
-    expr = lambda k: f"nullif(trim(json_extract_string(line, {_lit('$.' + _q(k))})), '')"  # noqa: E731
+    # Keys match the contract trimmed and case-insensitively, line by line (one line
+    # may say "Event_ID", the next "event_id"). One JSON parse per line: every
+    # matching key is extracted in one list.
+    contract = set(LANDING_SOURCES[f.source].columns)
+    present = [k for k in keys if k.strip().lower() in contract]
+    variants = {c: [i + 1 for i, k in enumerate(present) if k.strip().lower() == c] for c in contract}
+    mapping = {c: c if variants[c] else None for c in LANDING_SOURCES[f.source].columns}
+    paths = "[" + ", ".join(_lit("$." + _q(k)) for k in present) + "]" if present else "[]::varchar[]"
+    expr = lambda c: "nullif(trim(coalesce(" + ", ".join(f"_values[{i}]" for i in variants[c]) + ")), '')"  # noqa: E731
     valid = "coalesce(json_type(try_cast(line as json)) = 'OBJECT', false)"
     con.execute(
         f"""
         insert into _cx_batch_{f.source}
         select {_projection(mapping, expr)}, {_lit(f.landing_date.isoformat())}::date,
                {_lit(rel)}, _line, line
-        from _cx_lines where {valid}
+        from (select _line, line, json_extract_string(line, {paths}) as _values from _cx_lines where {valid})
         """
     )
     con.execute(
