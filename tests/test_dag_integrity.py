@@ -47,7 +47,8 @@ def test_stage_order(dagbag):
     (fct_orders,) = ids & {"dbt.fct_orders_run", "dbt.fct_orders.run"}
     producer = dag.get_task("dbt.dbt_producer_watcher")
     assert fct_orders in producer.downstream_task_ids
-    assert "--resource-type" not in (producer.dbt_cmd_flags or [])  # its `dbt build` runs the tests too
+    assert "--resource-type" not in producer.dbt_cmd_flags  # its `dbt build` runs the data tests too
+    assert producer.dbt_cmd_flags[-2:] == ["--exclude-resource-type", "unit_test"]  # unit tests: in CI
     assert not [t for t in ids if t.endswith(".test")]
     assert dag.get_task("models.segmentation").upstream_task_ids == {"models.sentiment"}
 

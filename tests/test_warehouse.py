@@ -52,7 +52,7 @@ def _load(settings: Settings, first: date, last: date, tests: bool = False) -> N
     """One pipeline run of the warehouse stage: ingest [first, last], then dbt build."""
     with connect(settings) as con:
         ingest_range(con, settings.landing_dir, first, last)
-    build(first, last, settings, tests=tests)
+    build(first, last, settings, tests=tests, unit_tests=tests)
 
 
 def _state(settings: Settings) -> dict[str, str]:

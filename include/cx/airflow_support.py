@@ -276,7 +276,8 @@ def report_models_after_build(dbt_group: Any) -> None:
             flags.pop(0)
             continue
         kept.append(flag)
-    producer.dbt_cmd_flags = kept
+    # dbt unit tests check the SQL, not the day's data: they run in the test suite.
+    producer.dbt_cmd_flags = [*kept, "--exclude-resource-type", "unit_test"]
     producer.doc_md = ("Runs the one `dbt build` of this run (staging → intermediate → marts, with tests) "
                        "under the warehouse writer lock; the other tasks of this group report each model.")
     for sensor in tasks:

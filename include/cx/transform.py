@@ -73,11 +73,13 @@ def build(
     full_refresh: bool = False,
     select: str | None = None,
     tests: bool = True,
+    unit_tests: bool = False,
 ) -> None:
     """``dbt build`` for the extraction days [run_from, run_to] under the writer lock.
 
-    ``tests=False`` builds seeds and models only (no data or unit tests): for loads
-    whose result is checked otherwise, e.g. the intermediate steps of a backfill test.
+    Data tests run with the build (they check the data); ``tests=False`` leaves them
+    out, for loads whose result is checked otherwise. dbt unit tests check the SQL,
+    not the data, so they run only when asked (the test suite), like in production.
     """
     settings = settings or load_settings()
     args = ["build", "--vars", json.dumps(run_vars(run_from, run_to))]
@@ -86,7 +88,9 @@ def build(
     if select:
         args += ["--select", select]
     if not tests:
-        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        args += ["--exclude-resource-type", "test"]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     with warehouse_lock(settings.warehouse, settings.lock_timeout_s):
         run_dbt(args, settings)
 
