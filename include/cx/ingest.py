@@ -252,15 +252,35 @@ def ingest_range(
 ) -> dict[str, dict[str, int]]:
     """Replace the landing partitions [start, end] with what the landing zone holds now.
 
+    One extraction day at a time, each in its own transaction: memory stays bounded
+    by a day however long the window (an initial load of years), and each day is
+    replaced whole, so an interrupted load is finished by running it again.
+
     Returns per source the files, parsed rows and rejected rows ingested.
     """
     ensure_schema(con)
     sources = sources or tuple(LANDING_SOURCES)
     files = discover(landing_dir, start, end, sources)
     summary = {s: {"files": 0, "rows": 0, "rejected": 0} for s in sources}
+    by_day: dict[date, list[DeliveredFile]] = {}
+    for f in files:
+        by_day.setdefault(f.landing_date, []).append(f)
+    for day in day_range(start, end):
+        _replace_day(con, landing_dir, day, by_day.get(day, []), sources, summary)
+    return summary
+
+
+def _replace_day(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    day: date,
+    files: list[DeliveredFile],
+    sources: tuple[str, ...],
+    summary: dict[str, dict[str, int]],
+) -> None:
     tables = (*sources, "parse_rejects", "deliveries")
-    # Parse every file into temp batch tables first (a statement that fails
-    # leaves them untouched), then swap the partitions in one short transaction.
+    # Parse every file of the day into temp batch tables first (a statement that
+    # fails leaves them untouched), then swap the day's partitions in one transaction.
     for table in tables:
         con.execute(f"create or replace temp table _cx_batch_{table} as select * from {SCHEMA}.{table} limit 0")
     for f in files:
@@ -290,10 +310,7 @@ def ingest_range(
     try:
         for table in tables:
             source_filter = "" if table in sources else f" and source in ({in_sources})"
-            con.execute(
-                f"delete from {SCHEMA}.{table} where _landing_date between ? and ?{source_filter}",
-                [start, end],
-            )
+            con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
             con.execute(f"insert into {SCHEMA}.{table} select * from _cx_batch_{table}")
         con.execute("commit")
     except Exception:
@@ -301,7 +318,6 @@ def ingest_range(
         raise
     for table in tables:
         con.execute(f"drop table if exists _cx_batch_{table}")
-    return summary
 
 
 def landed_days(landing_dir: Path, sources: tuple[str, ...] | None = None) -> dict[str, list[date]]:
