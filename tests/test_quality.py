@@ -27,6 +27,7 @@ from cx.quality.checkpoint import (
     Validator,
     failure_message,
     gate,
+    recorded_state_suites,
     share_static_files,
     validate_frames,
     write_results,
@@ -498,6 +499,20 @@ def test_dq_results_written_per_stage_and_idempotent(validator: Validator) -> No
     assert rows == len(inputs) + len(published)
     columns = [r[0] for r in con.execute("describe main.dq_results").fetchall()]
     assert {"suite", "expectation", "table", "success", "unexpected_count", "as_of_date"} <= set(columns)
+
+
+def test_rerun_of_an_older_day_keeps_its_recorded_state_results(validator: Validator) -> None:
+    """A cleared backfill day re-runs after newer days: its dim_* results were recorded
+    when it was the newest day, and stay; its partition suites are replaced."""
+    con = duckdb.connect()
+    assert recorded_state_suites(con, replace(PARAMS, state_as_of=DAY + timedelta(days=3)), ["dim_customers"]) == []
+    results = validate_frames(clean_frames(), PARAMS, validator, "inputs")
+    write_results(con, results, DAY, stage_specs("inputs"))
+    suites = stage_specs("inputs")
+    later = replace(PARAMS, state_as_of=DAY + timedelta(days=3))
+    assert recorded_state_suites(con, later, suites) == ["dim_customers", "dim_products"]
+    assert recorded_state_suites(con, PARAMS, suites) == []  # the newest day: everything is re-validated
+    assert recorded_state_suites(con, replace(later, run_to=DAY + timedelta(days=1)), suites) == []  # nothing yet
     details = json.loads(con.execute("select details from main.dq_results where suite = 'stg_orders' "
                                      "and expectation = 'ordered_at_not_future' and as_of_date = ?",
                                      [DAY]).fetchone()[0])

@@ -480,6 +480,29 @@ def results_frame(results: list[CheckResult]) -> pd.DataFrame:
     )
 
 
+# Suites over the current-state marts (one row per customer or product, as of the newest
+# day ingested), not over the run's partition.
+STATE_SUITES = ("dim_customers", "dim_products", "main_dim_customers", "main_dim_products")
+
+
+def recorded_state_suites(con: Any, params: RunParams, suites: Iterable[str]) -> list[str]:
+    """State suites whose results for the run's day are already recorded, when the run
+    is an older day re-run after newer days were ingested (a cleared backfill day).
+
+    Their results were recorded when that day was the newest: the state they checked
+    is gone, so the re-run keeps them, and a cleared day leaves dq_results as it was.
+    """
+    if params.state_day <= params.run_to or not table_exists(con, RESULTS_TABLE, "main"):
+        return []
+    candidates = [s for s in suites if s in STATE_SUITES]
+    if not candidates:
+        return []
+    recorded = con.execute(
+        f"select distinct suite from main.{RESULTS_TABLE} where as_of_date = ? and suite in "
+        f"({', '.join('?' for _ in candidates)})", [params.run_to, *candidates]).fetchall()
+    return sorted(r[0] for r in recorded)
+
+
 def write_results(con: Any, results: list[CheckResult], as_of_date: date, suites: Iterable[str]) -> int:
     """Replace the rows of ``suites`` for ``as_of_date`` in main.dq_results (idempotent)."""
     frame = results_frame(results)
@@ -679,7 +702,11 @@ def run(run_from: date, run_to: date, settings: Settings | None = None, policy: 
     docs_s = time.monotonic() - mark - context_s - validate_s
 
     with connect(settings) as con:
-        write_results(con, results, run_to, specs)
+        kept = recorded_state_suites(con, loaded.params, specs)
+        if kept:
+            log.info("re-run of %s after newer days: the recorded results of %s stay (they describe the "
+                     "warehouse as of that day; the checks above gated this run)", run_to, ", ".join(kept))
+        write_results(con, [r for r in results if r.suite not in kept], run_to, [s for s in specs if s not in kept])
 
     warnings = [r.describe() for r in results if r.failed and r.severity == "warning"]
     critical = [r.describe() for r in results if r.failed and r.severity == "critical"]
