@@ -83,3 +83,28 @@ def test_jsonl_keys_by_name_missing_keys_null(tmp_path: Path, con) -> None:
                        "from landing.web_events order by _line").fetchall()
     assert rows == [("e1", "2024-01-01T10:00:00Z", "view", "ios", None, 1),
                     ("e2", "1704103200", "add_to_cart", None, None, 2)]
+
+
+def test_days_parsed_side_by_side_load_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    import cx.ingest
+
+    for offset in range(5):
+        day = DAY + timedelta(days=offset)
+        folder = tmp_path / "orders" / day.isoformat()
+        folder.mkdir(parents=True)
+        lines = [f"o{offset}-{i},c{i},{day} 10:00" for i in range(offset + 2)] + ["bad,row,with,extra"]
+        (folder / "orders.csv").write_text("order_id,customer_id,ordered_at\n" + "\n".join(lines) + "\n")
+    states = []
+    for workers in (1, 2):
+        monkeypatch.setattr(cx.ingest, "PARALLEL_DAYS", workers)
+        con = duckdb.connect()
+        con.execute("set threads = 2")
+        summary = ingest_range(con, tmp_path, DAY, DAY + timedelta(days=4), ("orders",))
+        rows = con.execute("select * from landing.orders order by _landing_date, _line").fetchall()
+        rejects = con.execute("select * from landing.parse_rejects order by _landing_date").fetchall()
+        states.append((summary, rows, rejects))
+        con.close()
+    assert states[0] == states[1]
+    assert states[0][0]["orders"] == {"files": 5, "rows": 20, "rejected": 5}
