@@ -54,6 +54,7 @@ import pandas as pd
 
 from cx.config import load_settings
 from cx.importers import uci
+from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import forecast as fc
 from cx.models.forecast_backtest import naive_scale, score
 
@@ -67,20 +68,8 @@ def load_daily_sales(data: Path) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         uci._build(con, list(files.values()))  # the importer's own mapping
-        return con.execute("""
-            WITH typed AS (
-                SELECT i.day, i.sort_key, i.order_id, i.product_id,
-                       try_cast(i.quantity AS DOUBLE) AS quantity,
-                       try_cast(i.unit_price AS DOUBLE) AS unit_price
-                FROM out_order_items AS i
-            ), deduped AS (
-                SELECT *, row_number() OVER (PARTITION BY day, order_id, product_id, quantity, unit_price
-                                             ORDER BY sort_key) AS copy_number
-                FROM typed
-            ), valid AS (
-                SELECT * FROM deduped
-                WHERE quantity IS NOT NULL AND unit_price > 0 AND quantity <> 0 AND copy_number = 1
-            ), orders AS (
+        return con.execute(f"""
+            WITH {VALID_LINES}, orders AS (
                 SELECT order_id, day, CAST(try_cast(ordered_at AS TIMESTAMP) AS DATE) AS ds
                 FROM out_orders
                 WHERE customer_id IS NOT NULL AND try_cast(ordered_at AS TIMESTAMP) IS NOT NULL

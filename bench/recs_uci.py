@@ -64,6 +64,7 @@ import yaml
 
 from cx.config import load_settings
 from cx.importers import uci
+from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import recommend as rec
 from cx.models.recommend_eval import holdout_split
 
@@ -99,21 +100,9 @@ def load_uci(data: Path, test_start: date = TEST_START) -> dict[str, pd.DataFram
     con = duckdb.connect()
     try:
         uci._build(con, list(files.values()))  # the importer's own mapping
-        con.execute("""
+        con.execute(f"""
             CREATE TEMP TABLE items AS
-            WITH typed AS (
-                SELECT i.day, i.sort_key, i.order_id, i.product_id,
-                       try_cast(i.quantity AS DOUBLE) AS quantity,
-                       try_cast(i.unit_price AS DOUBLE) AS unit_price
-                FROM out_order_items AS i
-            ), deduped AS (
-                SELECT *, row_number() OVER (PARTITION BY day, order_id, product_id, quantity, unit_price
-                                             ORDER BY sort_key) AS copy_number
-                FROM typed
-            ), valid AS (
-                SELECT * FROM deduped
-                WHERE quantity IS NOT NULL AND unit_price > 0 AND quantity <> 0 AND copy_number = 1
-            ), latest AS (  -- a re-delivered order replaces its lines (int_order_items)
+            WITH {VALID_LINES}, latest AS (  -- a re-delivered order replaces its lines (int_order_items)
                 SELECT order_id, max(day) AS day FROM valid GROUP BY order_id
             )
             SELECT v.order_id, v.product_id, v.quantity, v.unit_price,
