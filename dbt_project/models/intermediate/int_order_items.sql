@@ -21,11 +21,7 @@ affected as (
     union
     select order_id from {{ this }} where {{ in_run_window() }}
     union
-    (
-        (select order_id from valid except select order_id from {{ this }})
-        union
-        (select order_id from {{ this }} except select order_id from valid)
-    )
+    {{ keys_entering_or_leaving('valid', 'order_id') }}
 ),
 {% endif %}
 

@@ -26,11 +26,7 @@ affected as (
     select order_id from {{ this }}
     where {{ in_run_window() }} or {{ in_run_window('_items_landing_date') }}
     union
-    (
-        (select order_id from valid except select order_id from {{ this }})
-        union
-        (select order_id from {{ this }} except select order_id from valid)
-    )
+    {{ keys_entering_or_leaving('valid', 'order_id') }}
 ),
 {% endif %}
 
