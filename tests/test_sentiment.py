@@ -10,7 +10,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import recall_score
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score, recall_score, roc_auc_score
 
 from cx.models import sentiment as st
 from cx.models import sentiment_lexicon as lex
@@ -625,6 +626,123 @@ def test_short_emoji_title_only_and_empty_texts() -> None:
         assert r.loc["e5", "sentiment_label"] == "neutral"
     # the lexicon alone (no ratings at all) reads emoji and a title-only review
     assert r.loc["e1", "sentiment_label"] == "positive" and r.loc["e3", "sentiment_label"] == "positive"
+
+
+# --- scale: fast TF-IDF, sampling, distinct texts, batches ----------------------------------------
+
+
+def _corpus() -> list[str]:
+    docs = synthetic_reviews(120, seed=11)["body"].tolist() + tickets(6)["body"].tolist()
+    return [st.normalise_text(d) for d in docs + ["a", "", "Très déçu, pas du tout 👍!!", "ok ok ok"]]
+
+
+def test_char_wb_ngrams_match_scikit_learn() -> None:
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False).build_analyzer()
+    for word in ("a", "ab", "abc", "abcd", "déçu", "gorgeous", "👍"):
+        assert st.char_wb_ngrams(word, (2, 5)) == analyzer(word)
+    doc = "not  very\tgood 👍"
+    assert [g for w in doc.split() for g in st.char_wb_ngrams(w, (2, 5))] == analyzer(doc)
+
+
+@pytest.mark.parametrize("part", ["char", "word"])
+def test_ngram_tfidf_matches_scikit_learn(part: str) -> None:
+    cfg = SentimentConfig()
+    docs = _corpus()
+    ours = dict(st.make_vectorizers(cfg))[part].fit(docs, np.ones(len(docs)))
+    analyzer = ({"analyzer": "char_wb", "ngram_range": cfg.char_ngram_range} if part == "char" else
+                {"analyzer": lambda d: st.word_features(d, cfg.negation_scope)})
+    ref = TfidfVectorizer(**analyzer, sublinear_tf=True, lowercase=False, min_df=cfg.min_df,
+                          dtype=np.float32).fit(docs)
+    assert ours.vocabulary_ == ref.vocabulary_
+    np.testing.assert_allclose(ours.idf_, ref.idf_, rtol=1e-6)
+    new = docs[::-1] + ["unseen words only"]
+    np.testing.assert_allclose(ours.transform(new).toarray(), ref.transform(new).toarray(), rtol=1e-5, atol=1e-6)
+
+
+def test_ngram_tfidf_weights_count_repeated_documents_and_cap_features() -> None:
+    docs = _corpus()
+    weights = np.arange(len(docs)) % 3 + 1
+    repeated = [d for d, w in zip(docs, weights, strict=True) for _ in range(w)]
+    char = dict(st.make_vectorizers(SentimentConfig()))["char"]
+    weighted = char.fit(docs, weights).transform(docs).toarray()
+    vocabulary = dict(char.vocabulary_)
+    plain = dict(st.make_vectorizers(SentimentConfig()))["char"].fit(repeated, np.ones(len(repeated)))
+    assert plain.vocabulary_ == vocabulary
+    np.testing.assert_allclose(plain.transform(docs).toarray(), weighted, rtol=1e-6)
+    # max_features keeps the most frequent terms
+    capped = st.NgramTfidf(lambda w: st.char_wb_ngrams(w, (2, 5)), per_word=True, min_df=2, max_features=50)
+    capped.fit(docs, np.ones(len(docs)))
+    counts = pd.Series([g for d in docs for w in d.split() for g in st.char_wb_ngrams(w, (2, 5))]).value_counts()
+    assert len(capped.vocabulary_) == 50
+    assert counts[list(capped.vocabulary_)].min() >= counts.drop(list(capped.vocabulary_)).max()
+    assert list(capped.vocabulary_) == sorted(capped.vocabulary_)  # columns in term order
+
+
+def test_fold_strips_every_combining_mark() -> None:
+    import unicodedata
+
+    def reference(text: str) -> str:  # the per-character definition the regexes replace
+        text = unicodedata.normalize("NFKD", text.lower().replace("’", "'").translate(lex._GERMAN))
+        return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+    samples = ["Très déçu", "NÃO é bom", "schön Straße ÄÖÜ", "İstanbul ǅ ﬁ", "ok", "", "a\U0001D165\U0001D167b 👍🏽",
+               "".join(chr(c) for c in range(0xC0, 0x250)), "".join(chr(c) for c in range(0x1D100, 0x1D250))]
+    for text in samples:
+        assert lex.fold(text) == reference(text)
+
+
+def test_stratified_sample() -> None:
+    labels = np.array(["positive"] * 700 + ["negative"] * 250 + ["neutral"] * 49 + ["rare"])
+    picked = st.stratified_sample(labels, 100, seed=3)
+    assert len(picked) == 100 and len(np.unique(picked)) == 100 and (np.diff(picked) > 0).all()
+    shares = pd.Series(labels[picked]).value_counts()
+    assert shares["rare"] == 1  # a label too rare for its share still keeps one row
+    assert abs(shares["positive"] - 70) <= 2 and abs(shares["negative"] - 25) <= 1 and abs(shares["neutral"] - 5) <= 1
+    assert (st.stratified_sample(labels, 100, seed=3) == picked).all()
+    assert not (st.stratified_sample(labels, 100, seed=4) == picked).all()
+    assert (st.stratified_sample(labels[:80], 100, seed=3) == np.arange(80)).all()
+
+
+def test_evaluate_matches_string_labels() -> None:
+    y = np.array(["positive", "negative", "neutral", "positive", "negative", "positive"], dtype=object)
+    pred = np.array(["positive", "neutral", "neutral", "negative", "negative", "positive"], dtype=object)
+    score = np.array([0.9, -0.2, 0.0, -0.5, -0.8, 0.7])
+    got = st.evaluate(y, score, pred)
+    assert got["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y == "positive", score))
+    only_pos = st.evaluate(np.array(["positive"] * 2, dtype=object), np.array([0.5, 0.1]),
+                           np.array(["positive", "neutral"], dtype=object))
+    assert only_pos["macro_f1"] == pytest.approx(2 / 3) and only_pos["roc_auc"] is None
+
+
+def test_bounded_samples_batches_and_repeated_texts() -> None:
+    texts = pd.concat([synthetic_reviews(900, seed=12), tickets(8)], ignore_index=True)
+    texts.loc[texts.index[:60], "rating"] = None
+    copies = texts.iloc[60:120].assign(text_id=lambda f: f["text_id"] + "-copy", rating=None)
+    texts = pd.concat([texts, copies], ignore_index=True)  # the same texts again, unrated
+    full = score_texts(texts, SentimentConfig())
+    cfg = SentimentConfig(max_labelled=400, vocab_sample=500, batch_size=97)
+    small = score_texts(texts, cfg)
+    m = {x.metric: x for x in small.metrics}
+    details = m["macro_f1"].details
+    assert details["trained_on"] == 400 and details["vocabulary_from"] == 500
+    assert small.fallback is None and m["macro_f1"].value >= 0.7 and m["roc_auc"].value >= 0.85
+    assert m["macro_f1"].passed and m["roc_auc"].passed
+    f_full = {x.metric: x.value for x in full.metrics}
+    assert m["macro_f1"].value >= f_full["macro_f1"] - 0.05
+    # deterministic, and batching changes nothing
+    again = score_texts(texts, cfg)
+    pd.testing.assert_frame_equal(again.reviews, small.reviews)
+    one_batch = score_texts(texts, SentimentConfig(max_labelled=400, vocab_sample=500, batch_size=10_000))
+    np.testing.assert_allclose(one_batch.reviews["sentiment_score"], small.reviews["sentiment_score"], atol=1e-12)
+    # a repeated text not used in training scores as its original does when neither was trained on
+    r = small.reviews.set_index("review_id")["sentiment_score"]
+    unrated = texts["text_id"].iloc[:60].tolist()  # never in training
+    dup = texts.iloc[:60].assign(text_id=lambda f: f["text_id"] + "-dup")
+    with_dups = score_texts(pd.concat([texts, dup], ignore_index=True), cfg).reviews.set_index("review_id")
+    np.testing.assert_allclose(with_dups.loc[[f"{t}-dup" for t in unrated], "sentiment_score"].to_numpy(),
+                               with_dups.loc[unrated, "sentiment_score"].to_numpy())
+    assert len(r) == len(small.reviews)
 
 
 def test_lexicon_neutral_band_is_derived_from_its_scale() -> None:

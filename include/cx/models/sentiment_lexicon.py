@@ -15,10 +15,11 @@ almost, Italian "prima" = before) do not leak.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -177,15 +178,38 @@ _TOKEN = re.compile(r"\w+(?:'\w+)*|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2
 _CLAUSE_BREAK = frozenset(".!?;:,()")
 
 
+def _char_class(codes: list[int]) -> re.Pattern[str]:
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and c == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                                    for a, b in ranges) + "]")
+
+
+@cache
+def _combining_marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """All combining characters (``unicodedata.combining`` != 0) as character classes: one
+    regex pass instead of a Python test per character (built once, ~0.1 s). Those beyond
+    U+FFFF get their own class: in one class with the rest they make every match ~15x slower."""
+    marks = [c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))]
+    return _char_class([c for c in marks if c <= 0xFFFF]), _char_class([c for c in marks if c > 0xFFFF])
+
+
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
 def _fold(text: str) -> str:
     """Lowercase and strip accents so 'très'/'tres' and 'não'/'nao' match alike
     (German umlauts become ae/oe/ue first, keeping schön apart from schon)."""
+    if text.isascii():  # most text: nothing to translate, decompose or strip
+        return text.lower()
     text = text.lower().replace("’", "'").translate(_GERMAN)
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    bmp, astral = _combining_marks()
+    text = bmp.sub("", unicodedata.normalize("NFKD", text))
+    return astral.sub("", text) if text and max(text) > "\uffff" else text
 
 
 @dataclass(frozen=True)
