@@ -211,11 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     fit_times = {"popularity": (base_s, base_cpu), "repeat_pop": (base_s, base_cpu),
                  "lightfm": (lfm_s, None), "model": (model_s, model_cpu)}
     for name, scorer in rec.method_scorers(model).items():
-        # Score and rank the available catalogue for every customer, as the stage publishes.
-        _, score_s, score_cpu = _timed(
-            rec.top_n_lists, scorer, everyone, uni.user_ids, uni.item_ids, model.signals.recent, uni.publishable,
-            cfg.top_n, cfg.batch_size,
-        )
+        # Score and rank the available catalogue for every customer, as the stage publishes
+        # (the baselines, as when the stage publishes one, without LightFM candidates).
+        fitted = model.lightfm if name in ("model", "lightfm") else None
+        batches = rec.candidate_batches(fitted, model.signals, everyone, uni.publishable, cfg)
+        _, score_s, score_cpu = _timed(rec.top_n_lists, {name: scorer}, batches, uni.user_ids, uni.item_ids, cfg.top_n)
         m = metrics[name]
         rows.append((labels[name], m["precision"], m["recall"], m["ndcg"], m["coverage"], *fit_times[name],
                      score_s, score_cpu))

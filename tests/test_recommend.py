@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from cx.models import recommend as rec
-from cx.models.recommend_baselines import purchase_signals, repeat_then_popularity_scores
+from cx.models.recommend_baselines import popularity_scores, purchase_signals, repeat_then_popularity_scores
 from cx.models.recommend_eval import (
     catalog_coverage,
     evaluate_lists,
     holdout_split,
+    holdout_test,
     ndcg_at_k,
     precision_at_k,
     recall_at_k,
@@ -129,6 +130,7 @@ def test_holdout_split_keeps_known_users_and_products() -> None:
     train, test = holdout_split(inter, ["p", "q"], t0 + pd.Timedelta(days=5))
     assert len(train) == 1
     assert test.to_dict("records") == [{"customer_id": "a", "product_id": "q"}]
+    assert holdout_test(inter, ["p", "q"], t0 + pd.Timedelta(days=5), end=t0 + pd.Timedelta(days=10)).empty
 
 
 def test_descending_order_is_the_stable_argsort() -> None:
@@ -424,3 +426,128 @@ def test_run_skips_without_interactions(tmp_path, monkeypatch) -> None:
     con.execute("create table marts.dim_products (product_id varchar, is_product boolean, is_available boolean)")
     con.close()
     assert "skipped" in rec.run(AS_OF)
+
+
+# ---------------------------------------------------------------------------- candidates
+
+
+def test_count_greater_and_top_columns_match_a_full_sort() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal((40, 500)).astype("float32")
+    values = rng.standard_normal((40, 7)).astype("float32")
+    values[:, 0] = scores[:, 3]  # equal to an item: not counted as greater
+    ascending = np.sort(scores, axis=1)
+    brute = (scores[:, None, :] > values[:, :, None]).sum(axis=2)
+    assert np.array_equal(rec.count_greater(ascending, values), brute)
+
+    full = rec.descending_order(scores)
+    probe = np.sort(rng.choice(500, 64, replace=False))
+    for c in (1, 10, 60, 499, 500, 800):
+        top = rec.top_columns(scores, min(c, 500), np.sort(scores[:, probe], axis=1))
+        assert np.array_equal(top, full[:, : min(c, 500)])
+    # A probe whose threshold misses (too high, or everything tied) falls back to the full row.
+    high = np.full((40, 64), 10.0, dtype="float32")
+    assert np.array_equal(rec.top_columns(scores, 10, high), full[:, :10])
+    tied = np.zeros((3, 500), dtype="float32")
+    top = rec.top_columns(tied, 10, np.zeros((3, 64), dtype="float32"))
+    assert top.shape == (3, 10) and all(len(set(row)) == 10 for row in top)
+
+
+def test_lightfm_rank_term_is_the_dense_rank() -> None:
+    rng = np.random.default_rng(6)
+    scores = rng.standard_normal((30, 400)).astype("float32")
+    dense = rec.rank_normalise(scores)
+    cols = rng.choice(400, (30, 50))
+    values = np.take_along_axis(scores, cols, axis=1)
+    truth = np.take_along_axis(dense, cols, axis=1)
+    top = rec.top_columns(scores, 20, np.sort(scores, axis=1))
+    top_values = np.take_along_axis(scores, top, axis=1)
+    # Every item in the probe: exact.
+    exact = rec.lightfm_rank_term(values, top_values, np.sort(scores, axis=1), 400)
+    assert np.allclose(exact, truth)
+    # A sample of 100 items: exact for the top 20, close elsewhere.
+    probe = np.sort(rng.choice(400, 100, replace=False))
+    approx = rec.lightfm_rank_term(values, top_values, np.sort(scores[:, probe], axis=1), 400)
+    in_top = (cols[:, :, None] == top[:, None, :]).any(axis=2)
+    assert in_top.sum() > 20 and np.allclose(approx[in_top], truth[in_top])
+    assert np.abs(approx - truth).mean() < 0.03
+    # lightfm_candidates: the same in blocks, with the top's terms exact.
+    fitted = type("F", (), {"item_ids": list(range(400)), "scores": lambda self, users: scores[users]})()
+    users = np.arange(30)
+    got_top, top_term, other = rec.lightfm_candidates(fitted, users, cols, 20, probe, block=7)
+    assert np.array_equal(got_top, top)
+    assert np.allclose(top_term, np.take_along_axis(dense, top, axis=1))
+    assert np.allclose(other, approx)
+
+
+def _dense_top_n(model: rec.Recommender, users: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
+    scores = model.scores(users)
+    scores[:, ~allowed] = -np.inf
+    recent = model.signals.recent[users].toarray() > 0
+    scores[recent] = -np.inf
+    return scores, np.argsort(-scores, axis=1, kind="stable")[:, :n]
+
+
+def test_candidate_lists_equal_the_dense_top_n(result: rec.RecommendResult, taste: dict[str, pd.DataFrame]) -> None:
+    """Scoring candidates only gives the lists that scoring every item gives: identical
+    when the candidates cover the catalogue, nearly so with few candidates and a sampled rank."""
+    model = result.recommender
+    assert model is not None and model.signals.recent.nnz  # the exclusion window is exercised
+    fitted = model.lightfm
+    users = np.arange(len(fitted.user_ids))
+    allowed = np.isin(fitted.item_ids, taste["products"].query("is_product and is_available")["product_id"])
+    dense_scores, dense = _dense_top_n(model, users, allowed, 10)
+    for cfg, min_overlap in ((replace(model.cfg, batch_size=50), 1.0),
+                             (replace(model.cfg, batch_size=50, candidates_per_source=12, rank_sample_items=30), 0.9)):
+        batches = rec.candidate_batches(fitted, model.signals, users, allowed, cfg)
+        lists = rec.top_n_lists({"m": rec.blend_scorer(model.weights)}, batches, fitted.user_ids, fitted.item_ids, 10)["m"]
+        assert len(lists) == 10 * len(users) and lists["product_id"].isin(np.array(fitted.item_ids)[allowed]).all()
+        got = lists.groupby("customer_id")["product_id"].agg(list).reindex(fitted.user_ids)
+        overlap = np.mean([len(set(g) & {fitted.item_ids[i] for i in d}) / 10 for g, d in zip(got, dense)])
+        assert overlap >= min_overlap
+        if min_overlap == 1.0:
+            expected = np.take_along_axis(dense_scores, dense, axis=1).ravel()
+            assert np.allclose(lists["score"].to_numpy(), expected, atol=1e-5)
+
+
+def test_baselines_on_candidates_equal_their_dense_lists(result: rec.RecommendResult) -> None:
+    model = result.recommender
+    assert model is not None
+    signals, fitted = model.signals, model.lightfm
+    users = np.arange(len(fitted.user_ids))
+    allowed = np.ones(len(fitted.item_ids), dtype=bool)
+    cfg = replace(model.cfg, candidates_per_source=15)  # fewer candidates than items
+    batches = rec.candidate_batches(None, signals, users, allowed, cfg)
+    lists = rec.top_n_lists(rec.baseline_scorers(signals), batches, fitted.user_ids, fitted.item_ids, 5)
+    recent = signals.recent[users].toarray() > 0
+    for name, dense in (("popularity", popularity_scores(signals, len(users))),
+                        ("repeat_pop", repeat_then_popularity_scores(signals, users))):
+        dense = np.where(recent, -np.inf, dense)
+        best = np.sort(dense, axis=1)[:, ::-1][:, :5]
+        got = lists[name].pivot(index="customer_id", columns="rank", values="score").reindex(fitted.user_ids)
+        assert np.allclose(got.to_numpy(), best, atol=1e-6)
+
+
+def test_eval_customers_sample_is_fixed() -> None:
+    test = pd.DataFrame({"customer_id": [f"c{i}" for i in range(100)], "product_id": "p"})
+    cfg = rec.RecommendConfig(max_eval_customers=30)
+    first = rec.eval_customers(test, cfg)
+    assert len(first) == 30 and np.array_equal(first, rec.eval_customers(test.sample(frac=1, random_state=1), cfg))
+    assert len(rec.eval_customers(test, rec.RecommendConfig())) == 100
+
+
+def test_fit_samples_pairs_beyond_the_update_budget(taste: dict[str, pd.DataFrame]) -> None:
+    """More customer-product pairs than max_pair_updates: one pass over a seeded sample of
+    them; customers none of whose pairs was drawn are cold (no identity feature)."""
+    cfg = _fast_cfg(max_pair_updates=300, num_threads=1)
+    inter = taste["interactions"].astype({"customer_id": "category", "product_id": "category"})
+    uni = rec.build_universe(inter, taste["products"], taste["customers"], taste["segments"], cfg)
+    fitted = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats,
+                             pd.Timestamp(AS_OF), cfg)
+    identity = fitted.user_features[:, : len(uni.user_ids)]
+    warm = np.asarray(identity.sum(axis=1)).ravel() > 0
+    assert 0 < warm.sum() < len(uni.user_ids)
+    assert fitted.model.user_embeddings.shape[0] == fitted.user_features.shape[1]
+    again = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats,
+                            pd.Timestamp(AS_OF), cfg)
+    assert (again.user_features != fitted.user_features).nnz == 0  # the sample is fixed

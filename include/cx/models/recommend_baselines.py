@@ -31,6 +31,15 @@ def decay(occurred_at: pd.Series, reference: pd.Timestamp, half_life_days: float
     return np.power(0.5, np.clip(age_days, 0.0, None) / max(half_life_days, 1e-9))
 
 
+def index_positions(ids: pd.Series, index: dict[str, int]) -> np.ndarray:
+    """Each id's position in ``index``, -1 if absent. A categorical column is looked up
+    once per category, not once per row (the stage passes its ids as categoricals)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        lookup = np.array([index.get(str(c), -1) for c in ids.cat.categories] + [-1], dtype=np.int64)
+        return lookup[ids.cat.codes.to_numpy()]  # code -1 (missing) reads the trailing -1
+    return ids.map(index).fillna(-1).to_numpy(dtype=np.int64)
+
+
 def purchase_signals(
     interactions: pd.DataFrame,
     user_index: dict[str, int],
@@ -42,12 +51,13 @@ def purchase_signals(
     """Signals from the purchases before ``reference`` (later events are ignored)."""
     n_users, n_items = len(user_index), len(item_index)
     buys = interactions.loc[
-        (interactions["interaction_type"] == "purchase") & (interactions["occurred_at"] < reference)
+        (interactions["interaction_type"] == "purchase") & (interactions["occurred_at"] < reference),
+        ["customer_id", "product_id", "occurred_at"],
     ]
-    rows = buys["customer_id"].map(user_index)
-    cols = buys["product_id"].map(item_index)
-    known = rows.notna() & cols.notna()
-    buys, rows, cols = buys.loc[known], rows[known].astype(int).to_numpy(), cols[known].astype(int).to_numpy()
+    rows = index_positions(buys["customer_id"], user_index)
+    cols = index_positions(buys["product_id"], item_index)
+    known = (rows >= 0) & (cols >= 0)
+    buys, rows, cols = buys.loc[known], rows[known], cols[known]
 
     # A purchase occasion is a (customer, product, day): one order of 48 mugs, or three
     # lines of the same mug on one invoice, is one signal of intent.
@@ -74,17 +84,28 @@ def purchase_signals(
     return PurchaseSignals(occasions=occ, last_age=last, popularity=popularity, recent=recent)
 
 
-def popularity_scores(signals: PurchaseSignals, n_rows: int) -> np.ndarray:
-    """The same list for everyone, scaled into [0, 1)."""
+def scaled_popularity(signals: PurchaseSignals) -> np.ndarray:
+    """Item popularity scaled into [0, 1)."""
     pop = signals.popularity
     top = pop.max() if pop.size and pop.max() > 0 else 1.0
-    return np.broadcast_to((0.999 * pop / top).astype("float32"), (n_rows, pop.size)).copy()
+    return (0.999 * pop / top).astype("float32")
+
+
+def popularity_scores(signals: PurchaseSignals, n_rows: int) -> np.ndarray:
+    """The same list for everyone, scaled into [0, 1)."""
+    pop = scaled_popularity(signals)
+    return np.broadcast_to(pop, (n_rows, pop.size)).copy()
+
+
+def repeat_then_popularity(occasions: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """'Buy again' on any set of items: ``occasions`` the customer's purchase days of
+    each item, ``popularity`` the items' scaled popularity (same shape, or broadcastable)."""
+    return np.where(occasions > 0, 1.0 + occasions + popularity, popularity).astype("float32")
 
 
 def repeat_then_popularity_scores(signals: PurchaseSignals, users: np.ndarray) -> np.ndarray:
     """The customer's own past purchases first, most often bought first, then the most
     popular products. Ties between own items go to the more popular one: most own items
     were bought once, and popularity orders them far better than recency does."""
-    occ = signals.occasions[users].toarray()
-    pop = popularity_scores(signals, len(users))  # in [0, 1): never overturns an extra occasion
-    return np.where(occ > 0, 1.0 + occ + pop, pop).astype("float32")
+    # popularity in [0, 1): never overturns an extra occasion
+    return repeat_then_popularity(signals.occasions[users].toarray(), scaled_popularity(signals)[None, :])

@@ -60,16 +60,27 @@ def holdout_split(
 
     Returns (train interactions, test frame with customer_id, product_id).
     """
-    before = interactions["occurred_at"] < cutoff
-    train = interactions.loc[before]
-    later = interactions.loc[~before & (interactions["interaction_type"] == "purchase")]
+    return interactions.loc[interactions["occurred_at"] < cutoff], holdout_test(interactions, product_ids, cutoff)
+
+
+def holdout_test(
+    interactions: pd.DataFrame,
+    product_ids: Iterable[str],
+    cutoff: pd.Timestamp,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The test half of :func:`holdout_split` (purchases from ``cutoff`` to ``end``),
+    without copying the training events."""
+    when = interactions["occurred_at"]
+    before = when < cutoff
+    later = ~before & (interactions["interaction_type"] == "purchase")
+    if end is not None:
+        later &= when < end
     products = set(product_ids)
-    seen_users = set(train["customer_id"].unique())
-    test = later.loc[
-        later["product_id"].isin(products) & later["customer_id"].isin(seen_users),
-        ["customer_id", "product_id"],
-    ].drop_duplicates()
-    return train, test.reset_index(drop=True)
+    seen_users = set(interactions.loc[before, "customer_id"].unique())
+    later_rows = interactions.loc[later, ["customer_id", "product_id"]]
+    test = later_rows.loc[later_rows["product_id"].isin(products) & later_rows["customer_id"].isin(seen_users)]
+    return test.drop_duplicates().reset_index(drop=True)
 
 
 def evaluate_lists(recs: pd.DataFrame, test: pd.DataFrame, catalog_size: int, k: int = 10) -> dict[str, float]:
@@ -78,9 +89,10 @@ def evaluate_lists(recs: pd.DataFrame, test: pd.DataFrame, catalog_size: int, k:
     ``recs`` has customer_id, rank, product_id; a test customer without a list counts
     as all misses, so a method cannot win by abstaining.
     """
+    test = test.astype({"customer_id": str, "product_id": str})  # categorical ids group like strings
     relevant = test.groupby("customer_id")["product_id"].agg(set).to_dict()
     ordered = recs.sort_values(["customer_id", "rank"])
-    lists = ordered.groupby("customer_id")["product_id"].agg(list).to_dict()
+    lists = ordered.groupby("customer_id", observed=True)["product_id"].agg(list).to_dict()
     if not relevant:
         return {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "coverage": 0.0, "users": 0}
     precision = recall = ndcg = 0.0
