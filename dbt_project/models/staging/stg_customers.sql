@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['customer_id', 'email', 'first_name', 'last_name', 'gender', 'birth_date', 'city', 'region', 'country', 'signup_date', 'updated_at']) }}
+),
+
 genders as (
     select raw_value, value from {{ ref('enum_values') }} where domain = 'gender'
 ),
@@ -27,13 +31,8 @@ typed as (
         source._file,
         source._line,
         source._raw,
-        row_number() over (
-            partition by source._landing_date, source.customer_id, source.email, source.first_name,
-                source.last_name, source.gender, source.birth_date, source.city, source.region,
-                source.country, source.signup_date, source.updated_at
-            order by source._file, source._line
-        ) as copy_number
-    from source
+        source.copy_number
+    from numbered as source
     left join genders on reference.enum_key(source.gender) = genders.raw_value
 ),
 

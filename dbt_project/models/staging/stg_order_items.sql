@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['order_id', 'product_id', 'quantity', 'unit_price']) }}
+),
+
 typed as (
     select
         order_id,
@@ -17,11 +21,8 @@ typed as (
         _file,
         _line,
         _raw,
-        row_number() over (
-            partition by _landing_date, order_id, product_id, quantity, unit_price
-            order by _file, _line
-        ) as copy_number
-    from source
+        copy_number
+    from numbered as source
 ),
 
 checked as (

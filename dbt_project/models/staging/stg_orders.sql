@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['order_id', 'customer_id', 'ordered_at', 'status', 'channel', 'currency']) }}
+),
+
 statuses as (
     select raw_value, value from {{ ref('enum_values') }} where domain = 'order_status'
 ),
@@ -23,12 +27,8 @@ typed as (
         source._file,
         source._line,
         source._raw,
-        row_number() over (
-            partition by source._landing_date, source.order_id, source.customer_id, source.ordered_at,
-                source.status, source.channel, source.currency
-            order by source._file, source._line
-        ) as copy_number
-    from source
+        source.copy_number
+    from numbered as source
     left join statuses on reference.enum_key(source.status) = statuses.raw_value
 ),
 

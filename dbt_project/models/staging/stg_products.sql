@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['product_id', 'name', 'category', 'brand', 'price', 'description', 'updated_at']) }}
+),
+
 typed as (
     select
         product_id,
@@ -20,11 +24,8 @@ typed as (
         _file,
         _line,
         _raw,
-        row_number() over (
-            partition by _landing_date, product_id, name, category, brand, price, description, updated_at
-            order by _file, _line
-        ) as copy_number
-    from source
+        copy_number
+    from numbered as source
 ),
 
 checked as (

@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['review_id', 'created_at', 'customer_id', 'product_id', 'order_id', 'rating', 'title', 'body', 'language']) }}
+),
+
 typed as (
     select
         review_id,
@@ -22,12 +26,8 @@ typed as (
         _file,
         _line,
         _raw,
-        row_number() over (
-            partition by _landing_date, review_id, created_at, customer_id, product_id, order_id,
-                rating, title, body, language
-            order by _file, _line
-        ) as copy_number
-    from source
+        copy_number
+    from numbered as source
 ),
 
 checked as (

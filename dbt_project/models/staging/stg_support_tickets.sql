@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['ticket_id', 'created_at', 'customer_id', 'channel', 'subject', 'body', 'status']) }}
+),
+
 statuses as (
     select raw_value, value from {{ ref('enum_values') }} where domain = 'ticket_status'
 ),
@@ -23,12 +27,8 @@ typed as (
         source._file,
         source._line,
         source._raw,
-        row_number() over (
-            partition by source._landing_date, source.ticket_id, source.created_at, source.customer_id,
-                source.channel, source.subject, source.body, source.status
-            order by source._file, source._line
-        ) as copy_number
-    from source
+        source.copy_number
+    from numbered as source
     left join statuses on reference.enum_key(source.status) = statuses.raw_value
 ),
 

@@ -5,6 +5,10 @@ with source as (
     where {{ in_run_window() }}
 ),
 
+numbered as (
+    {{ copy_numbered('source', ['event_id', 'occurred_at', 'event_type', 'session_id', 'customer_id', 'anonymous_id', 'product_id', 'search_query', 'device']) }}
+),
+
 event_types as (
     select raw_value, value from {{ ref('enum_values') }} where domain = 'event_type'
 ),
@@ -26,13 +30,8 @@ typed as (
         source._file,
         source._line,
         source._raw,
-        row_number() over (
-            partition by source._landing_date, source.event_id, source.occurred_at, source.event_type,
-                source.session_id, source.customer_id, source.anonymous_id, source.product_id,
-                source.search_query, source.device
-            order by source._file, source._line
-        ) as copy_number
-    from source
+        source.copy_number
+    from numbered as source
     left join event_types on reference.enum_key(source.event_type) = event_types.raw_value
 ),
 
