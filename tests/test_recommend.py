@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from cx.models import recommend as rec
-from cx.models.recommend_baselines import popularity_scores, purchase_signals, repeat_then_popularity_scores
+from cx.models.recommend_baselines import purchase_signals, repeat_then_popularity, scaled_popularity
 from cx.models.recommend_eval import (
     catalog_coverage,
     evaluate_lists,
@@ -27,6 +27,17 @@ from cx.models.recommend_eval import (
 
 AS_OF = date(2024, 4, 30)
 CATEGORIES = ("garden", "kitchen", "toys")
+
+
+
+# Every-item definitions of the baselines: the candidate lists must equal them.
+def popularity_scores(signals, n_rows: int) -> np.ndarray:
+    pop = scaled_popularity(signals)
+    return np.broadcast_to(pop, (n_rows, pop.size)).copy()
+
+
+def repeat_then_popularity_scores(signals, users: np.ndarray) -> np.ndarray:
+    return repeat_then_popularity(signals.occasions[users].toarray(), scaled_popularity(signals)[None, :])
 
 
 def _fast_cfg(**overrides: object) -> rec.RecommendConfig:

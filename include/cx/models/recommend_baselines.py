@@ -91,21 +91,11 @@ def scaled_popularity(signals: PurchaseSignals) -> np.ndarray:
     return (0.999 * pop / top).astype("float32")
 
 
-def popularity_scores(signals: PurchaseSignals, n_rows: int) -> np.ndarray:
-    """The same list for everyone, scaled into [0, 1)."""
-    pop = scaled_popularity(signals)
-    return np.broadcast_to(pop, (n_rows, pop.size)).copy()
-
-
 def repeat_then_popularity(occasions: np.ndarray, popularity: np.ndarray) -> np.ndarray:
-    """'Buy again' on any set of items: ``occasions`` the customer's purchase days of
-    each item, ``popularity`` the items' scaled popularity (same shape, or broadcastable)."""
+    """'Buy again' on any set of items: the customer's own past purchases first, most
+    often bought first, then the most popular products. ``occasions``: the customer's
+    purchase days of each item; ``popularity``: the items' scaled popularity, in [0, 1),
+    so it never overturns an extra occasion. Ties between own items go to the more
+    popular one: most own items were bought once, and popularity orders them far better
+    than recency does."""
     return np.where(occasions > 0, 1.0 + occasions + popularity, popularity).astype("float32")
-
-
-def repeat_then_popularity_scores(signals: PurchaseSignals, users: np.ndarray) -> np.ndarray:
-    """The customer's own past purchases first, most often bought first, then the most
-    popular products. Ties between own items go to the more popular one: most own items
-    were bought once, and popularity orders them far better than recency does."""
-    # popularity in [0, 1): never overturns an extra occasion
-    return repeat_then_popularity(signals.occasions[users].toarray(), scaled_popularity(signals)[None, :])
