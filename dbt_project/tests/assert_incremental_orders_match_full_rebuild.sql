@@ -6,12 +6,12 @@
 -- a long history; the totals themselves are unit-tested.
 --
 -- Scope: the whole history on multi-day windows (initial loads, catch-up) and weekly
--- (windows ending on a Sunday), otherwise the orders delivered in the run's window
--- (a daily run's merge is what can go wrong that day), so a day does not re-read
--- every order of the history.
+-- (windows ending on var full_checks_isoweekday, Sunday by default), otherwise the
+-- orders delivered in the run's window (a daily run's merge is what can go wrong that
+-- day), so a day does not re-read every order of the history.
 
 {% set window_end = modules.datetime.date.fromisoformat(var('run_to')) %}
-{% set window_only = var('run_from') == var('run_to') and window_end.isoweekday() != 7 %}
+{% set window_only = var('run_from') == var('run_to') and window_end.isoweekday() != var('full_checks_isoweekday') %}
 {% set scoped = 'and order_id in (select order_id from window_orders)' if window_only else '' %}
 
 with window_orders as (
