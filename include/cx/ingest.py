@@ -13,6 +13,7 @@ whole, so re-ingesting a day, or a re-delivered day, is idempotent.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -107,9 +108,10 @@ def _bom_encoding(path: Path) -> str | None:
     return None
 
 
-def _read_csv_file(con, path: Path, encoding: str) -> list[tuple[int, str, str]]:
-    """Parse ``path`` into temp table _cx_file; returns DuckDB's rejected records
-    (line, error code such as too_many_columns, raw line)."""
+def _read_csv_file(con, path: Path, encoding: str) -> list[str]:
+    """Parse ``path`` into temp table _cx_file and its rejected records into _cx_reject_lines
+    (one row per bad record: line, error code such as too_many_columns, raw line); returns
+    the error codes."""
     reader = (
         f"read_csv({_lit(str(path))}, all_varchar=true, header=true, auto_detect=true, "
         "strict_mode=true, store_rejects=true, rejects_scan='_cx_scan', rejects_table='_cx_rejects', "
@@ -118,12 +120,20 @@ def _read_csv_file(con, path: Path, encoding: str) -> list[tuple[int, str, str]]
     con.execute("drop table if exists _cx_scan; drop table if exists _cx_rejects")
     con.execute(f"create or replace temp table _cx_file as select * from {reader}")
     if not con.execute("select count(*) from duckdb_tables() where table_name = '_cx_rejects'").fetchone()[0]:
+        con.execute("create or replace temp table _cx_reject_lines (line bigint, reason varchar, raw varchar)")
         return []
     # The reason is DuckDB's error type as a code (too_many_columns, missing_columns,
     # invalid_encoding...), so quarantine counts group by it; the raw line is kept.
-    return con.execute(
-        "select line, replace(lower(error_type::varchar), ' ', '_'), csv_line from _cx_rejects order by line"
-    ).fetchall()
+    # DuckDB may report several errors per record: one row each, the first column's.
+    con.execute(
+        """
+        create or replace temp table _cx_reject_lines as
+        select line, arg_min(replace(lower(error_type::varchar), ' ', '_'), coalesce(column_idx, -1)) as reason,
+               arg_min(csv_line, coalesce(column_idx, -1)) as raw
+        from _cx_rejects group by line
+        """
+    )
+    return [r[0] for r in con.execute("select distinct reason from _cx_reject_lines").fetchall()]
 
 
 def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
@@ -132,46 +142,47 @@ def _insert_csv(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
     # older European exports: its rows are kept, not rejected as undecodable.
     encoding = _bom_encoding(f.path) or "utf-8"
     try:
-        rejects = _read_csv_file(con, f.path, encoding)
-        undecodable = any(code == "invalid_encoding" for _, code, _ in rejects)
+        undecodable = "invalid_encoding" in _read_csv_file(con, f.path, encoding)
     except duckdb.InvalidInputException as error:
         if "unicode" not in str(error).lower() or encoding != "utf-8":
             raise
         undecodable = True
     if undecodable:
         log.info("%s is not UTF-8: read as Latin-1", rel)
-        rejects = _read_csv_file(con, f.path, "latin-1")
+        _read_csv_file(con, f.path, "latin-1")
     columns = [r[0] for r in con.execute("describe _cx_file").fetchall()]
-    # One reject row per bad record (DuckDB may report several errors per line).
-    seen: dict[int, tuple[str, str]] = {}
-    for line, reason, raw in rejects:
-        seen.setdefault(int(line), (reason, raw))
-    parsed = con.execute("select count(*) from _cx_file").fetchone()[0]
-    total = parsed + len(seen)
+    parsed, rejected = con.execute(
+        "select (select count(*) from _cx_file), (select count(*) from _cx_reject_lines)"
+    ).fetchone()
     # DuckDB numbers records with the header as line 1; accepted rows take the
-    # record numbers that were not rejected, in file order.
-    bad = ",".join(str(x) for x in seen) or "-1"
+    # record numbers that were not rejected, in file order (without rejects: 1 + row number).
+    if rejected:
+        numbered = f"""
+            (select * from (select *, row_number() over () as _rn from _cx_file)
+             join (select l as _line, row_number() over (order by l) as _rn
+                   from range(2, {parsed + rejected + 2}) t(l) anti join _cx_reject_lines on l = line) using (_rn))"""
+    else:
+        numbered = "(select *, row_number() over () + 1 as _line from _cx_file)"
     mapping = _column_map(columns, LANDING_SOURCES[f.source])
     con.execute(
         f"""
         insert into _cx_batch_{f.source}
-        with numbered as (select *, row_number() over () as _rn from _cx_file),
-        lines as (
-            select l as _line, row_number() over (order by l) as _rn
-            from range(2, {total + 2}) t(l) where l not in ({bad})
-        )
         select {_projection(mapping, lambda c: f"nullif(trim({_q(c)}), '')")},
-               {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, lines._line,
+               {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, _line,
                to_json(struct_pack({", ".join(f"{_q(c)} := {_q(c)}" for c in columns)}))::varchar
-        from numbered join lines using (_rn)
+        from {numbered}
         """
     )
-    for line, (reason, raw) in sorted(seen.items()):
+    if rejected:
         con.execute(
-            f"insert into _cx_batch_parse_rejects values (?, ?, ?, ?, ?, ?)",
-            [f.source, f.landing_date, rel, line, f"unparseable: {reason}", raw],
+            f"""
+            insert into _cx_batch_parse_rejects
+            select {_lit(f.source)}, {_lit(f.landing_date.isoformat())}::date, {_lit(rel)}, line,
+                   'unparseable: ' || reason, raw
+            from _cx_reject_lines order by line
+            """
         )
-    return parsed, len(seen)
+    return parsed, rejected
 
 
 def _insert_jsonl(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
@@ -181,9 +192,9 @@ def _insert_jsonl(con, f: DeliveredFile, rel: str) -> tuple[int, int]:
         f"""
         create or replace temp table _cx_lines as
         select line_no as _line, line
-        from (select unnest(string_split(replace(content, chr(13), ''), chr(10))) as line,
-                     generate_subscripts(string_split(replace(content, chr(13), ''), chr(10)), 1) as line_no
-              from read_text({_lit(str(f.path))}))
+        from (select unnest(lines) as line, unnest(range(1, len(lines) + 1)) as line_no
+              from (select string_split(replace(content, chr(13), ''), chr(10)) as lines
+                    from read_text({_lit(str(f.path))})))
         where trim(line) <> ''
         """
     )
@@ -272,13 +283,16 @@ def ingest_range(
     # process (DuckDB releases the GIL; each day's partitions are disjoint rows).
     threads = int(con.execute("select current_setting('threads')").fetchone()[0])
     workers = max(1, min(threads, PARALLEL_DAYS, len(days)))
+    # Parsing overlaps, writing does not: one day at a time swaps its partitions in,
+    # so commits (and the checkpoints they trigger) never wait on each other.
+    writer = threading.Lock()
 
     def load(share: list[date]) -> dict[str, dict[str, int]]:
         summary = {s: {"files": 0, "rows": 0, "rejected": 0} for s in sources}
         cursor = con.cursor() if workers > 1 else con
         try:
             for day in share:
-                _replace_day(cursor, landing_dir, day, by_day.get(day, []), sources, summary)
+                _replace_day(cursor, landing_dir, day, by_day.get(day, []), sources, summary, writer)
         finally:
             if cursor is not con:
                 cursor.close()
@@ -298,6 +312,7 @@ def _replace_day(
     files: list[DeliveredFile],
     sources: tuple[str, ...],
     summary: dict[str, dict[str, int]],
+    writer: threading.Lock,
 ) -> None:
     tables = (*sources, "parse_rejects", "deliveries")
     # Parse every file of the day into temp batch tables first (a statement that
@@ -327,16 +342,17 @@ def _replace_day(
         s["rows"] += parsed
         s["rejected"] += rejected
     in_sources = ", ".join(_lit(s) for s in sources)
-    con.execute("begin transaction")
-    try:
-        for table in tables:
-            source_filter = "" if table in sources else f" and source in ({in_sources})"
-            con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
-            con.execute(f"insert into {SCHEMA}.{table} select * from _cx_batch_{table}")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    with writer:
+        con.execute("begin transaction")
+        try:
+            for table in tables:
+                source_filter = "" if table in sources else f" and source in ({in_sources})"
+                con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
+                con.execute(f"insert into {SCHEMA}.{table} select * from _cx_batch_{table}")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
     for table in tables:
         con.execute(f"drop table if exists _cx_batch_{table}")
 
