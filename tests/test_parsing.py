@@ -31,6 +31,10 @@ def test_timestamps_and_numbers_from_other_shops(tmp_path: Path, monkeypatch: py
 
     day_first = order == "DMY"
     assert ts("2024-12-31T23:30:00+02:00") == datetime(2024, 12, 31, 21, 30)
+    # The naive shape read without the time zone cast, and look-alikes that must not be.
+    assert ts("2024-12-31 23:30:00") == ts("2024-12-31T23:30:00") == datetime(2024, 12, 31, 23, 30)
+    assert ts("2024-12-31 23:30+02") == datetime(2024, 12, 31, 21, 30)
+    assert ts("2024-02-30 10:00:00") is None
     assert ts("03/04/2024") == (datetime(2024, 4, 3) if day_first else datetime(2024, 3, 4))
     assert ts("12/31/2024 8:26") == (None if day_first else datetime(2024, 12, 31, 8, 26))
     assert ts("31.12.2024 08:15") == (datetime(2024, 12, 31, 8, 15) if day_first else None)
