@@ -87,6 +87,38 @@ def read_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
     return con.execute(sql, params or []).df()
 
 
+def read_large_df(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list | None = None,
+    categorical: tuple[str, ...] = (),
+    batch_rows: int = 1_000_000,
+) -> pd.DataFrame:
+    """:func:`read_df` for results of tens of millions of rows: streamed from DuckDB in
+    batches (the result is never held whole twice), the ``categorical`` string columns
+    dictionary-encoded batch by batch, so an id costs a 4-byte code per row instead of
+    a string. At 1M customers this read of 44 M interactions peaked at 14 GB as a frame
+    of strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # A cursor of its own: a streamed result must be the connection's only open result.
+    with con.cursor() as cursor:
+        reader = cursor.sql(sql, params=params or []).to_arrow_reader(batch_rows)
+        schema = pa.schema([
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in categorical else f for f in reader.schema
+        ])
+        batches = [
+            pa.RecordBatch.from_arrays(
+                [pc.dictionary_encode(column) if name in categorical else column
+                 for name, column in zip(batch.schema.names, batch.columns)],
+                schema=schema,
+            )
+            for batch in reader
+        ]
+    return pa.Table.from_batches(batches, schema=schema).unify_dictionaries().to_pandas()
+
+
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,

@@ -50,7 +50,7 @@ from cx.models.recommend_baselines import (
     scaled_popularity,
 )
 from cx.models.recommend_eval import evaluate_lists, holdout_test
-from cx.warehouse import connect, read_df, replace_partition, table_exists
+from cx.warehouse import connect, read_df, read_large_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -1104,11 +1104,12 @@ def result_metrics(result: RecommendResult, k: int) -> list[Metric]:
 def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
     end = pd.Timestamp(as_of) + DAY
     frames: dict[str, pd.DataFrame | None] = {
-        "interactions": read_df(
+        "interactions": read_large_df(
             con,
-            "select customer_id, product_id, interaction_type, occurred_at, quantity, rating "
+            "select customer_id, product_id, interaction_type, occurred_at, rating "
             "from marts.fct_interactions where occurred_at < ? and customer_id is not null",
             [end.to_pydatetime()],
+            categorical=("customer_id", "product_id", "interaction_type"),
         ),
         "products": read_df(con, "select * from marts.dim_products"),
         "customers": read_df(con, "select * from marts.dim_customers")
