@@ -29,6 +29,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CX_PII_SALT": settings.pii_salt,
         "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
         "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
         "CX_DATE_ORDER": settings.date_order,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_VERSION_CHECK": "False",
