@@ -48,4 +48,4 @@ checked as (
     from typed
 )
 
-select * exclude (updated_at_raw, copy_number) from checked
+select * exclude (updated_at_raw, copy_number) {{ raw_if_quarantined() }} from checked

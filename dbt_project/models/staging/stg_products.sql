@@ -42,4 +42,4 @@ checked as (
     from typed
 )
 
-select * exclude (price_raw, updated_at_raw, copy_number) from checked
+select * exclude (price_raw, updated_at_raw, copy_number) {{ raw_if_quarantined() }} from checked

@@ -45,4 +45,4 @@ checked as (
     from typed
 )
 
-select * exclude (created_at_raw, rating_raw, copy_number) from checked
+select * exclude (created_at_raw, rating_raw, copy_number) {{ raw_if_quarantined() }} from checked

@@ -52,11 +52,4 @@ checked as (
     from typed
 )
 
--- The delivered row (_raw) is kept for quarantined events only: a clean event's is in
--- landing.web_events, and carrying it for tens of millions of clean events doubled
--- this table. (Orders and order lines keep theirs: the orphan checks downstream can
--- still quarantine a row that is clean here.)
-select
-    * exclude (occurred_at_raw, event_type_raw, copy_number)
-    replace (case when _dq_reason is not null then _raw end as _raw)
-from checked
+select * exclude (occurred_at_raw, event_type_raw, copy_number) {{ raw_if_quarantined() }} from checked
