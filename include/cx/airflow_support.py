@@ -240,6 +240,8 @@ def dbt_task_env(settings: Settings) -> dict[str, str]:
         "CX_WAREHOUSE": str(settings.warehouse),
         "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
         "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
+        "CX_DUCKDB_CHECKPOINT_THRESHOLD": settings.duckdb_checkpoint_threshold,
         "CX_LOCK_TIMEOUT_S": str(settings.lock_timeout_s),
         "CX_DATE_ORDER": settings.date_order,
         "CX_DBT_EXECUTABLE": str(beside) if beside.exists() else "dbt",

@@ -94,6 +94,7 @@ class Settings:
     duckdb_threads: int
     duckdb_memory_limit: str
     duckdb_max_vacuum_tasks: int
+    duckdb_checkpoint_threshold: str
     lock_timeout_s: float
     ml_cadence: str  # daily | weekly | latest
     forecast_horizon_days: int
@@ -152,6 +153,11 @@ def load_settings() -> Settings:
         # checkpoints paid ~13 s on a 1M-customer warehouse, at 10 about 1.5 s, and the
         # merging still gets done over the following checkpoints.
         duckdb_max_vacuum_tasks=_env_int("CX_DUCKDB_MAX_VACUUM_TASKS", 10),
+        # WAL size that triggers a checkpoint (DuckDB's default: 16MB). At 16MB a dbt
+        # build checkpoints after most models, each time merging row groups of a large
+        # file; at 1GB it checkpoints about once, on close: the 1M-customer day build
+        # took 5 s less and varied 1 s instead of 12 s.
+        duckdb_checkpoint_threshold=_env("CX_DUCKDB_CHECKPOINT_THRESHOLD", "1GB"),
         lock_timeout_s=_env_float("CX_LOCK_TIMEOUT_S", 1800.0),
         ml_cadence=_env("CX_ML_CADENCE", "daily").lower(),
         date_order=_date_order(_env("CX_DATE_ORDER", "DMY")),

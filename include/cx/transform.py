@@ -30,6 +30,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
         "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
+        "CX_DUCKDB_CHECKPOINT_THRESHOLD": settings.duckdb_checkpoint_threshold,
         "CX_DATE_ORDER": settings.date_order,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_VERSION_CHECK": "False",

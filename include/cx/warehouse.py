@@ -70,6 +70,7 @@ def connect(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnect
         con.execute(f"set threads = {int(settings.duckdb_threads)}")
         con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
         con.execute(f"set max_vacuum_tasks = {int(settings.duckdb_max_vacuum_tasks)}")
+        con.execute("set checkpoint_threshold = ?", [settings.duckdb_checkpoint_threshold])
         try:
             yield con
         finally:

@@ -1,19 +1,33 @@
 -- One row per customer: the latest valid CRM version (upsert semantics).
+--
+-- Incremental by customer (strategy replace_keys): a run re-ranks all versions of
+-- the customers delivered in the run's days and of those whose current version came
+-- from those days (a re-delivery may have removed it), so the daily cost follows the
+-- day's deliveries, not the size of the CRM.
+
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='customer_id') }}
 
 with versions as (
-    select * from {{ ref('stg_customers') }}
+    select * exclude (_raw) from {{ ref('stg_customers') }}
     where _dq_reason is null
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by updated_at desc, _landing_date desc, _file desc, _line desc
-        ) as version_rank
+{% if is_incremental() %}
+affected as (
+    select customer_id from {{ ref('stg_customers') }} where {{ in_run_window() }}
+    union
+    select customer_id from {{ this }} where {{ in_run_window() }}
+),
+{% endif %}
+
+latest as (
+    select *
     from versions
+    {% if is_incremental() %}semi join affected using (customer_id){% endif %}
+    qualify row_number() over (
+        partition by customer_id
+        order by updated_at desc, _landing_date desc, _file desc, _line desc
+    ) = 1
 )
 
-select * exclude (version_rank, _raw) from ranked
-where version_rank = 1
+{{ with_tombstones('latest', 'customer_id', 'affected') }}

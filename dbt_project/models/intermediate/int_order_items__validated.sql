@@ -1,23 +1,50 @@
 -- Every valid order line, flagged when its order never arrived (or was quarantined).
--- A view: whether the order is known depends on every order delivery, so it is
--- evaluated on read rather than rewriting every line each day.
+--
+-- A table maintained by order (strategy replace_keys), like int_orders__validated:
+-- a run re-checks the lines delivered in its days, the lines this table took from
+-- them, and the orders whose lines' flag no longer matches int_orders__validated
+-- (the order arrived, or went away). The raw row stays in staging.
 
-{{ config(materialized='view') }}
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
-with items as (
-    select * from {{ ref('stg_order_items') }}
+with known_orders as (
+    select distinct order_id, true as is_known from {{ ref('int_orders__validated') }}
     where _dq_reason is null
 ),
 
-known_orders as (
-    select distinct order_id, true as is_known from {{ ref('int_orders__validated') }}
+{% if is_incremental() %}
+affected as (
+    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
+    union
+    select order_id from {{ this }} where {{ in_run_window() }}
+    union
+    (
+        select order_id from (select distinct order_id from {{ this }} where _dq_reason is null)
+        anti join known_orders using (order_id)
+    )
+    union
+    (
+        select order_id from (select distinct order_id from {{ this }} where _dq_reason is not null)
+        semi join known_orders using (order_id)
+    )
+),
+{% endif %}
+
+items as (
+    select * exclude (_raw)
+    from {{ ref('stg_order_items') }}
+    {% if is_incremental() %}semi join affected using (order_id){% endif %}
     where _dq_reason is null
+),
+
+validated as (
+    select
+        items.* exclude (_dq_reason),
+        -- Tested on a flag rather than on "order_id is null": DuckDB 2.0 fails to bind a
+        -- filter such as _dq_reason = 'x' pushed into the latter form.
+        case when known_orders.is_known then null else 'orphan_order' end as _dq_reason
+    from items
+    left join known_orders using (order_id)
 )
 
-select
-    items.* exclude (_dq_reason),
-    -- Tested on a flag rather than on "order_id is null": DuckDB 2.0 fails to bind a
-    -- filter such as _dq_reason = 'x' pushed into the latter form.
-    case when known_orders.is_known then null else 'orphan_order' end as _dq_reason
-from items
-left join known_orders using (order_id)
+{{ with_tombstones('validated', 'order_id', 'affected') }}

@@ -12,7 +12,7 @@
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
-    select * exclude (_dq_reason, _raw)
+    select * exclude (_dq_reason)
     from {{ ref('int_orders__validated') }}
     where _dq_reason is null
 ),

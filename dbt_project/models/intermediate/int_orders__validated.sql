@@ -1,30 +1,57 @@
 -- Every valid order version, flagged when its customer is unknown to the CRM.
 -- The orphan check only applies when the shop delivers a CRM at all: a landing
 -- zone without customers is legal, and its orders then define the customers.
--- A view: orphan status depends on every CRM delivery, so it is evaluated on read
--- rather than rewriting every order each day.
+--
+-- A table maintained by order (strategy replace_keys), because every order model,
+-- the quarantine and the reconciliation read it: as a view, each of them re-checked
+-- every order of the history against the CRM. A run re-checks the orders delivered
+-- in its days, the versions this table took from them, and the orders whose flag
+-- no longer matches the CRM (their customer arrived, or went away). The raw row stays
+-- in staging; the quarantine takes it from there.
 
-{{ config(materialized='view') }}
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
-with orders as (
-    select * from {{ ref('stg_orders') }}
-    where _dq_reason is null
+-- The customers with a valid CRM version: int_customers__latest holds each once.
+with crm as (
+    select customer_id, true as is_known from {{ ref('int_customers__latest') }}
 ),
 
-crm as (
-    select distinct customer_id from {{ ref('stg_customers') }}
-    where _dq_reason is null
-),
-
+-- count(*), not exists(): DuckDB 2.0 can hang on an uncorrelated exists in a
+-- cross-joined CTE of a larger query.
 crm_delivered as (
     select count(*) > 0 as has_crm from crm
+),
+
+{% if is_incremental() %}
+affected as (
+    select order_id from {{ ref('stg_orders') }} where {{ in_run_window() }}
+    union
+    select order_id from {{ this }} where {{ in_run_window() }}
+    union
+    select stored.order_id
+    from {{ this }} as stored
+    cross join crm_delivered
+    left join crm using (customer_id)
+    where (stored._dq_reason is null) <> (not crm_delivered.has_crm or crm.is_known is not null)
+),
+{% endif %}
+
+orders as (
+    select * exclude (_raw)
+    from {{ ref('stg_orders') }}
+    {% if is_incremental() %}semi join affected using (order_id){% endif %}
+    where _dq_reason is null
+),
+
+validated as (
+    select
+        orders.* exclude (_dq_reason),
+        case
+            when crm_delivered.has_crm and crm.is_known is null then 'orphan_customer'
+        end as _dq_reason
+    from orders
+    cross join crm_delivered
+    left join crm using (customer_id)
 )
 
-select
-    orders.* exclude (_dq_reason),
-    case
-        when crm_delivered.has_crm and crm.customer_id is null then 'orphan_customer'
-    end as _dq_reason
-from orders
-cross join crm_delivered
-left join crm using (customer_id)
+{{ with_tombstones('validated', 'order_id', 'affected') }}

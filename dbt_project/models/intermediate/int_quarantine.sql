@@ -20,14 +20,17 @@ rejected_{{ name }} as (
 ),
 {% endfor %}
 
+-- The validated tables keep no raw row: staging has it.
 orphans as (
-    select 'orders' as source, _landing_date, _file, _line, _dq_reason as reason, _raw as raw
-    from {{ ref('int_orders__validated') }}
-    where _dq_reason is not null
+    select 'orders' as source, orphan._landing_date, orphan._file, orphan._line, orphan._dq_reason as reason, staged._raw as raw
+    from {{ ref('int_orders__validated') }} as orphan
+    join {{ ref('stg_orders') }} as staged using (_file, _line)
+    where orphan._dq_reason is not null
     union all
-    select 'order_items', _landing_date, _file, _line, _dq_reason, _raw
-    from {{ ref('int_order_items__validated') }}
-    where _dq_reason is not null
+    select 'order_items', orphan._landing_date, orphan._file, orphan._line, orphan._dq_reason, staged._raw
+    from {{ ref('int_order_items__validated') }} as orphan
+    join {{ ref('stg_order_items') }} as staged using (_file, _line)
+    where orphan._dq_reason is not null
 )
 
 select * from unparseable

@@ -1,0 +1,68 @@
+-- int_orders__validated and int_order_items__validated are maintained by order key
+-- (replace_keys). This recomputes, from staging and the CRM, which order versions and
+-- lines must be there and which of them are orphans, and returns every row where the
+-- tables disagree (missing, extra, or flagged differently).
+--
+-- Scope as in assert_incremental_orders_match_full_rebuild: the whole history on
+-- multi-day windows and weekly (var full_checks_isoweekday), otherwise the orders
+-- delivered in the run's window.
+
+{% set window_end = modules.datetime.date.fromisoformat(var('run_to')) %}
+{% set window_only = var('run_from') == var('run_to') and window_end.isoweekday() != var('full_checks_isoweekday') %}
+{% set scoped = 'semi join window_orders using (order_id)' if window_only else '' %}
+
+with window_orders as (
+    select order_id from {{ ref('stg_orders') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+    union
+    select order_id from {{ ref('stg_order_items') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+),
+
+crm as (
+    select distinct customer_id, true as is_known from {{ ref('stg_customers') }} where _dq_reason is null
+),
+
+has_crm as (
+    select count(*) > 0 as has_crm from crm
+),
+
+expected_orders as (
+    select
+        orders.order_id, orders._file, orders._line,
+        case when has_crm.has_crm and crm.is_known is null then 'orphan_customer' end as _dq_reason
+    from (select * from {{ ref('stg_orders') }} {{ scoped }} where _dq_reason is null) as orders
+    cross join has_crm
+    left join crm using (customer_id)
+),
+
+known_orders as (
+    select distinct order_id, true as is_known from expected_orders where _dq_reason is null
+),
+
+expected_items as (
+    select
+        items._file, items._line,
+        case when known_orders.is_known then null else 'orphan_order' end as _dq_reason
+    from (select * from {{ ref('stg_order_items') }} {{ scoped }} where _dq_reason is null) as items
+    left join known_orders using (order_id)
+),
+
+actual_orders as (
+    select _file, _line, _dq_reason from {{ ref('int_orders__validated') }} {{ scoped }}
+),
+
+actual_items as (
+    select _file, _line, _dq_reason from {{ ref('int_order_items__validated') }} {{ scoped }}
+)
+
+select 'orders' as source, coalesce(expected._file, actual._file) as _file, coalesce(expected._line, actual._line) as _line,
+       expected._dq_reason as expected_reason, actual._dq_reason as actual_reason,
+       expected._file is null as is_extra, actual._file is null as is_missing
+from expected_orders as expected
+full outer join actual_orders as actual using (_file, _line)
+where expected._file is null or actual._file is null or expected._dq_reason is distinct from actual._dq_reason
+union all
+select 'order_items', coalesce(expected._file, actual._file), coalesce(expected._line, actual._line),
+       expected._dq_reason, actual._dq_reason, expected._file is null, actual._file is null
+from expected_items as expected
+full outer join actual_items as actual using (_file, _line)
+where expected._file is null or actual._file is null or expected._dq_reason is distinct from actual._dq_reason
