@@ -35,14 +35,3 @@
     select * from {{ relation }}
     {% endif %}
 {%- endmacro %}
-
-{# Keys that entered or left `relation` since the last run (their validity changed,
-   e.g. an order whose customer arrived later): part of a replace_keys model's
-   affected keys. Incremental runs only. #}
-{% macro keys_entering_or_leaving(relation, key) -%}
-    (
-        (select {{ key }} from {{ relation }} except select {{ key }} from {{ this }})
-        union
-        (select {{ key }} from {{ this }} except select {{ key }} from {{ relation }})
-    )
-{%- endmacro %}

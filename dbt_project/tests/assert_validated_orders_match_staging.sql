@@ -17,19 +17,26 @@ with window_orders as (
     select order_id from {{ ref('stg_order_items') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
 ),
 
+scoped_orders as (
+    select * from {{ ref('stg_orders') }} {{ scoped }} where _dq_reason is null
+),
+
+-- The CRM of the scoped orders' customers only: a daily check reads few customers.
 crm as (
-    select distinct customer_id, true as is_known from {{ ref('stg_customers') }} where _dq_reason is null
+    select distinct customer_id, true as is_known from {{ ref('stg_customers') }}
+    where _dq_reason is null and customer_id in (select customer_id from scoped_orders)
 ),
 
 has_crm as (
-    select count(*) > 0 as has_crm from crm
+    select count(*) > 0 as has_crm
+    from (select 1 from {{ ref('stg_customers') }} where _dq_reason is null limit 1)
 ),
 
 expected_orders as (
     select
         orders.order_id, orders._file, orders._line,
         case when has_crm.has_crm and crm.is_known is null then 'orphan_customer' end as _dq_reason
-    from (select * from {{ ref('stg_orders') }} {{ scoped }} where _dq_reason is null) as orders
+    from scoped_orders as orders
     cross join has_crm
     left join crm using (customer_id)
 ),

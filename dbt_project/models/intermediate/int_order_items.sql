@@ -21,7 +21,15 @@ affected as (
     union
     select order_id from {{ this }} where {{ in_run_window() }}
     union
-    {{ keys_entering_or_leaving('valid', 'order_id') }}
+    -- Orders whose lines turned valid (their order arrived) or orphan (it went away).
+    -- Lines that left int_order_items__validated altogether were re-delivered in the
+    -- run's days, so the terms above have them.
+    (select order_id from valid anti join {{ this }} using (order_id))
+    union
+    (
+        select order_id from {{ this }}
+        semi join (select order_id from {{ ref('int_order_items__validated') }} where _dq_reason is not null) using (order_id)
+    )
 ),
 {% endif %}
 

@@ -18,15 +18,13 @@ affected as (
     union
     select order_id from {{ this }} where {{ in_run_window() }}
     union
-    (
-        select order_id from (select distinct order_id from {{ this }} where _dq_reason is null)
-        anti join known_orders using (order_id)
-    )
-    union
-    (
-        select order_id from (select distinct order_id from {{ this }} where _dq_reason is not null)
-        semi join known_orders using (order_id)
-    )
+    -- One pass over the stored lines: an order's lines share its flag.
+    select stored.order_id
+    from (
+        select order_id, bool_and(_dq_reason is null) as was_known from {{ this }} group by order_id
+    ) as stored
+    left join known_orders using (order_id)
+    where stored.was_known <> coalesce(known_orders.is_known, false)
 ),
 {% endif %}
 
