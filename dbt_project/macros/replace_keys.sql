@@ -35,3 +35,16 @@
     select * from {{ relation }}
     {% endif %}
 {%- endmacro %}
+
+{# Keys of a replace_keys model built from a validated table (rows flagged in
+   _dq_reason) that turned valid since the last run (missing from the model) or
+   orphan (flagged now). Keys whose rows left `validated` altogether were re-delivered
+   in the run's days, which the model's window terms cover. Incremental runs only. #}
+{% macro keys_turned_valid_or_orphan(valid, validated, key) -%}
+    (select {{ key }} from {{ valid }} anti join {{ this }} using ({{ key }}))
+    union
+    (
+        select {{ key }} from {{ this }}
+        semi join (select {{ key }} from {{ validated }} where _dq_reason is not null) using ({{ key }})
+    )
+{%- endmacro %}

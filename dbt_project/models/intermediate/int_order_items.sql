@@ -22,14 +22,7 @@ affected as (
     select order_id from {{ this }} where {{ in_run_window() }}
     union
     -- Orders whose lines turned valid (their order arrived) or orphan (it went away).
-    -- Lines that left int_order_items__validated altogether were re-delivered in the
-    -- run's days, so the terms above have them.
-    (select order_id from valid anti join {{ this }} using (order_id))
-    union
-    (
-        select order_id from {{ this }}
-        semi join (select order_id from {{ ref('int_order_items__validated') }} where _dq_reason is not null) using (order_id)
-    )
+    {{ keys_turned_valid_or_orphan('valid', ref('int_order_items__validated'), 'order_id') }}
 ),
 {% endif %}
 

@@ -26,14 +26,8 @@ affected as (
     select order_id from {{ this }}
     where {{ in_run_window() }} or {{ in_run_window('_items_landing_date') }}
     union
-    -- Orders that turned valid (their customer arrived) or orphan (it went away);
-    -- versions gone altogether were re-delivered in the run's days (terms above).
-    (select order_id from valid anti join {{ this }} using (order_id))
-    union
-    (
-        select order_id from {{ this }}
-        semi join (select order_id from {{ ref('int_orders__validated') }} where _dq_reason is not null) using (order_id)
-    )
+    -- Orders that turned valid (their customer arrived) or orphan (it went away).
+    {{ keys_turned_valid_or_orphan('valid', ref('int_orders__validated'), 'order_id') }}
 ),
 {% endif %}
 
