@@ -27,3 +27,18 @@
 {% macro exact(expression) -%}
     cast({{ expression }} as decimal(18, 4))
 {%- endmacro %}
+
+{# Whether the order checks look at the run's orders only: on single-day runs other
+   than the weekly full-check day (var full_checks_isoweekday); multi-day windows
+   (initial loads, catch-up) check the whole history. #}
+{% macro order_checks_window_only() -%}
+    {{ return(var('run_from') == var('run_to')
+              and modules.datetime.date.fromisoformat(var('run_to')).isoweekday() != var('full_checks_isoweekday')) }}
+{%- endmacro %}
+
+{# The orders delivered (as versions or lines) in the run's days. #}
+{% macro orders_delivered_in_run_window() -%}
+    select order_id from {{ ref('stg_orders') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+    union
+    select order_id from {{ ref('stg_order_items') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+{%- endmacro %}

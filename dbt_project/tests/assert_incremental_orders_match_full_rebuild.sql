@@ -10,14 +10,10 @@
 -- orders delivered in the run's window (a daily run's merge is what can go wrong that
 -- day), so a day does not re-read every order of the history.
 
-{% set window_end = modules.datetime.date.fromisoformat(var('run_to')) %}
-{% set window_only = var('run_from') == var('run_to') and window_end.isoweekday() != var('full_checks_isoweekday') %}
-{% set scoped = 'and order_id in (select order_id from window_orders)' if window_only else '' %}
+{% set scoped = 'and order_id in (select order_id from window_orders)' if order_checks_window_only() else '' %}
 
 with window_orders as (
-    select order_id from {{ ref('stg_orders') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
-    union
-    select order_id from {{ ref('stg_order_items') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+    {{ orders_delivered_in_run_window() }}
 ),
 
 expected_versions as (

@@ -7,14 +7,10 @@
 -- multi-day windows and weekly (var full_checks_isoweekday), otherwise the orders
 -- delivered in the run's window.
 
-{% set window_end = modules.datetime.date.fromisoformat(var('run_to')) %}
-{% set window_only = var('run_from') == var('run_to') and window_end.isoweekday() != var('full_checks_isoweekday') %}
-{% set scoped = 'semi join window_orders using (order_id)' if window_only else '' %}
+{% set scoped = 'semi join window_orders using (order_id)' if order_checks_window_only() else '' %}
 
 with window_orders as (
-    select order_id from {{ ref('stg_orders') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
-    union
-    select order_id from {{ ref('stg_order_items') }} where _landing_date between {{ run_from() }} and {{ run_to() }}
+    {{ orders_delivered_in_run_window() }}
 ),
 
 scoped_orders as (
