@@ -48,3 +48,12 @@
         semi join (select {{ key }} from {{ validated }} where _dq_reason is not null) using ({{ key }})
     )
 {%- endmacro %}
+
+{# A replace_keys model's keys touched by the run's days: delivered in them
+   (`staged`, a staging model) or taken by this table from them (a re-delivery may
+   have removed those rows). Incremental runs only. #}
+{% macro keys_in_run_window(staged, key) -%}
+    select {{ key }} from {{ staged }} where {{ in_run_window() }}
+    union
+    select {{ key }} from {{ this }} where {{ in_run_window() }}
+{%- endmacro %}

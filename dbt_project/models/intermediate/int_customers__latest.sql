@@ -14,9 +14,7 @@ with versions as (
 
 {% if is_incremental() %}
 affected as (
-    select customer_id from {{ ref('stg_customers') }} where {{ in_run_window() }}
-    union
-    select customer_id from {{ this }} where {{ in_run_window() }}
+    {{ keys_in_run_window(ref('stg_customers'), 'customer_id') }}
 ),
 {% endif %}
 

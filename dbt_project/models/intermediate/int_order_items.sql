@@ -17,9 +17,7 @@ with valid as (
 
 {% if is_incremental() %}
 affected as (
-    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
-    union
-    select order_id from {{ this }} where {{ in_run_window() }}
+    {{ keys_in_run_window(ref('stg_order_items'), 'order_id') }}
     union
     -- Orders whose lines turned valid (their order arrived) or orphan (it went away).
     {{ keys_turned_valid_or_orphan('valid', ref('int_order_items__validated'), 'order_id') }}

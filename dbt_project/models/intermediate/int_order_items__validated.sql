@@ -14,9 +14,7 @@ with known_orders as (
 
 {% if is_incremental() %}
 affected as (
-    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
-    union
-    select order_id from {{ this }} where {{ in_run_window() }}
+    {{ keys_in_run_window(ref('stg_order_items'), 'order_id') }}
     union
     -- One pass over the stored lines: an order's lines share its flag.
     select stored.order_id

@@ -19,9 +19,7 @@ with valid as (
 
 {% if is_incremental() %}
 affected as (
-    select order_id from {{ ref('stg_orders') }} where {{ in_run_window() }}
-    union
-    select order_id from {{ ref('stg_order_items') }} where {{ in_run_window() }}
+    {{ orders_delivered_in_run_window() }}
     union
     select order_id from {{ this }}
     where {{ in_run_window() }} or {{ in_run_window('_items_landing_date') }}

@@ -24,9 +24,7 @@ crm_delivered as (
 
 {% if is_incremental() %}
 affected as (
-    select order_id from {{ ref('stg_orders') }} where {{ in_run_window() }}
-    union
-    select order_id from {{ this }} where {{ in_run_window() }}
+    {{ keys_in_run_window(ref('stg_orders'), 'order_id') }}
     union
     select stored.order_id
     from {{ this }} as stored
