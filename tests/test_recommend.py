@@ -20,8 +20,10 @@ from cx.models.recommend_eval import (
     evaluate_lists,
     holdout_split,
     holdout_test,
+    lift_standard_error,
     ndcg_at_k,
     precision_at_k,
+    precision_by_customer,
     recall_at_k,
 )
 
@@ -126,6 +128,17 @@ def test_evaluate_lists_counts_missing_users_as_misses() -> None:
     assert out["precision"] == pytest.approx((1 / 2 + 0) / 2)
     assert out["recall"] == pytest.approx((1 + 0) / 2)
     assert out["coverage"] == pytest.approx(2 / 4)
+
+
+def test_precision_by_customer_and_paired_lift_error() -> None:
+    recs = pd.DataFrame({"customer_id": ["u1", "u1", "u2"], "rank": [1, 2, 1], "product_id": ["a", "b", "c"]})
+    test = pd.DataFrame({"customer_id": ["u1", "u2", "u3"], "product_id": ["a", "a", "a"]})
+    model = precision_by_customer(recs, test, k=2)
+    assert model.to_dict() == {"u1": 0.5, "u2": 0.0, "u3": 0.0}  # u3 has no list: all misses
+    baseline = pd.Series({"u1": 0.0, "u2": 0.0, "u3": 0.5})
+    # differences 0.5, 0, -0.5: mean 0, sample std 0.5, standard error 0.5 / sqrt(3)
+    assert lift_standard_error(model, baseline) == pytest.approx(0.5 / math.sqrt(3))
+    assert lift_standard_error(model.iloc[:1], baseline) == math.inf
 
 
 def test_holdout_split_keeps_known_users_and_products() -> None:
@@ -270,6 +283,15 @@ def test_gate_choice() -> None:
     assert rec.gate({"precision": 0.30}, base) == (rec.VERSION_REPEAT, False, "repeat_pop")
     assert rec.gate({"precision": 0.2}, {"popularity": {"precision": 0.25}, "repeat_pop": {"precision": 0.1}}) == (
         rec.VERSION_POPULARITY, False, "popularity")
+
+
+def test_gate_needs_a_lift_beyond_its_standard_error() -> None:
+    base = {"popularity": {"precision": 0.1}, "repeat_pop": {"precision": 0.3}}
+    noisy = {"precision": 0.301, "lift_se:repeat_pop": 0.001, "lift_se:popularity": 0.01}
+    assert rec.gate(noisy, base, min_z=2.0) == (rec.VERSION_REPEAT, False, "repeat_pop")
+    assert rec.gate(noisy, base, min_z=0.0) == (rec.VERSION_MODEL, True, "repeat_pop")
+    clear = {"precision": 0.31, "lift_se:repeat_pop": 0.001}
+    assert rec.gate(clear, base, min_z=2.0) == (rec.VERSION_MODEL, True, "repeat_pop")
 
 
 def test_gate_falls_back_when_model_is_worse() -> None:

@@ -1,5 +1,5 @@
 -- Web activity per resolved customer (first visit, sessions, carts, abandoned carts),
--- aggregated once per run for dim_customers and customer_features.
+-- summed once per run from the resolved sessions for dim_customers and customer_features.
 
 select
     customer_id,

@@ -49,7 +49,7 @@ from cx.models.recommend_baselines import (
     repeat_then_popularity,
     scaled_popularity,
 )
-from cx.models.recommend_eval import evaluate_lists, holdout_test
+from cx.models.recommend_eval import evaluate_lists, holdout_test, lift_standard_error, precision_by_customer
 from cx.warehouse import connect, read_df, read_large_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ MODEL_NAME = "recommendations"
 VERSION_MODEL = "lightfm-hybrid-blend-v2"
 VERSION_REPEAT = "baseline-repeat-pop-v2"
 VERSION_POPULARITY = "baseline-popularity-v1"
+BASELINES = ("popularity", "repeat_pop")  # the holdout metrics of the baselines the model must beat
 OUTPUT_COLUMNS = ["customer_id", "rank", "product_id", "score", "model_version"]
 BLEND_TERMS = ("frequency", "recency", "popularity", "lightfm")
 _TOKEN = re.compile(r"[a-z][a-z0-9]{2,}")
@@ -125,6 +126,11 @@ class RecommendConfig:
     # The holdout scores a fixed seeded sample of this many test customers when there
     # are more (about +-0.001 on p@10 at 20k customers).
     max_eval_customers: int = 20_000
+    # The model is published only when its holdout p@k beats the best baseline's by more
+    # than this many standard errors of the lift: a smaller lift is sampling noise (at
+    # 1M customers the hybrid once "won" by 0.000005 against an error of about 0.001),
+    # and the baseline is the simpler and cheaper one to refit and serve.
+    gate_min_z: float = 2.0
     dense_block_rows: int = 64  # customers x all items scored at a time (kept in cache)
     # Features
     price_bands: int = 5
@@ -980,7 +986,14 @@ def holdout_metrics(
     users = np.array(sorted(model.lightfm.user_index[u] for u in customers), dtype=np.int64)
     batches = candidate_batches(model.lightfm, model.signals, users, uni.is_product, cfg)
     lists = top_n_lists(method_scorers(model), batches, uni.user_ids, uni.item_ids, cfg.eval_k)
-    return {name: evaluate_lists(recs, test, int(uni.is_product.sum()), cfg.eval_k) for name, recs in lists.items()}
+    metrics = {name: evaluate_lists(recs, test, int(uni.is_product.sum()), cfg.eval_k) for name, recs in lists.items()}
+    # The gate's yardstick: how much the model's lift over each baseline would vary
+    # with another sample of customers (paired: the same customers, both methods).
+    model_precision = precision_by_customer(lists["model"], test, cfg.eval_k)
+    for name in BASELINES:
+        baseline_precision = precision_by_customer(lists[name], test, cfg.eval_k)
+        metrics["model"][f"lift_se:{name}"] = lift_standard_error(model_precision, baseline_precision)
+    return metrics
 
 
 def evaluate_holdout(
@@ -1003,17 +1016,21 @@ def evaluate_holdout(
     return holdout_metrics(model, uni, test, cfg), model
 
 
-def gate(model: dict[str, float] | None, baselines: dict[str, dict[str, float]]) -> tuple[str, bool, str]:
+def gate(
+    model: dict[str, float] | None, baselines: dict[str, dict[str, float]], min_z: float = 0.0
+) -> tuple[str, bool, str]:
     """Pick what to publish: (model_version, passed, best baseline name).
 
-    The model must strictly beat the best baseline on precision@k; a tie goes to
-    the simpler baseline.
+    The model must beat the best baseline on precision@k, by more than ``min_z``
+    standard errors of its lift (``model["lift_se:<baseline>"]``, see holdout_metrics)
+    when ``min_z`` > 0; a tie or a lift within the noise goes to the simpler baseline.
     """
     best = max(baselines, key=lambda name: (baselines[name]["precision"], name == "repeat_pop"))
     fallback = VERSION_REPEAT if best == "repeat_pop" else VERSION_POPULARITY
     if model is None:
         return fallback, False, best
-    if model["precision"] > baselines[best]["precision"]:
+    lift = model["precision"] - baselines[best]["precision"]
+    if lift > 0 and (min_z <= 0 or lift > min_z * model.get(f"lift_se:{best}", 0.0)):
         return VERSION_MODEL, True, best
     return fallback, False, best
 
@@ -1043,7 +1060,12 @@ def recommend(
 
     metrics, holdout_model = evaluate_holdout(interactions, uni, test_cutoff, cfg, cache)
     if metrics:
-        version, passed, best = gate(metrics["model"], {k: metrics[k] for k in ("popularity", "repeat_pop")})
+        version, passed, best = gate(metrics["model"], {k: metrics[k] for k in BASELINES}, cfg.gate_min_z)
+        details["gate"] = {
+            "lift": metrics["model"]["precision"] - metrics[best]["precision"],
+            "lift_standard_error": metrics["model"].get(f"lift_se:{best}"),
+            "min_z": cfg.gate_min_z,
+        }
         details["holdout_fit"] = holdout_model.details if holdout_model else {}
     else:
         version, passed, best = VERSION_REPEAT, False, "repeat_pop"
@@ -1065,7 +1087,7 @@ def recommend(
     recs["model_version"] = version
     blend = recommender.blend if recommender else (holdout_model.blend if holdout_model else {})
     details["best_baseline"] = best
-    metrics = {name: metrics.get(name, {}) for name in ("model", "lightfm", "popularity", "repeat_pop")}
+    metrics = {name: metrics.get(name, {}) for name in ("model", "lightfm", *BASELINES)}
     return RecommendResult(recs[OUTPUT_COLUMNS], version, passed, metrics, blend, recommender, details)
 
 

@@ -83,16 +83,22 @@ def holdout_test(
     return test.drop_duplicates().reset_index(drop=True)
 
 
+def _relevant_and_lists(recs: pd.DataFrame, test: pd.DataFrame) -> tuple[dict[str, set], dict[str, list]]:
+    """Each test customer's purchased items, and each customer's list in rank order."""
+    test = test.astype({"customer_id": str, "product_id": str})  # categorical ids group like strings
+    relevant = test.groupby("customer_id")["product_id"].agg(set).to_dict()
+    ordered = recs.sort_values(["customer_id", "rank"])
+    lists = ordered.groupby("customer_id", observed=True)["product_id"].agg(list).to_dict()
+    return relevant, lists
+
+
 def evaluate_lists(recs: pd.DataFrame, test: pd.DataFrame, catalog_size: int, k: int = 10) -> dict[str, float]:
     """Mean precision/recall/NDCG@k over test customers, and catalogue coverage.
 
     ``recs`` has customer_id, rank, product_id; a test customer without a list counts
     as all misses, so a method cannot win by abstaining.
     """
-    test = test.astype({"customer_id": str, "product_id": str})  # categorical ids group like strings
-    relevant = test.groupby("customer_id")["product_id"].agg(set).to_dict()
-    ordered = recs.sort_values(["customer_id", "rank"])
-    lists = ordered.groupby("customer_id", observed=True)["product_id"].agg(list).to_dict()
+    relevant, lists = _relevant_and_lists(recs, test)
     if not relevant:
         return {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "coverage": 0.0, "users": 0}
     precision = recall = ndcg = 0.0
@@ -110,3 +116,19 @@ def evaluate_lists(recs: pd.DataFrame, test: pd.DataFrame, catalog_size: int, k:
         "coverage": coverage,
         "users": n,
     }
+
+
+def precision_by_customer(recs: pd.DataFrame, test: pd.DataFrame, k: int = 10) -> pd.Series:
+    """precision@k of each test customer (0 without a list), indexed by customer_id."""
+    relevant, lists = _relevant_and_lists(recs, test)
+    return pd.Series({user: precision_at_k(lists.get(user, []), items, k) for user, items in relevant.items()},
+                     dtype="float64")
+
+
+def lift_standard_error(a: pd.Series, b: pd.Series) -> float:
+    """Standard error of the mean per-customer difference a - b (paired: the same
+    customers scored by two methods), infinite below two customers."""
+    diff = a - b.reindex(a.index, fill_value=0.0)
+    if len(diff) < 2:
+        return math.inf
+    return float(diff.std(ddof=1) / math.sqrt(len(diff)))
