@@ -33,3 +33,13 @@ def test_connect_applies_the_duckdb_settings(tmp_path: Path) -> None:
 def test_dbt_reads_each_duckdb_setting_the_pipeline_passes(name: str) -> None:
     assert name in dbt_env(load_settings())
     assert re.search(rf"env_var\('{name}'", PROFILE.read_text())
+
+
+def test_cosmos_dbt_tasks_get_the_same_duckdb_settings_without_the_salt() -> None:
+    from cx.airflow_support import dbt_task_env
+
+    settings = load_settings()
+    task_env, pipeline_env = dbt_task_env(settings), dbt_env(settings)
+    shared = {name: value for name, value in pipeline_env.items() if name != "CX_PII_SALT"}
+    assert shared.items() <= task_env.items()
+    assert "CX_PII_SALT" not in task_env  # rendered in the UI: no secret

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cx.alerts import CxFailureNotifier
-from cx.config import PUBLISHED_TABLES, Settings
+from cx.config import PUBLISHED_TABLES, Settings, dbt_process_env
 from cx.pipeline import RunWindow
 
 log = logging.getLogger(__name__)
@@ -231,22 +231,13 @@ def dbt_task_env(settings: Settings) -> dict[str, str]:
     """Environment of Cosmos' dbt processes, on top of the worker's own environment.
 
     Rendered into each dbt task's fields (visible in the UI), so no secret goes here:
-    dbt reads CX_PII_SALT from the worker's environment. The same variables as
-    cx.transform.dbt_env, built here because importing cx.transform loads DuckDB and
-    pandas, too slow for DAG parsing.
+    dbt reads CX_PII_SALT from the worker's environment.
     """
     beside = Path(sys.executable).with_name("dbt")
     return {
-        "CX_WAREHOUSE": str(settings.warehouse),
-        "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
-        "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
-        "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
-        "CX_DUCKDB_CHECKPOINT_THRESHOLD": settings.duckdb_checkpoint_threshold,
+        **dbt_process_env(settings),
         "CX_LOCK_TIMEOUT_S": str(settings.lock_timeout_s),
-        "CX_DATE_ORDER": settings.date_order,
         "CX_DBT_EXECUTABLE": str(beside) if beside.exists() else "dbt",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DO_NOT_TRACK": "1",
     }
 
 

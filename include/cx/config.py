@@ -177,3 +177,21 @@ def load_settings() -> Settings:
         start_date=date.fromisoformat(_env("CX_START_DATE", "2024-01-01")),
         catchup=_env_bool("CX_CATCHUP", True),
     )
+
+
+def dbt_process_env(settings: Settings) -> dict[str, str]:
+    """What every dbt process of the pipeline gets: the warehouse and its DuckDB
+    settings (so dbt writes as the pipeline's own connections do), and no telemetry
+    or version check (no internet). The one list for cx.transform (dbt run by the
+    pipeline) and cx.airflow_support (dbt run by Cosmos tasks)."""
+    return {
+        "CX_WAREHOUSE": str(settings.warehouse),
+        "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
+        "CX_DUCKDB_CHECKPOINT_THRESHOLD": settings.duckdb_checkpoint_threshold,
+        "CX_DATE_ORDER": settings.date_order,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_VERSION_CHECK": "False",
+        "DO_NOT_TRACK": "1",
+    }

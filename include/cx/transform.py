@@ -16,26 +16,15 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from cx.config import Settings, load_settings
+from cx.config import Settings, dbt_process_env, load_settings
 from cx.warehouse import warehouse_lock
 
 log = logging.getLogger(__name__)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment dbt needs: the warehouse path and telemetry off."""
-    return {
-        "CX_WAREHOUSE": str(settings.warehouse),
-        "CX_PII_SALT": settings.pii_salt,
-        "CX_DUCKDB_THREADS": str(settings.duckdb_threads),
-        "CX_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
-        "CX_DUCKDB_MAX_VACUUM_TASKS": str(settings.duckdb_max_vacuum_tasks),
-        "CX_DUCKDB_CHECKPOINT_THRESHOLD": settings.duckdb_checkpoint_threshold,
-        "CX_DATE_ORDER": settings.date_order,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DBT_VERSION_CHECK": "False",
-        "DO_NOT_TRACK": "1",
-    }
+    """Environment dbt needs: the warehouse and its settings, telemetry off, the PII salt."""
+    return {**dbt_process_env(settings), "CX_PII_SALT": settings.pii_salt}
 
 
 def run_vars(run_from: date, run_to: date) -> dict[str, str]:
