@@ -72,7 +72,7 @@ def test_unreadable_files_do_not_stop_the_day(tmp_path: Path, con) -> None:
     for name in ("junk.csv", "empty.parquet", "corrupt.parquet", "junk.jsonl"):
         status, reason, detail, parsed, rejected, _ = got[name]
         assert (status, reason, parsed, rejected) == ("unreadable", "unreadable_file", 0, 0), name
-        assert detail and "\x00" not in detail and "PK" not in detail
+        assert detail and detail.isprintable() and detail.isascii() and "PK" not in detail
     assert got["corrupt.parquet"][5] == 300  # rows the footer still counts
     assert got["junk.csv"][5] is None  # not countable
     for name, rows in (("empty.csv", 0), ("header_only.csv", 0), ("mixed_breaks.csv", 3), ("good.csv", 1)):
@@ -144,6 +144,17 @@ def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> N
         (3, "unparseable: malformed_quote"), (7, "unparseable: unterminated_quote")]
     assert rejects[0][2] == 'r2,2024-01-01,"Broken,oops'
     assert summary["reviews"]["rows"] == 5 and summary["reviews"]["rejected"] == 2
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_loses_no_record(tmp_path: Path, con) -> None:
+    root = tmp_path / "landing"
+    _write(root, "reviews", "r.csv", b'review_id,created_at,title\r\nr1,2024-01-01,"x, y"\r\n'
+                                     b'r2,2024-01-01,"broken\r\nr3,2024-01-01,plain\r\n')
+    ingest_range(con, root, DAY, DAY, ("reviews",))
+    rows = con.execute("select review_id, title, _line from landing.reviews order by _line").fetchall()
+    assert rows == [("r1", "x, y", 2), ("r3", "plain", 4)]
+    rejects = con.execute("select _line, reason from landing.parse_rejects").fetchall()
+    assert rejects == [(3, "unparseable: unterminated_quote")]
 
 
 def test_every_file_is_read_or_listed_with_a_reason(tmp_path: Path, con) -> None:

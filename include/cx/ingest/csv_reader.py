@@ -171,6 +171,16 @@ def _fast(con: duckdb.DuckDBPyConnection, path: Path, n: int, delimiter: str) ->
     return bad == 0
 
 
+def _quotes_balanced(path: Path) -> bool:
+    # DuckDB drops the rest of the file without a reject when a quote opened in it
+    # never closes: such a file (an odd number of quotes) is parsed here instead.
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b'"')
+    return count % 2 == 0
+
+
 def _first_line(lines: Lines) -> str | None:
     for line in lines:
         return line
@@ -188,7 +198,8 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
     with tempfile.TemporaryDirectory(prefix="cx_ingest_") as folder:
         header: list[str] | None = None
         fast = False
-        if shape.plain_utf8 and first.strip() and not _still_quoted(first, _delimiter(first, default), False):
+        simple_header = first.strip() and not _still_quoted(first, _delimiter(first, default), False)
+        if shape.plain_utf8 and simple_header and _quotes_balanced(f.path):
             delimiter = _delimiter(first, default)
             header = next(csv.reader((_strip_break(first),), delimiter=delimiter))
             fast = _fast(con, f.path, len(header), delimiter)

@@ -20,7 +20,14 @@ from cx.contract import LANDING_SOURCES
 from cx.ingest import csv_reader, jsonl_reader, parquet_reader
 from cx.ingest.columns import lit, q
 from cx.ingest.discover import DeliveredFile, IgnoredPath, day_range, survey
-from cx.ingest.rejects import STATUS_IGNORED, STATUS_LOADED, STATUS_UNREADABLE, UNREADABLE_FILE, UnreadableFile
+from cx.ingest.rejects import (
+    STATUS_IGNORED,
+    STATUS_LOADED,
+    STATUS_UNREADABLE,
+    UNREADABLE_FILE,
+    UnreadableFile,
+    printable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +180,8 @@ def _read_file(con: duckdb.DuckDBPyConnection, f: DeliveredFile) -> list:
         if isinstance(exc, UnreadableFile):
             detail, rows = exc.detail, exc.rows
         else:
-            detail, rows = f"{type(exc).__name__}: " + str(exc).splitlines()[0].replace(str(f.path), f.rel)[:300], None
+            message = (str(exc).splitlines() or [""])[0].replace(str(f.path), f.rel)
+            detail, rows = printable(f"{type(exc).__name__}: {message}"), None
         log.warning("%s is unreadable: %s", f.rel, detail)
         return [f.source, f.landing_date, f.rel, f.fmt, 0, 0, STATUS_UNREADABLE, UNREADABLE_FILE, detail, None, None,
                 rows]

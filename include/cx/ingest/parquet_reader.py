@@ -16,7 +16,7 @@ import duckdb
 from cx.contract import LANDING_SOURCES
 from cx.ingest.columns import column_map, lit, projection, q
 from cx.ingest.discover import DeliveredFile
-from cx.ingest.rejects import UNPARSEABLE_PREFIX, FileResult, RecordReason, UnreadableFile
+from cx.ingest.rejects import UNPARSEABLE_PREFIX, FileResult, RecordReason, UnreadableFile, printable
 
 _NESTED = ("STRUCT", "MAP", "UNION")
 
@@ -47,7 +47,7 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
         types = {r[0]: r[1] for r in described if r[0] != "file_row_number"}
         con.execute(f"create or replace temp table _cx_file as select * from {reader}")
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0].replace(path, f.rel)[:300]
+        first = printable(str(exc).splitlines()[0].replace(path, f.rel))
         raise UnreadableFile(f"not a readable Parquet file ({first})", _row_count(con, path)) from None
     columns = list(types)
     mapping = column_map(columns, LANDING_SOURCES[f.source])

@@ -52,6 +52,12 @@ class UnreadableFile(Exception):
         self.rows = rows
 
 
+def printable(message: str, limit: int = 300) -> str:
+    """A reader's error message fit for a detail field: a library may quote bytes of
+    the file in it, which are masked (only printable ASCII is kept)."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in message[:limit])
+
+
 @dataclass
 class FileResult:
     """What reading one file gave: rows stored, rows rejected, how it was decoded."""
