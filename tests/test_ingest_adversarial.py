@@ -129,6 +129,8 @@ def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> N
         'r5,2024-01-01,5" screen,fine\r\n'
         'r6,2024-01-01,last,"never closed\r\n'
         'r7,2024-01-01,after,all\r\n'
+        'r8,2024-01-01,"carriage\rreturn",quoted\r\n'
+        'r9,2024-01-01,stray\rreturn,unquoted\r\n'
     ).encode())
     summary = ingest_range(con, root, DAY, DAY, ("reviews",))
     rows = con.execute("select review_id, title, body, _line from landing.reviews order by _line").fetchall()
@@ -138,12 +140,14 @@ def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> N
         ("r4", "multi", "a\r\nb\r\nc", 5),
         ("r5", '5" screen', "fine", 6),
         ("r7", "after", "all", 8),
+        ("r8", "carriage\rreturn", "quoted", 9),
     ]
     rejects = con.execute("select _line, reason, raw from landing.parse_rejects order by _line").fetchall()
     assert [(line, reason) for line, reason, _ in rejects] == [
-        (3, "unparseable: malformed_quote"), (7, "unparseable: unterminated_quote")]
+        (3, "unparseable: malformed_quote"), (7, "unparseable: malformed_quote"),  # r6's quote closes into r8
+        (10, "unparseable: stray_line_break")]
     assert rejects[0][2] == 'r2,2024-01-01,"Broken,oops'
-    assert summary["reviews"]["rows"] == 5 and summary["reviews"]["rejected"] == 2
+    assert summary["reviews"]["rows"] == 6 and summary["reviews"]["rejected"] == 3
 
 
 def test_a_quote_left_open_to_the_end_of_the_file_loses_no_record(tmp_path: Path, con) -> None:

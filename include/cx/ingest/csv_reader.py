@@ -88,8 +88,10 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
     record_no = 0
     with open(out.rows_path, "w", newline="", encoding="utf-8") as rows_fh, \
             open(out.rejects_path, "w", newline="", encoding="utf-8") as rejects_fh:
-        rows = csv.writer(rows_fh, lineterminator="\n")
-        rejects = csv.writer(rejects_fh, lineterminator="\n")
+        # CRLF: the writer then quotes every value holding a CR or LF, which DuckDB
+        # would otherwise read as the end of the record.
+        rows = csv.writer(rows_fh, lineterminator="\r\n")
+        rejects = csv.writer(rejects_fh, lineterminator="\r\n")
         rejects.writerow(["line", "reason", "detail", "raw"])
 
         def reject(reason: str, detail: str, raw: str) -> None:
@@ -124,6 +126,9 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
             try:
                 fields = next(csv.reader((text,), delimiter=delimiter, strict=out.header is not None))
             except csv.Error as exc:
+                if "new-line" in str(exc) and len(pending) == 1:
+                    reject(RecordReason.STRAY_LINE_BREAK, "a carriage return inside an unquoted field", text)
+                    continue
                 reject(RecordReason.MALFORMED_QUOTE, f"{exc}: this line is skipped, reading resumes on the next",
                        pending[0])
                 pushback.extendleft(reversed(pending[1:]))

@@ -19,6 +19,7 @@ class RecordReason:
     MISSING_COLUMNS = "missing_columns"
     UNTERMINATED_QUOTE = "unterminated_quote"  # a quote opened and never closed
     MALFORMED_QUOTE = "malformed_quote"  # text after a closing quote, a quote inside an unquoted field
+    STRAY_LINE_BREAK = "stray_line_break"  # a carriage return alone inside an unquoted field
     NOT_A_JSON_OBJECT = "not_a_json_object"
     NESTED_VALUE = "nested_value"  # a struct, list or object where the contract wants one value
 
