@@ -203,6 +203,7 @@ def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
     _write(root, "products", "semicolon.csv",
            "product_id;Name;price;updated_at\r\np1;Käse;1.234,50;01.01.2024\r\np2;Brot;2,99;01.01.2024\r\n"
            .encode("cp1252"))
+    _write(root, "products", "excel.csv", b"sep=;\r\nproduct_id;name;price;updated_at\r\np9;Glas;1,50;2024-01-01\r\n")
     _write(root, "products", "euro.csv",
            "product_id,name,price,updated_at\np3,Tasse,€5,2024-01-01\n".encode("cp1252"))
     _write(root, "products", "utf16.csv", "product_id\tname\tupdated_at\np4\tÜmlaut\t2024-01-01\n".encode("utf-16-le"))
@@ -240,11 +241,13 @@ def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
         ("p6", "Crème", None, None, None, None, "2024-01-01"),
         ("p7", "Crème", None, None, None, None, "2024-01-01"),
         ("p8", "Crème", None, None, None, None, "2024-01-01"),
+        ("p9", "Glas", "1,50", None, None, None, "2024-01-01"),
     ]
     got = {r[0].rsplit("/", 1)[-1]: r[1:] for r in con.execute(
         "select _file, encoding, delimiter from landing.deliveries").fetchall()}
     assert got["semicolon.csv"] == ("windows-1252", ";")
     assert got["utf16.csv"] == ("utf-16-le", "\t")
+    assert got["excel.csv"] == ("utf-8", ";")
     rejects = con.execute(
         "select _file, _line, reason, detail from landing.parse_rejects order by _file, _line").fetchall()
     assert [(f.rsplit("/", 1)[-1], line, reason) for f, line, reason, _ in rejects] == [

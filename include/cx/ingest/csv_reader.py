@@ -12,6 +12,9 @@ normalised, so that only the broken records are rejected:
 - a quote that never closes (or closes into text) is the broken record: its first
   line is rejected and reading resumes on the next line.
 
+A first line ``sep=;`` (Excel's way of declaring the delimiter) sets the delimiter
+and is not a record.
+
 ``_line`` is the record's number (the header is 1; blank lines are not records).
 """
 
@@ -60,6 +63,14 @@ def _delimiter(header: str, default: str) -> str:
     return next(d for d in DELIMITERS if counts[d] == best)
 
 
+def _declared_delimiter(line: str) -> str | None:
+    """The delimiter a first line 'sep=;' declares (Excel writes it in European exports)."""
+    text = line.strip()
+    if len(text) == 5 and text[:4].lower() == "sep=":
+        return text[4]
+    return None
+
+
 def _strip_break(text: str) -> str:
     if text.endswith("\r\n"):
         return text[:-2]
@@ -85,6 +96,7 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
     source = iter(lines)
     pushback: deque[str] = deque()
     delimiter = delimiter_default
+    declared = False
     record_no = 0
     with open(out.rows_path, "w", newline="", encoding="utf-8") as rows_fh, \
             open(out.rejects_path, "w", newline="", encoding="utf-8") as rejects_fh:
@@ -104,7 +116,10 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
                 break
             if not line.strip():
                 continue
-            if out.header is None:
+            if out.header is None and _declared_delimiter(line):
+                delimiter, declared = _declared_delimiter(line), True
+                continue
+            if out.header is None and not declared:
                 delimiter = _delimiter(line, delimiter_default)
             pending = [line]
             size = len(line)
@@ -203,7 +218,8 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
     with tempfile.TemporaryDirectory(prefix="cx_ingest_") as folder:
         header: list[str] | None = None
         fast = False
-        simple_header = first.strip() and not _still_quoted(first, _delimiter(first, default), False)
+        simple_header = (first.strip() and not _declared_delimiter(first)
+                         and not _still_quoted(first, _delimiter(first, default), False))
         if shape.plain_utf8 and simple_header and _quotes_balanced(f.path):
             delimiter = _delimiter(first, default)
             header = next(csv.reader((_strip_break(first),), delimiter=delimiter))
