@@ -226,6 +226,9 @@ def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
            b'{"customer_id": "c1", "email": {"x": "a@b.c"}, "updated_at": "2024-01-01"}\n'
            b'{"customer_id": "c2", "email": "c@d.e", "updated_at": "2024-01-01", "extra": {"deep": [1]}}\n'
            b'{"customer_id": "c3", "first_name": ["A", "B"], "updated_at": "2024-01-01"}\n')
+    _write(root, "customers", "array.json",
+           b'[\n {"customer_id": "c4", "updated_at": "2024-01-01"},\n {"customer_id": "c5", "updated_at": "2024-01-01"}\n]\n')
+    _write(root, "customers", "broken_array.json", b'[{"customer_id": "c6"')
     con.execute("set TimeZone = 'America/New_York'")  # never changes a value
     ingest_range(con, root, DAY, DAY, ("products", "customers"))
 
@@ -254,7 +257,10 @@ def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
         ("c.jsonl", 1, "unparseable: nested_value"), ("c.jsonl", 3, "unparseable: nested_value"),
         ("typed.parquet", 2, "unparseable: nested_value")]
     assert "email" in rejects[0][3] and "first_name" in rejects[1][3] and "category" in rejects[2][3]
-    assert con.execute("select customer_id, email from landing.customers").fetchall() == [("c2", "c@d.e")]
+    assert con.execute("select customer_id, email, _line from landing.customers order by 1").fetchall() == [
+        ("c2", "c@d.e", 2), ("c4", None, 1), ("c5", None, 2)]
+    assert got["broken_array.json"] == (None, None)
+    assert _deliveries(con)["broken_array.json"][:2] == ("unreadable", "unreadable_file")
 
 
 def test_every_reason_the_ingest_gives_passes_the_quarantine_check() -> None:

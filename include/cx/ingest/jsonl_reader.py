@@ -1,7 +1,8 @@
 """JSON lines -> the landing batch tables: one object per line, keys matched by name.
 
 Lines are read as text, so a malformed line is a reject with its line number, not a
-silent skip or a failed file. A contract column holding an object or an array (an
+silent skip or a failed file. A ``.json`` file holding one JSON array is read as its
+elements (``_line`` = the element's number). A contract column holding an object or an array (an
 e-mail that is a JSON object) is not one value: the line is rejected as
 ``nested_value`` (extra keys may hold anything). Files that are not plain UTF-8
 (compressed, UTF-16, Windows-1252) are decoded first (cx.ingest.text).
@@ -17,7 +18,7 @@ import duckdb
 from cx.contract import LANDING_SOURCES
 from cx.ingest.columns import lit, projection, q
 from cx.ingest.discover import DeliveredFile
-from cx.ingest.rejects import UNPARSEABLE_PREFIX, FileResult, RecordReason
+from cx.ingest.rejects import UNPARSEABLE_PREFIX, FileResult, RecordReason, UnreadableFile
 from cx.ingest.text import Lines, sniff
 
 
@@ -52,7 +53,28 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
     return result
 
 
+def _is_array(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+
+
 def _lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    if _is_array(path):
+        # A JSON array export ([{...}, {...}]): its elements are the records and
+        # _line their number. An array that does not parse is an unreadable file.
+        try:
+            con.execute(
+                f"""
+                create or replace temp table _cx_lines as
+                select unnest(range(1, len(items) + 1)) as _line, unnest(items)::varchar as line
+                from (select content::json->'$[*]' as items from read_text({lit(str(path))}))
+                """
+            )
+        except duckdb.InvalidInputException as exc:
+            if "utf" in str(exc).lower() or "unicode" in str(exc).lower():
+                raise
+            raise UnreadableFile("a JSON array that does not parse") from None
+        return
     con.execute(
         f"""
         create or replace temp table _cx_lines as
