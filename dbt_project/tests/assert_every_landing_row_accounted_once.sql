@@ -1,6 +1,6 @@
 -- Row-level reconciliation for the run's days: every landing row (every row of the
--- landing tables, every parse reject, every unreadable file) is either clean downstream or quarantined,
--- exactly once; and nothing is clean or quarantined that did not land. Returns the
+-- landing tables, every parse reject, every unreadable file) is either clean
+-- downstream or quarantined, exactly once; and nothing is clean or quarantined that did not land. Returns the
 -- offending rows (source, file, line) with how often each side holds them.
 
 {% set sources = ['customers', 'products', 'orders', 'order_items', 'web_events', 'reviews', 'support_tickets'] %}
