@@ -22,7 +22,7 @@ from cx.ingest.rejects import UNPARSEABLE_PREFIX, FileResult, RecordReason, Unre
 from cx.ingest.text import Lines, sniff
 
 
-def _as_utf8(path: Path, lines: Lines, folder: str) -> Path:
+def _as_utf8(lines: Lines, folder: str) -> Path:
     out = Path(folder) / "lines.jsonl"
     with out.open("w", encoding="utf-8", newline="") as handle:
         for line in lines:
@@ -37,7 +37,7 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
         path = f.path
         if not shape.plain_utf8:
             lines = Lines(f.path, shape)
-            path = _as_utf8(f.path, lines, folder)
+            path = _as_utf8(lines, folder)
             result.encoding = lines.encoding
         try:
             _lines(con, path)
@@ -45,7 +45,7 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
             if "utf" not in str(exc).lower() and "unicode" not in str(exc).lower():
                 raise
             lines = Lines(f.path, shape)  # invalid UTF-8 somewhere: decode line by line
-            path = _as_utf8(f.path, lines, folder)
+            path = _as_utf8(lines, folder)
             result.encoding = lines.encoding
             _lines(con, path)
         result.parsed, result.rejected = _insert(con, f, batch, rejects_batch)
