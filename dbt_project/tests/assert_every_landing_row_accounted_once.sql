@@ -1,6 +1,6 @@
 -- Row-level reconciliation for the run's days: every landing row (every row of the
--- landing tables and every parse reject) is either clean downstream or quarantined,
--- exactly once; and nothing is clean or quarantined that did not land. Returns the
+-- landing tables, every parse reject, every unreadable file) is either clean
+-- downstream or quarantined, exactly once; and nothing is clean or quarantined that did not land. Returns the
 -- offending rows (source, file, line) with how often each side holds them.
 
 {% set sources = ['customers', 'products', 'orders', 'order_items', 'web_events', 'reviews', 'support_tickets'] %}
@@ -12,6 +12,9 @@ with landed as (
     union all
     {% endfor %}
     select source, _file, _line from {{ source('landing', 'parse_rejects') }} where {{ window }}
+    union all
+    -- a file that could not be read is accounted for by one quarantine row (line 0)
+    select source, _file, 0 from {{ source('landing', 'deliveries') }} where status = 'unreadable' and {{ window }}
 ),
 
 accounted as (

@@ -60,4 +60,22 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
     )
 }
 
-FILE_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+# Delimited text of any extension below is read the same way (the delimiter is
+# detected from the header); text formats may also arrive gzip-compressed (".gz").
+FILE_FORMATS: dict[str, str] = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet",
+}
+COMPRESSED_SUFFIX = ".gz"
+
+
+def file_format(name: str) -> tuple[str | None, bool]:
+    """(format, gzip-compressed) of a landing file name; format None when not in the contract."""
+    lower = name.lower()
+    compressed = lower.endswith(COMPRESSED_SUFFIX)
+    if compressed:
+        lower = lower[: -len(COMPRESSED_SUFFIX)]
+    dot = lower.rfind(".")
+    fmt = FILE_FORMATS.get(lower[dot:]) if dot > 0 else None
+    if compressed and fmt == "parquet":
+        return None, True  # Parquet compresses inside the file
+    return fmt, compressed
