@@ -44,3 +44,17 @@ def test_duckdb_order_by_is_the_canonical_order() -> None:
     for column in columns:
         assert read[column].astype("object").where(read[column].notna(), None).tolist() == \
             expected[column].astype("object").where(expected[column].notna(), None).tolist(), column
+
+
+def test_table_hashes_see_rows_not_their_order() -> None:
+    from cx.warehouse import table_hashes
+
+    con = duckdb.connect()
+    con.execute("create schema marts; create table marts.t as select range as i, range * 0.5::double as x from range(100)")
+    con.execute("create view main.v as select * from marts.t")
+    first = table_hashes(con)
+    con.execute("create or replace table marts.t as select * from marts.t order by i desc")
+    assert table_hashes(con) == first and set(first) == {"main.v", "marts.t"}
+    con.execute("update marts.t set x = x + 1e-12 where i = 7")  # one row's last bits
+    changed = table_hashes(con)
+    assert changed["marts.t"] != first["marts.t"] and changed["main.v"] != first["main.v"]

@@ -129,6 +129,23 @@ def read_large_df(
     return pa.Table.from_batches(batches, schema=schema).unify_dictionaries().to_pandas()
 
 
+def table_hashes(con: duckdb.DuckDBPyConnection, schemas: Sequence[str] = ("main", "marts")) -> dict[str, str]:
+    """``schema.table`` -> rows and an order-free hash of all of them, for every table and
+    view of ``schemas``: equal hashes mean the same rows (a re-run reproduced the day)."""
+    names = con.execute(
+        "select schema_name, table_name from duckdb_tables() where list_contains(?, schema_name) "
+        "union all select schema_name, view_name from duckdb_views() "
+        "where list_contains(?, schema_name) and not internal order by all",
+        [list(schemas), list(schemas)],
+    ).fetchall()
+    return {
+        f"{schema}.{name}": con.execute(
+            f'select count(*) || \':\' || coalesce(sum(hash(t)), 0) from "{schema}"."{name}" t'
+        ).fetchone()[0]
+        for schema, name in names
+    }
+
+
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,
