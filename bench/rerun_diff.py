@@ -25,7 +25,7 @@ def table_diffs(a: str, b: str, schemas: tuple[str, ...] = ("main", "marts")) ->
     con.execute(f"attach '{a}' as a (read_only)")
     con.execute(f"attach '{b}' as b (read_only)")
     names = con.execute(
-        "select table_schema, table_name from duckdb_tables() where database_name = 'a' "
+        "select schema_name, table_name from duckdb_tables() where database_name = 'a' "
         "union select schema_name, view_name from duckdb_views() where database_name = 'a' and not internal"
     ).fetchall()
     out = []

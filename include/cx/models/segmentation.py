@@ -746,9 +746,7 @@ def _read_inputs(con: Any, as_of: date, cfg: SegmentationConfig | None = None
             "where as_of_date = (select max(as_of_date) from main.customer_segments where as_of_date < ?)",
             [as_of], order_by=["customer_id"],
         )
-        row = con.execute(
-            "select max(segment_id) from main.customer_segments where as_of_date < ?", [as_of]
-        ).fetchone()
+        row = con.execute("select max(segment_id) from main.customer_segments where as_of_date < ?", [as_of]).fetchone()
         min_new_id = int(row[0]) + 1 if row and row[0] is not None else 1
         version = _previous_version(con, as_of)
         if previous is not None and version is not None and version != cfg.model_version:
