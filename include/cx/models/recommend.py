@@ -863,6 +863,7 @@ def fit_recommender(
     # frame is not copied here: at 1M customers each copy is over a GB.
     details: dict[str, Any] = {"reference": str(reference)}
     weights = cfg.blend_weights
+    cache = {} if cache is None else cache
     if cfg.learn_blend and cfg.validation_days > 0:
         val_cutoff = reference - cfg.validation_days * DAY
         val = holdout_test(interactions, uni.product_ids, val_cutoff, end=reference)
@@ -871,6 +872,7 @@ def fit_recommender(
             if len(customers) > cfg.max_validation_customers:
                 rng = np.random.default_rng(cfg.seed)
                 customers = np.sort(rng.choice(customers, cfg.max_validation_customers, replace=False))
+            _fit_lightfm_at(interactions, uni, [val_cutoff, reference], cfg, cache)  # both fits, side by side
             val_fit = _lightfm_at(interactions, uni, val_cutoff, cfg, cache)
             val_signals = signals_at(interactions, uni, val_cutoff, cfg)
             users = np.array([val_fit.user_index[c] for c in customers], dtype=np.int64)
@@ -974,9 +976,6 @@ def evaluate_holdout(
     test = holdout_test(interactions, uni.product_ids, cutoff)
     if test.empty:  # (no test customer without training events: they must be seen before)
         return {}, None
-    cache = {} if cache is None else cache
-    validation = [cutoff - cfg.validation_days * DAY] if cfg.learn_blend and cfg.validation_days > 0 else []
-    _fit_lightfm_at(interactions, uni, [*validation, cutoff], cfg, cache)  # the two fits below, side by side
     model = fit_recommender(interactions, uni, cutoff, cfg, cache)
     return holdout_metrics(model, uni, test, cfg), model
 

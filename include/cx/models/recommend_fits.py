@@ -3,10 +3,11 @@
 LightFM's SGD on n threads (Hogwild) is not repeatable: the threads' updates to the
 shared embeddings race, and each thread draws negatives from its own random stream,
 seeded per thread, so even the streams change with n. One fit therefore always runs on
-one thread; the stage's parallelism is across fits instead. The holdout needs two (the
-validation fit before the blend's validation window, and the fit at the holdout
-cutoff), which are independent and run at the same time: each touches only its own
-model and matrices, and LightFM releases the GIL while it trains.
+one thread; the stage's parallelism is across fits instead. ``fit_recommender`` needs
+two (before the blend's validation window, and at its reference), which are independent
+and run at the same time: each touches only its own model and matrices, and LightFM
+releases the GIL while it trains. (The final fit's validation fit is the holdout's
+cutoff fit, cached, so it runs alone.)
 """
 
 from __future__ import annotations
