@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = fc.forecast_all(series, calendar, cfg)
     fit_s = time.monotonic() - started
-    cpu_s = sum(r.details["cpu_seconds"] for r in results)
+    cpu_s = sum(r.timing["cpu_seconds"] for r in results)
     print(f"{'series':28s} {'published':26s} {'MASE':>6s} {'naive':>6s} {'cover':>6s} {'wall s':>7s} {'CPU s':>6s}")
     for r in results:
         chosen = r.details.get("chosen")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         naive = r.backtest.get("naive", {})
         print(f"{r.series + ':' + r.metric:28s} {r.model_version:26s} {pub.get('mase', float('nan')):6.3f} "
               f"{naive.get('mase', float('nan')):6.3f} {pub.get('coverage', float('nan')):6.2f} "
-              f"{r.details['seconds']:7.1f} {r.details['cpu_seconds']:6.1f}")
+              f"{r.timing['seconds']:7.1f} {r.timing['cpu_seconds']:6.1f}")
 
     # The whole task as Airflow runs it (uses the stage's own n_jobs from the config).
     started = time.monotonic()

@@ -304,3 +304,28 @@ def test_run_skips_without_sales(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CX_WAREHOUSE", str(tmp_path / "cx.duckdb"))
     monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     assert "skipped" in fc.run(AS_OF)
+
+
+# ---------------------------------------------------------------------------- reproducibility
+
+
+def test_series_whatever_the_row_order() -> None:
+    sales = _sales_frame()
+    sales = sales.loc[sales["series"] != "total"]  # the total derived by summing the categories
+    expected = fc.build_series(sales, AS_OF, top_categories=2)
+    for seed in range(3):
+        got = fc.build_series(sales.sample(frac=1.0, random_state=seed), AS_OF, top_categories=2)
+        assert list(got) == list(expected)
+        for key, values in expected.items():
+            pd.testing.assert_series_equal(got[key], values, check_exact=True)
+
+
+def test_refit_publishes_identical_rows_without_wall_clock_facts() -> None:
+    """Two fits of the same series publish the same forecast and model_runs rows: the
+    seconds a fit took are logged (``timing``), never published in the details."""
+    y = weekly_series(70, seed=3)
+    runs = [fc.forecast_series("total", "revenue", y, SATURDAYS_CLOSED, _cfg()) for _ in range(2)]
+    pd.testing.assert_frame_equal(runs[0].forecast, runs[1].forecast, check_exact=True)
+    published = [fc.metrics_frame("forecast", r.model_version, fc.run_metrics(r, 0.8)) for r in runs]
+    pd.testing.assert_frame_equal(published[0], published[1], check_exact=True)
+    assert "seconds" not in published[0]["details"].str.cat() and runs[0].timing["seconds"] >= 0

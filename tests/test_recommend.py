@@ -584,3 +584,36 @@ def test_fit_samples_pairs_beyond_the_update_budget(taste: dict[str, pd.DataFram
     again = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats,
                             pd.Timestamp(AS_OF), cfg)
     assert (again.user_features != fitted.user_features).nnz == 0  # the sample is fixed
+
+
+# ---------------------------------------------------------------------------- reproducibility
+
+
+def test_same_lists_and_metrics_whatever_the_row_order_and_threads(taste: dict[str, pd.DataFrame]) -> None:
+    """Inputs in another row order (as DuckDB may return them), other LightFM/scoring and
+    BLAS thread counts: the same published lists, scores and holdout metrics."""
+    from threadpoolctl import threadpool_limits
+
+    cfg = _fast_cfg(exclude_bought_days=7, epochs=8, batch_size=64)
+    results = []
+    for seed, threads, blas in ((None, 1, 1), (1, 2, 2), (2, 3, 1)):
+        frames = {name: frame if seed is None else frame.sample(frac=1.0, random_state=seed)
+                  for name, frame in taste.items()}
+        with threadpool_limits(limits=blas, user_api="blas"):
+            results.append(rec.recommend(frames["interactions"], frames["products"], frames["customers"],
+                                         frames["segments"], AS_OF, replace(cfg, num_threads=threads)))
+    first = results[0]
+    assert first.model_version == rec.VERSION_MODEL  # the LightFM fits are exercised
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(other.recommendations, first.recommendations, check_exact=False,
+                                      rtol=0.0, atol=1e-9)
+        assert other.metrics == first.metrics and other.blend == first.blend
+
+
+def test_ties_rank_by_product() -> None:
+    """Equal scores rank by item index (product_id order), not by candidate slot."""
+    from cx.models.recommend_topk import top_slots
+
+    scores = np.array([[0.5, 0.9, 0.5, 0.5, -np.inf]], dtype="float32")
+    items = np.array([[7, 3, 2, 9, 1]])
+    assert top_slots(scores, items, 4).tolist() == [[1, 2, 0, 3]]  # 0.9, then items 2, 7, 9

@@ -485,3 +485,47 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
         con.close()
     assert d1["segment_id"].min() > 3 and "loyal" not in set(d1["segment_name"])
     assert d1.set_index("customer_id").loc[buyers, "avg_item_price"].eq(15.0).all()
+
+
+# --- reproducibility -------------------------------------------------------------------------
+
+
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def test_same_segments_whatever_the_row_order_and_threads() -> None:
+    """The same customers give the same published rows and metrics, in whatever order the
+    warehouse returns them and whatever thread count BLAS/OpenMP is given outside."""
+    from threadpoolctl import threadpool_limits
+
+    features, _, _ = shop_like_features(seed=4, n=1200)
+    previous = segment_customers(features, CFG).assignments[["customer_id", "segment_id", "segment_name"]]
+    results = []
+    for seed, threads in ((None, 1), (1, 2), (2, 4)):
+        frame = features if seed is None else _shuffled(features, seed)
+        prev = previous if seed is None else _shuffled(previous, seed + 10)
+        with threadpool_limits(limits=threads):
+            results.append(segment_customers(frame, CFG, prev))
+    first = results[0]
+    by_customer = lambda f: f.sort_values("customer_id").reset_index(drop=True)  # noqa: E731 (rows, not their order)
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(by_customer(other.assignments), by_customer(first.assignments))
+        pd.testing.assert_frame_equal(other.profiles, first.profiles)
+        assert json.dumps(other.metrics, sort_keys=True) == json.dumps(first.metrics, sort_keys=True)
+
+
+def test_order_activity_whatever_the_row_order() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    orders = pd.DataFrame({
+        "customer_id": rng.choice([f"c{i}" for i in range(40)], n),
+        "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D"),
+        "status": "delivered",
+        "units": rng.integers(1, 5, n).astype(float),
+        "order_amount": rng.uniform(0, 100, n).round(7) / 3,  # float sums whose order shows in the last bits
+    })
+    expected = seg.order_activity(orders, date(2024, 3, 31), CFG)
+    for seed in range(3):
+        pd.testing.assert_frame_equal(seg.order_activity(_shuffled(orders, seed), date(2024, 3, 31), CFG),
+                                      expected, check_exact=True)

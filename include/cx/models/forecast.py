@@ -50,6 +50,7 @@ from cx.models.forecast_backtest import (
     score,
     seasonal_naive,
 )
+from cx.row_order import sort_rows
 from cx.warehouse import connect, read_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class SeriesForecast:
     backtest: dict[str, dict[str, float]]  # candidate -> mean mae/mase/coverage
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)  # wall and CPU seconds: logged, never published
 
 
 # ---------------------------------------------------------------------------- calendar
@@ -200,7 +202,7 @@ def holiday_closures(history: pd.Series, horizon: int, calendar: Calendar, count
 
 def build_series(sales: pd.DataFrame, as_of: date, top_categories: int) -> dict[tuple[str, str], pd.Series]:
     """(series, metric) -> daily values from the first sale to as_of, zeros filled."""
-    sales = sales.assign(ds=pd.to_datetime(sales["ds"]))
+    sales = sort_rows(sales.assign(ds=pd.to_datetime(sales["ds"])), ["ds", "series"])  # sums in one order
     sales = sales.loc[sales["ds"] <= pd.Timestamp(as_of)]
     if sales.empty:
         return {}
@@ -216,7 +218,7 @@ def build_series(sales: pd.DataFrame, as_of: date, top_categories: int) -> dict[
     out = {("total", "revenue"): daily(total, "revenue"), ("total", "orders"): daily(total, "orders")}
     cats = sales.loc[sales["series"] != "total"]
     recent = cats.loc[cats["ds"] > pd.Timestamp(as_of) - pd.Timedelta(days=365)]
-    top = recent.groupby("series")["revenue"].sum().sort_values(ascending=False).head(top_categories)
+    top = recent.groupby("series")["revenue"].sum().sort_values(ascending=False, kind="stable").head(top_categories)
     for name in top.index:
         out[(str(name), "revenue")] = daily(cats.loc[cats["series"] == name], "revenue")
     return out
@@ -285,7 +287,7 @@ def prophet_forecast(
         uncertainty_samples=cfg.uncertainty_samples,
     )
     y = fit_days.clip(lower=0).to_numpy(dtype="float64")
-    model.fit(pd.DataFrame({"ds": fit_days.index, "y": np.log1p(y) if scale == "log" else y}))
+    model.fit(pd.DataFrame({"ds": fit_days.index, "y": np.log1p(y) if scale == "log" else y}), seed=cfg.seed)
     np.random.seed(cfg.seed)  # interval sampling draws from numpy's global RNG
     pred = model.predict(pd.DataFrame({"ds": future}))
     # expm1 of the log-scale mean is the median forecast: the right point for MAE/MASE.
@@ -362,10 +364,10 @@ def _cpu_seconds() -> float:
 def forecast_series(series: str, metric: str, history: pd.Series, calendar: Calendar,
                     cfg: ForecastConfig) -> SeriesForecast:
     """Backtest, choose and forecast one series (pure; runs in a worker process).
-    ``details`` records the wall and CPU seconds it took."""
+    ``timing`` records the wall and CPU seconds it took."""
     started, cpu = time.monotonic(), _cpu_seconds()
     result = _forecast_series(series, metric, history, calendar, cfg)
-    result.details.update(seconds=round(time.monotonic() - started, 2), cpu_seconds=round(_cpu_seconds() - cpu, 2))
+    result.timing.update(seconds=round(time.monotonic() - started, 2), cpu_seconds=round(_cpu_seconds() - cpu, 2))
     return result
 
 
@@ -504,9 +506,7 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
         if not table_exists(con, "fct_daily_sales", "marts"):
             log.info("forecast skipped: marts.fct_daily_sales missing")
             return {"skipped": "marts.fct_daily_sales missing"}
-        sales = read_df(
-            con, "select ds, series, revenue, orders from marts.fct_daily_sales where ds <= ?", [as_of]
-        )
+        sales = read_df(con, "select ds, series, revenue, orders from marts.fct_daily_sales where ds <= ?", [as_of])
     series = build_series(sales, as_of, cfg.top_categories)
     if not series:
         log.info("forecast skipped: no daily sales up to %s", as_of)
@@ -543,7 +543,7 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
         "charts": str(chart_dir),
         "chart_files": len(charts),
         "fit_seconds": round(fit_seconds, 1),
-        "fit_cpu_seconds": round(sum(r.details.get("cpu_seconds", 0.0) for r in results), 1),
+        "fit_cpu_seconds": round(sum(r.timing.get("cpu_seconds", 0.0) for r in results), 1),
         "seconds": round(time.monotonic() - started, 1),
     }
     log.info("forecast %s", summary)

@@ -18,9 +18,10 @@ Validation, holdout and the published lists score candidates only (own items, Li
 top and the most popular; :func:`candidate_batches`), not every customer x product.
 
 :func:`fit_recommender` is the one procedure that is evaluated, published and
-benchmarked (``bench/recs_uci.py``). Seeds are fixed, but LightFM's SGD on two threads
-is not bit-for-bit repeatable, so the day's fitted recommender is kept in its artefact
-(``models/recommend/<as_of>.pkl``) to reproduce that day's lists.
+benchmarked (``bench/recs_uci.py``). It is reproducible: the inputs are put in one row
+order first (cx.row_order), seeds are fixed, each LightFM fit runs on one thread
+(recommend_fits: fits run side by side instead), and ties rank by product_id
+(recommend_topk); the day's recommender is also kept in ``models/recommend/<as_of>.pkl``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import logging
 import pickle
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -50,6 +51,9 @@ from cx.models.recommend_baselines import (
     scaled_popularity,
 )
 from cx.models.recommend_eval import evaluate_lists, holdout_test, lift_standard_error, precision_by_customer
+from cx.models.recommend_fits import fit_model, run_side_by_side
+from cx.models.recommend_topk import descending_order, top_n_lists
+from cx.row_order import order_by_sql, sort_rows
 from cx.warehouse import connect, read_df, read_large_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ VERSION_REPEAT = "baseline-repeat-pop-v2"
 VERSION_POPULARITY = "baseline-popularity-v1"
 BASELINES = ("popularity", "repeat_pop")  # the holdout metrics of the baselines the model must beat
 OUTPUT_COLUMNS = ["customer_id", "rank", "product_id", "score", "model_version"]
+INTERACTION_COLUMNS = ("customer_id", "product_id", "interaction_type", "occurred_at", "rating")  # and row order
 BLEND_TERMS = ("frequency", "recency", "popularity", "lightfm")
 _TOKEN = re.compile(r"[a-z][a-z0-9]{2,}")
 
@@ -95,7 +100,7 @@ class RecommendConfig:
     item_alpha: float = 1e-6
     user_alpha: float = 1e-6
     max_sampled: int = 10
-    num_threads: int = 2
+    num_threads: int = 2  # fits side by side and scoring batches, never threads within a fit
     # Weight of a warm customer's or product's shared features relative to its own
     # identity: enough to place a cold one, too little to blur the warm ones together.
     feature_weight: float = 0.3
@@ -363,7 +368,12 @@ def feature_matrix(
 # ---------------------------------------------------------------------------- fitting
 
 
-def fit_lightfm(
+def fit_lightfm(*args: Any) -> FittedRecommender:
+    """LightFM on the events before ``reference`` (arguments of :func:`prepare_lightfm`)."""
+    return prepare_lightfm(*args)()
+
+
+def prepare_lightfm(
     interactions: pd.DataFrame,
     user_ids: list[str],
     item_ids: list[str],
@@ -371,8 +381,9 @@ def fit_lightfm(
     item_feats: dict[str, list[tuple[str, float]]],
     reference: pd.Timestamp,
     cfg: RecommendConfig,
-) -> FittedRecommender:
-    """LightFM on the events before ``reference``."""
+) -> Callable[[], FittedRecommender]:
+    """The data, features and model of a LightFM fit, and the fit itself to run (alone,
+    or beside other fits on other threads: see recommend_fits)."""
     from lightfm import LightFM  # heavy import kept local to the stage
 
     started = time.perf_counter()
@@ -412,16 +423,17 @@ def fit_lightfm(
         max_sampled=cfg.max_sampled,
         random_state=np.random.RandomState(cfg.seed),
     )
-    model.fit(
-        binary,
-        user_features=user_features,
-        item_features=item_features,
-        sample_weight=sample_weight,
-        epochs=epochs_within_budget(len(rows), cfg),  # one row per customer-product pair
-        num_threads=cfg.num_threads,
-    )
-    seconds = time.perf_counter() - started
-    return FittedRecommender(model, user_ids, item_ids, user_features, item_features, reference, seconds)
+    fit_args = {"interactions": binary, "user_features": user_features, "item_features": item_features,
+                "sample_weight": sample_weight, "epochs": epochs_within_budget(len(rows), cfg)}  # one row per pair
+    prepared = time.perf_counter() - started
+
+    def fit() -> FittedRecommender:
+        began = time.perf_counter()
+        fit_model(model, fit_args)
+        seconds = prepared + time.perf_counter() - began
+        return FittedRecommender(model, user_ids, item_ids, user_features, item_features, reference, seconds)
+
+    return fit
 
 
 def epochs_within_budget(pairs: int, cfg: RecommendConfig) -> int:
@@ -431,26 +443,6 @@ def epochs_within_budget(pairs: int, cfg: RecommendConfig) -> int:
 
 
 # ---------------------------------------------------------------------------- blend
-
-
-_INDEX_BITS = 20
-
-
-def _ordered_keys(values: np.ndarray) -> np.ndarray:
-    """int64 keys in [0, 2**32), monotone in the float32 values (-0.0 == 0.0)."""
-    bits = (values.astype("float32") + np.float32(0.0)).view(np.int32).astype(np.int64)
-    return np.where(bits < 0, ~bits & 0xFFFFFFFF, bits | 0x80000000)
-
-
-def descending_order(scores: np.ndarray) -> np.ndarray:
-    """``np.argsort(-scores, axis=1, kind="stable")`` for float scores, about 3x faster:
-    each score's order-preserving bits and its column form one unique int64 key, so
-    numpy's quicksort returns the stable order (ties by column)."""
-    n = scores.shape[1]
-    if n >= 1 << _INDEX_BITS:
-        return np.argsort(-scores, axis=1, kind="stable")
-    keys = np.sort((_ordered_keys(-scores) << _INDEX_BITS) | np.arange(n, dtype=np.int64), axis=1)
-    return keys & ((1 << _INDEX_BITS) - 1)
 
 
 def count_greater(ascending: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -629,23 +621,25 @@ def candidate_batches(
 
     starts = range(0, len(users), cfg.batch_size)
     batches = (np.asarray(users[start : start + cfg.batch_size]) for start in starts)
-    if cfg.num_threads <= 1 or len(starts) <= 1:
-        yield from map(one, batches)
-        return
-    # numpy releases the GIL in the matrix product, sorts and comparisons: batches run
-    # on num_threads threads (BLAS single-threaded meanwhile), a few ahead at most.
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cfg.num_threads) as pool:
-        pending: list[Any] = []
-        for batch in batches:
-            pending.append(pool.submit(one, batch))
-            if len(pending) > cfg.num_threads:
-                yield pending.pop(0).result()
-        for job in pending:
-            yield job.result()
+    # BLAS on one thread whatever num_threads, so every score is computed the same way;
+    # numpy releases the GIL in the matrix product, sorts and comparisons: batches run
+    # on num_threads threads, a few ahead at most (each batch's result is its own).
+    with threadpool_limits(1, user_api="blas"):
+        if cfg.num_threads <= 1 or len(starts) <= 1:
+            yield from map(one, batches)
+            return
+        with ThreadPoolExecutor(cfg.num_threads) as pool:
+            pending: list[Any] = []
+            for batch in batches:
+                pending.append(pool.submit(one, batch))
+                if len(pending) > cfg.num_threads:
+                    yield pending.pop(0).result()
+            for job in pending:
+                yield job.result()
 
 
 def _batch_candidates(
@@ -800,7 +794,7 @@ def build_universe(
     cfg: RecommendConfig,
 ) -> _Universe:
     """Customers (CRM and interactions) and products with their features and flags."""
-    products = products.drop_duplicates("product_id").sort_values("product_id").reset_index(drop=True)
+    products = sort_rows(products, ["product_id"]).drop_duplicates("product_id").reset_index(drop=True)
     seen = pd.Series(interactions["customer_id"].unique()).astype(str)
     user_ids = sorted(set(customers["customer_id"].dropna().astype(str)) | set(seen))
     is_product = products["is_product"].fillna(False).astype(bool).to_numpy()
@@ -835,12 +829,20 @@ def _lightfm_at(
 ) -> FittedRecommender:
     """LightFM on the events before ``reference``; the cache (one per interactions
     frame) lets the holdout and the final fit share the fit they have in common."""
-    if cache is not None and reference in cache:
-        return cache[reference]
-    fitted = fit_lightfm(interactions, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, reference, cfg)
-    if cache is not None:
-        cache[reference] = fitted
-    return fitted
+    cache = {} if cache is None else cache
+    _fit_lightfm_at(interactions, uni, [reference], cfg, cache)
+    return cache[reference]
+
+
+def _fit_lightfm_at(
+    interactions: pd.DataFrame, uni: _Universe, references: list[pd.Timestamp], cfg: RecommendConfig, cache: LightFMCache
+) -> None:
+    """Into the cache: LightFM at each reference it lacks, prepared one after the other
+    and fitted side by side on ``num_threads`` threads (one thread per fit)."""
+    todo = [r for r in dict.fromkeys(references) if r not in cache]
+    jobs = [prepare_lightfm(interactions, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, r, cfg)
+            for r in todo]
+    cache.update(zip(todo, run_side_by_side(jobs, cfg.num_threads)))
 
 
 def fit_recommender(
@@ -861,6 +863,7 @@ def fit_recommender(
     # frame is not copied here: at 1M customers each copy is over a GB.
     details: dict[str, Any] = {"reference": str(reference)}
     weights = cfg.blend_weights
+    cache = {} if cache is None else cache
     if cfg.learn_blend and cfg.validation_days > 0:
         val_cutoff = reference - cfg.validation_days * DAY
         val = holdout_test(interactions, uni.product_ids, val_cutoff, end=reference)
@@ -869,6 +872,7 @@ def fit_recommender(
             if len(customers) > cfg.max_validation_customers:
                 rng = np.random.default_rng(cfg.seed)
                 customers = np.sort(rng.choice(customers, cfg.max_validation_customers, replace=False))
+            _fit_lightfm_at(interactions, uni, [val_cutoff, reference], cfg, cache)  # both fits, side by side
             val_fit = _lightfm_at(interactions, uni, val_cutoff, cfg, cache)
             val_signals = signals_at(interactions, uni, val_cutoff, cfg)
             users = np.array([val_fit.user_index[c] for c in customers], dtype=np.int64)
@@ -901,46 +905,6 @@ def fit_recommender(
 
 
 # ---------------------------------------------------------------------------- lists
-
-
-def top_n_lists(
-    scorers: dict[str, CandidateScorer],
-    batches: Iterable[Candidates],
-    user_ids: list[str],
-    item_ids: list[str],
-    n: int,
-) -> dict[str, pd.DataFrame]:
-    """Each scorer's top-n per user row among the valid candidates (the business rules
-    are in the candidates: allowed items only, nothing bought recently)."""
-    items = np.asarray(item_ids, dtype=object)
-    uids = np.asarray(user_ids, dtype=object)
-    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in scorers}
-    for cand in batches:
-        if cand.items.shape[1] == 0 or n <= 0:
-            continue
-        kk = min(n, cand.items.shape[1])
-        for name, scorer in scorers.items():
-            scores = np.where(cand.valid, scorer(cand), -np.inf).astype("float32")
-            top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.argsort(-top_scores, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            keep = np.isfinite(top_scores)
-            frames[name].append(
-                pd.DataFrame(
-                    {
-                        "customer_id": np.repeat(uids[cand.users], kk)[keep.ravel()],
-                        # Ranks stay 1..k without gaps: excluded slots are at the end.
-                        "rank": np.tile(np.arange(1, kk + 1, dtype="int32"), len(cand.users))[keep.ravel()],
-                        "product_id": items[np.take_along_axis(cand.items, top, axis=1)][keep],
-                        "score": top_scores[keep].astype("float64"),
-                    }
-                )
-            )
-    empty = pd.DataFrame({"customer_id": pd.Series(dtype="object"), "rank": pd.Series(dtype="int32"),
-                          "product_id": pd.Series(dtype="object"), "score": pd.Series(dtype="float64")})
-    return {name: pd.concat(parts, ignore_index=True) if parts else empty.copy() for name, parts in frames.items()}
 
 
 def baseline_scorers(signals: PurchaseSignals) -> dict[str, CandidateScorer]:
@@ -1046,12 +1010,14 @@ def recommend(
     """Evaluate the procedure on the holdout, gate, and score all customers with the
     winner refitted on everything up to ``as_of``."""
     end = pd.Timestamp(as_of) + DAY
-    columns = [c for c in ("customer_id", "product_id", "interaction_type", "occurred_at", "rating") if c in interactions]
+    columns = [c for c in INTERACTION_COLUMNS if c in interactions]
     interactions = interactions.loc[interactions["occurred_at"] < end, columns]
     # Categorical ids and types: a tenth of the memory of strings, and every id lookup
     # below is done once per category instead of once per event.
     for col in ("customer_id", "product_id", "interaction_type"):
         interactions[col] = _categorical_str(interactions[col])
+    interactions = sort_rows(interactions, columns)  # one row order, however the rows came (cx.row_order)
+    customers, segments = (None if f is None else sort_rows(f, ["customer_id"]) for f in (customers, segments))
     uni = build_universe(interactions, products, customers, segments, cfg)
     interactions = interactions.loc[interactions["product_id"].isin(set(uni.item_ids))]
     test_cutoff = end - cfg.holdout_days * DAY
@@ -1128,8 +1094,8 @@ def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
     frames: dict[str, pd.DataFrame | None] = {
         "interactions": read_large_df(
             con,
-            "select customer_id, product_id, interaction_type, occurred_at, rating "
-            "from marts.fct_interactions where occurred_at < ? and customer_id is not null",
+            f"select {', '.join(INTERACTION_COLUMNS)} from marts.fct_interactions "
+            f"where occurred_at < ? and customer_id is not null {order_by_sql(INTERACTION_COLUMNS)}",
             [end.to_pydatetime()],
             categorical=("customer_id", "product_id", "interaction_type"),
         ),
@@ -1141,7 +1107,8 @@ def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
     }
     if table_exists(con, "customer_segments", "main"):
         frames["segments"] = read_df(
-            con, "select customer_id, segment_name from main.customer_segments where as_of_date = ?", [as_of]
+            con, "select customer_id, segment_name from main.customer_segments where as_of_date = ?", [as_of],
+            order_by=["customer_id"],
         )
     return frames
 

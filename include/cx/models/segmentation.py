@@ -53,6 +53,7 @@ from threadpoolctl import threadpool_limits
 from cx.config import Settings, load_settings
 from cx.model_runs import Metric, write_model_runs
 from cx.models.sentiment import aggregate_sentiment
+from cx.row_order import sort_rows
 from cx.warehouse import connect, read_df, replace_partition, table_exists
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,8 @@ class SegmentationConfig:
     k_selection_sample: int = 20_000
     # Silhouette is O(n^2): scored on a fixed-seed sample of that.
     silhouette_sample: int = 5_000
-    # OpenMP/BLAS threads for KMeans: small dense problems gain little from threads, and
-    # on a shared worker spinning threads made a 2-second fit take 40 seconds.
+    # OpenMP/BLAS threads for KMeans: 1 keeps centroids bit-identical (parallel sums' order
+    # depends on the thread count), and on a shared worker threads made a 2 s fit take 40 s.
     threads: int = 1
     # Robust z-scores beyond this are clipped so single outliers cannot pull centroids.
     clip_scaled: float = 5.0
@@ -547,7 +548,7 @@ def segment_customers(
     """
     if "customer_id" not in features.columns:
         raise ValueError("features need a customer_id column")
-    features = features.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
+    features = sort_rows(features, ["customer_id"]).drop_duplicates("customer_id", keep="last").reset_index(drop=True)
     ids = features["customer_id"].astype("string")
     raw = _raw_features(features)
     n = len(raw)
@@ -687,7 +688,7 @@ def order_activity(orders: pd.DataFrame, as_of: date, cfg: SegmentationConfig) -
                "avg_item_price": pd.Series(dtype="float64")}
     if orders.empty or not {"customer_id", "order_date"} <= set(orders.columns):
         return pd.DataFrame(columns)
-    o = orders.dropna(subset=["customer_id", "order_date"]).copy()
+    o = sort_rows(orders.dropna(subset=["customer_id", "order_date"]), ["customer_id", "order_date"])
     if "status" in o.columns:
         o = o.loc[o["status"].astype("string").str.lower().fillna("") != "cancelled"]
     o["order_date"] = pd.to_datetime(o["order_date"]).dt.normalize()
@@ -728,7 +729,7 @@ def _read_inputs(con: Any, as_of: date, cfg: SegmentationConfig | None = None
     cfg = cfg or SegmentationConfig()
     if not table_exists(con, "customer_features", "marts"):
         return None, None, 1
-    features = read_df(con, "select * from marts.customer_features")
+    features = read_df(con, "select * from marts.customer_features", order_by=["customer_id"])
     sentiment = _read_sentiment(con, as_of)
     if sentiment is not None and len(sentiment):
         features = features.drop(columns=["avg_sentiment"], errors="ignore").merge(
@@ -743,11 +744,9 @@ def _read_inputs(con: Any, as_of: date, cfg: SegmentationConfig | None = None
             con,
             "select customer_id, segment_id, segment_name from main.customer_segments "
             "where as_of_date = (select max(as_of_date) from main.customer_segments where as_of_date < ?)",
-            [as_of],
+            [as_of], order_by=["customer_id"],
         )
-        row = con.execute(
-            "select max(segment_id) from main.customer_segments where as_of_date < ?", [as_of]
-        ).fetchone()
+        row = con.execute("select max(segment_id) from main.customer_segments where as_of_date < ?", [as_of]).fetchone()
         min_new_id = int(row[0]) + 1 if row and row[0] is not None else 1
         version = _previous_version(con, as_of)
         if previous is not None and version is not None and version != cfg.model_version:
@@ -780,7 +779,7 @@ def _read_activity(con: Any, as_of: date, cfg: SegmentationConfig) -> pd.DataFra
         return None
     cols = [c for c in ("customer_id", "order_date", "status", "units", "order_amount") if c in have]
     orders = read_df(con, f"select {', '.join(cols)} from marts.fct_orders "
-                          "where customer_id is not null and order_date <= ?", [as_of])
+                          "where customer_id is not null and order_date <= ?", [as_of], order_by=["customer_id"])
     return order_activity(orders, as_of, cfg)
 
 
@@ -792,10 +791,10 @@ def _read_sentiment(con: Any, as_of: date) -> pd.DataFrame | None:
     for table, key in (("review_sentiment", "review_id"), ("ticket_sentiment", "ticket_id")):
         if table_exists(con, table):
             parts.append(read_df(
-                con, f"select {key}, sentiment_score from main.{table} where as_of_date = ?", [as_of]))
+                con, f"select {key}, sentiment_score from main.{table} where as_of_date = ?", [as_of], order_by=[key]))
     if not parts or all(p.empty for p in parts):
         return None
-    texts = read_df(con, "select text_id, source, customer_id, product_id from marts.fct_texts")
+    texts = read_df(con, "select text_id, source, customer_id, product_id from marts.fct_texts", order_by=["text_id"])
     per_customer, _ = aggregate_sentiment(pd.concat(parts, ignore_index=True), texts)
     return per_customer
 
