@@ -136,7 +136,11 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         labelled_idx = np.flatnonzero(labelled)
         train_idx = labelled_idx[stratified_sample(y, cfg.max_labelled, cfg.seed)]
         y_train = labels[train_idx].to_numpy(dtype=object)
-        x_train = features.transform([normalised[i] for i in distinct[train_idx]], lexicon_score[train_idx])
+        # Up to one batch, every distinct text is featurised once and the training rows are
+        # taken from it; above, the training rows are featurised on their own.
+        x_all = (features.transform(normalised, distinct_lexicon) if len(first) <= cfg.batch_size else None)
+        x_train = (x_all[distinct[train_idx]] if x_all is not None else
+                   features.transform([normalised[i] for i in distinct[train_idx]], lexicon_score[train_idx]))
         stars = rating.to_numpy(dtype=np.float64)[train_idx]
         oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, cfg)
         cuts = tune_cuts(oof, y_train)
@@ -146,7 +150,8 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         distinct_score = np.zeros(len(first))
         for start in range(0, len(first), cfg.batch_size):
             batch = slice(start, start + cfg.batch_size)
-            distinct_score[batch] = _predict(final, features.transform(normalised[batch], distinct_lexicon[batch]))
+            x = x_all[batch] if x_all is not None else features.transform(normalised[batch], distinct_lexicon[batch])
+            distinct_score[batch] = _predict(final, x)
         score = distinct_score[distinct]
         score[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
         label = decide(score, cuts)
