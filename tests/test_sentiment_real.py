@@ -81,3 +81,13 @@ def test_cut_points_maximise_macro_f1_and_keep_the_sign() -> None:
     assert best >= brute - 1e-9
     # the likeliest class under-calls neutral; the tuned band calls it
     assert best > np.nanmean(per_class_f1(truth, label_codes(decide(score, (0.0, 0.0)))))
+
+
+def test_duplicated_keys_keep_the_same_row_whatever_the_order() -> None:
+    reviews = sample("olist_pt").iloc[:400]
+    texts = as_fct_texts(reviews, hide_half(reviews, 1))
+    clash = texts.iloc[:30].assign(body="Produto chegou quebrado, péssimo.", rating=1)
+    both = pd.concat([texts, clash], ignore_index=True)
+    first = score_texts(both, SentimentConfig()).reviews.set_index("review_id").sort_index()
+    second = score_texts(both.iloc[::-1], SentimentConfig()).reviews.set_index("review_id").sort_index()
+    assert len(first) == len(texts) and first.equals(second)

@@ -52,17 +52,21 @@ def _predict(model: Ridge, x: sparse.spmatrix) -> np.ndarray:
 def order_texts(texts: pd.DataFrame) -> pd.DataFrame:
     """Reviews and tickets, one row per (source, text_id), in key order: samples, folds and
     vocabulary are drawn by position, so sorting makes the scores independent of the
-    order the warehouse returns rows in (a duplicated key keeps its greatest row)."""
+    order the warehouse returns rows in. A duplicated key (not expected from fct_texts)
+    keeps its greatest row by content, whatever the order."""
     texts = texts.copy()
     texts["source"] = texts["source"].astype("string").str.strip().str.lower()
     texts = texts.loc[texts["source"].isin(["review", "ticket"])]
+    texts["text_id"] = texts["text_id"].astype("string")
     keys = ["source", "text_id"]
-    rest = [c for c in ("title", "body", "rating", "language", "created_at") if c in texts.columns]
-    sort_cols = keys + rest
-    ordered = texts.assign(**{f"_k{i}": texts[c].astype("string") for i, c in enumerate(sort_cols)})
-    ordered = ordered.sort_values([f"_k{i}" for i in range(len(sort_cols))], kind="stable", na_position="first")
-    ordered = ordered.drop(columns=[f"_k{i}" for i in range(len(sort_cols))])
-    return ordered.drop_duplicates(keys, keep="last").reset_index(drop=True)
+    dup = texts.duplicated(keys, keep=False)
+    if dup.any():
+        content = [c for c in ("title", "body", "rating", "language", "created_at") if c in texts.columns]
+        rank = texts.loc[dup, keys].assign(**{f"_c{i}": texts.loc[dup, c].astype("string")
+                                              for i, c in enumerate(content)})
+        rank = rank.sort_values(list(rank.columns), kind="stable", na_position="first")
+        texts = pd.concat([texts.loc[~dup], texts.loc[rank.index]]).drop_duplicates(keys, keep="last")
+    return texts.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def _crossfit(
