@@ -214,7 +214,8 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
                {"conflicts": int(conflict[labelled].sum()), "rated_reviews": rated,
                 "threshold": cfg.conflict_threshold}),
         Metric("fallback", 1.0 if fallback else 0.0, None, None,
-               {"fallback": fallback or "none", **({"reason": details["reason"]} if fallback else {})}),
+               {"fallback": fallback or "none", "published": version, "reason": _reason(fallback, details,
+                                                                                      model_eval, baseline)}),
     ]
     summary = {
         "reviews": len(reviews),
@@ -228,3 +229,15 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         "rating_conflicts": int(reviews["rating_conflict"].sum()),
     }
     return SentimentResult(reviews, tickets, metrics, version, fallback, summary)
+
+
+def _reason(fallback: str | None, details: dict[str, Any], model: dict[str, float | None],
+            lexicon: dict[str, float | None]) -> str:
+    """Why the published scores are the model's or the lexicon's, for ``model_runs``."""
+    if fallback:
+        return str(details["reason"])
+    f1_m, f1_l = model.get("macro_f1"), lexicon.get("macro_f1")
+    if f1_m is None or f1_l is None:
+        return "the trained model was published (no held-out macro-F1 to compare)"
+    return (f"the trained model was not beaten by the lexicon on held-out rated reviews "
+            f"(macro-F1 {f1_m:.3f} vs {f1_l:.3f})")
