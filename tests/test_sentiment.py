@@ -506,6 +506,8 @@ def test_trained_model_beats_chance_and_lexicon(trained: st.SentimentResult) -> 
     assert m["roc_auc"].value > m["roc_auc"].baseline_value and m["roc_auc"].passed
     assert m["fallback"].value == 0.0 and m["fallback"].details["published"] == trained.model_version
     assert "not beaten by the lexicon" in m["fallback"].details["reason"]
+    per_class = m["macro_f1"].details["f1_per_class"]
+    assert np.mean(list(per_class.values())) == pytest.approx(m["macro_f1"].value)
     r = trained.reviews
     assert len(r) == 900 and r["review_id"].is_unique
     assert r["sentiment_score"].between(-1, 1).all()

@@ -167,6 +167,8 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         details["evaluation"] = f"{n_splits}-fold stratified cross-fitting on rated reviews (seed {cfg.seed})"
         details["features"] = features.n_features
     baseline = evaluate(y, lexicon_score[labelled], lexicon_label[labelled]) if labelled.any() else {}
+    details["f1_per_class"] = {lab: model_eval.get(f"f1_{lab}") for lab in LABELS}
+    details["lexicon_f1_per_class"] = {lab: baseline.get(f"f1_{lab}") for lab in LABELS}
     if fallback is None and _lexicon_wins(model_eval, baseline):
         # Champion/challenger on the same held-out reviews: a model that cannot beat the
         # lexicon it was given as a feature has learnt noise (too few or too noisy ratings).
