@@ -402,7 +402,15 @@ def test_review_text_follows_rating(clean: tuple[Path, dict]) -> None:
     negative = r"disappointed|terrible|poor|broke|enttäuscht|schlecht|déçu|horrible|mala|lent|slow|kaputt|never"
     text = rated["body"].str.lower()
     score = text.str.count(positive) - text.str.count(negative)
-    assert np.corrcoef(rated["rating"].astype(int), score)[0, 1] > 0.4
+    stars = rated["rating"].astype(int)
+    # The wording follows the rating on average, not one-to-one (issue 23: real reviews are
+    # mixed, sarcastic, plain facts, or contradict their rating; a generator whose text maps
+    # to the rating let the demo's sentiment score 0.999).
+    assert 0.25 < np.corrcoef(stars, score)[0, 1] < 0.7
+    assert ((stars == 5) & (score < 0)).any() and ((stars <= 2) & (score > 0)).mean() > 0.01
+    assert rated["body"].str.contains(r"oh great|na toll|génial, il|genial, se", case=False).any()  # sarcasm
+    assert (rated["body"].str.len() < 12).mean() > 0.03  # one-word and emoji bodies
+    assert 0.2 < reviews["title"].isna().mean() < 0.4
     assert reviews["body"].str.contains("\n").any() and reviews["body"].str.contains('"').any()
     assert reviews["body"].str.contains(r"not bad|nicht schlecht|pas mal|no está mal").any()
     assert reviews["body"].nunique() > 0.5 * len(reviews)
@@ -461,8 +469,9 @@ def _content_digest(root: Path) -> str:
 
 # The default output (activity 1.0) of this small run, from before the activity knob and the
 # faster writers existed: a change here changes every user's data for the same seed. If a
-# change is intended, say so in the changelog and update the digest.
-GOLDEN_DIGEST = "5dd48129901efb9cfb57221ccedf55bb557d34d7146fa7ab4f885ce12166ebb6"
+# change is intended, say so in the changelog and update the digest. Changed on purpose in
+# issue 23: reviews are worded in styles drawn from the rating (cx.generate.texts.STYLES).
+GOLDEN_DIGEST = "374e2417ee01cdd99d435a6f2ffbf02a23c4afda9eb9a6196eca753063291ca9"
 
 
 def test_default_output_unchanged(tmp_path: Path) -> None:

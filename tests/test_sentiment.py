@@ -504,7 +504,10 @@ def test_trained_model_beats_chance_and_lexicon(trained: st.SentimentResult) -> 
     assert m["macro_f1"].value >= 0.7 and m["roc_auc"].value >= 0.85
     assert m["macro_f1"].value > m["macro_f1"].baseline_value and m["macro_f1"].passed
     assert m["roc_auc"].value > m["roc_auc"].baseline_value and m["roc_auc"].passed
-    assert m["fallback"].value == 0.0
+    assert m["fallback"].value == 0.0 and m["fallback"].details["published"] == trained.model_version
+    assert "not beaten by the lexicon" in m["fallback"].details["reason"]
+    per_class = m["macro_f1"].details["f1_per_class"]
+    assert np.mean(list(per_class.values())) == pytest.approx(m["macro_f1"].value)
     r = trained.reviews
     assert len(r) == 900 and r["review_id"].is_unique
     assert r["sentiment_score"].between(-1, 1).all()
@@ -709,7 +712,10 @@ def test_evaluate_matches_string_labels() -> None:
     score = np.array([0.9, -0.2, 0.0, -0.5, -0.8, 0.7])
     got = st.evaluate(y, score, pred)
     assert got["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
-    assert got["roc_auc"] == pytest.approx(roc_auc_score(y == "positive", score))
+    polar = y != "neutral"  # the AUC is positive vs negative reviews, neutral ones left out
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y[polar] == "positive", score[polar]))
+    per_class = f1_score(y, pred, average=None, labels=list(st.LABELS))
+    assert [got[f"f1_{lab}"] for lab in st.LABELS] == pytest.approx(list(per_class))
     only_pos = st.evaluate(np.array(["positive"] * 2, dtype=object), np.array([0.5, 0.1]),
                            np.array(["positive", "neutral"], dtype=object))
     assert only_pos["macro_f1"] == pytest.approx(2 / 3) and only_pos["roc_auc"] is None
@@ -813,7 +819,7 @@ def test_lexicon_is_kept_when_the_trained_model_does_not_beat_it(hard: tuple[pd.
     rated, _ = hard
     # A model that can learn nothing (all but no capacity, no lexicon feature) loses to the
     # lexicon on the held-out rated reviews: the stage publishes the lexicon and says why.
-    cfg = SentimentConfig(C=1e-6, lexicon_feature_weight=0.0)
+    cfg = SentimentConfig(ridge_alpha=1e9, lexicon_feature_weight=0.0)
     result = score_texts(rated, cfg)
     m = {x.metric: x for x in result.metrics}
     assert result.fallback == "lexicon" and result.model_version == lex.LEXICON_VERSION

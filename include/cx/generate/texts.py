@@ -1,107 +1,43 @@
 """Review and support-ticket wording, composed from randomly combined parts.
 
-A review body is an opener, one or two aspect clauses (with an optional intensifier),
-maybe a negation ("not bad", "nicht gut", "pas mal") and a closer, all chosen from the
-sentiment its rating implies; 3-star reviews are often mixed ("great quality but
-shipping was slow"). Sentences are sometimes separated by newlines and some phrases
-carry quotes and commas, so CSV quoting is exercised.
+A review is written in a style drawn from its rating (``STYLES``): praise, praise with
+a flaw, "not bad", neutral, plain facts, mixed, complaint with a good point, "not good",
+complaint, sarcasm, or a one-word body; the text follows the rating on average, not
+one-to-one (phrase banks in :mod:`cx.generate.review_wording`). Some reviews carry typos
+or no title. Sentences are sometimes separated by newlines and some phrases carry quotes
+and commas, so CSV quoting is exercised.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-LANGS: tuple[str, ...] = ("en", "de", "fr", "es")
-BUT = {"en": "but", "de": "aber", "fr": "mais", "es": "pero"}
-INTENSIFIERS = {
-    "en": ("", "", "really ", "very ", "super ", "extremely ", "quite "),
-    "de": ("", "", "wirklich ", "sehr ", "echt ", "total ", "ziemlich "),
-    "fr": ("", "", "vraiment ", "très ", "super ", "assez ", "tellement "),
-    "es": ("", "", "muy ", "realmente ", "bastante ", "súper ", "tan "),
-}
-# Clauses are lower-case fragments; "{i}" marks where an intensifier may go.
-POSITIVE = {
-    "en": ("the quality is {i}good", "it arrived {i}fast", "the fit is {i}perfect", "it works {i}well",
-           "the \"premium\" finish looks {i}nice", "great value for money", "the packaging was {i}careful",
-           "my kids love it", "setup took two minutes, {i}easy"),
-    "de": ("die Qualität ist {i}gut", "die Lieferung war {i}schnell", "es passt {i}perfekt",
-           "funktioniert {i}zuverlässig", "das Preis-Leistungs-Verhältnis ist {i}top",
-           "die Verarbeitung ist {i}hochwertig", "sieht {i}schön aus, genau wie auf dem Foto"),
-    "fr": ("la qualité est {i}bonne", "livraison {i}rapide", "la taille est {i}parfaite",
-           "fonctionne {i}bien", "le rapport qualité-prix est {i}excellent", "l'emballage était {i}soigné",
-           "le produit est {i}joli, comme sur la photo"),
-    "es": ("la calidad es {i}buena", "llegó {i}rápido", "la talla es {i}perfecta", "funciona {i}bien",
-           "la relación calidad-precio es {i}buena", "el embalaje era {i}cuidadoso", "es {i}bonito"),
-}
-NEGATIVE = {
-    "en": ("the quality is {i}poor", "shipping was {i}slow", "it broke after a week", "the size is {i}off",
-           "it stopped working after two days", "customer service was {i}unhelpful",
-           "the \"new\" item looked used", "way too expensive for what it is", "it smells {i}bad"),
-    "de": ("die Qualität ist {i}schlecht", "die Lieferung war {i}langsam", "nach einer Woche kaputt",
-           "die Größe passt {i}nicht", "der Kundenservice war {i}unfreundlich", "viel zu teuer",
-           "das Material fühlt sich {i}billig an"),
-    "fr": ("la qualité est {i}médiocre", "la livraison était {i}lente", "cassé au bout d'une semaine",
-           "la taille ne correspond pas", "le service client était {i}désagréable", "beaucoup trop cher",
-           "le produit est arrivé abîmé"),
-    "es": ("la calidad es {i}mala", "el envío fue {i}lento", "se rompió en una semana",
-           "la talla no corresponde", "el servicio al cliente fue {i}malo", "demasiado caro",
-           "llegó dañado"),
-}
-# Negations: mildly positive ("not bad") and negative ("not good") wording.
-NOT_BAD = {
-    "en": ("not bad at all", "honestly not bad", "can't complain", "not disappointed"),
-    "de": ("gar nicht schlecht", "nicht schlecht", "kann mich nicht beklagen", "nicht enttäuscht"),
-    "fr": ("pas mal du tout", "pas mal", "rien à redire", "pas déçu"),
-    "es": ("no está nada mal", "no está mal", "no me puedo quejar", "no me decepcionó"),
-}
-NOT_GOOD = {
-    "en": ("not good", "not worth the money", "not what I expected", "not recommended"),
-    "de": ("nicht gut", "nicht das Geld wert", "nicht wie beschrieben", "nicht zu empfehlen"),
-    "fr": ("pas bon", "ne vaut pas le prix", "pas conforme à la description", "pas terrible"),
-    "es": ("no es bueno", "no vale la pena", "no es lo que esperaba", "no lo recomiendo"),
-}
-NEUTRAL = {
-    "en": ("it is okay", "does the job", "average product", "as described, nothing special"),
-    "de": ("ist okay", "erfüllt seinen Zweck", "durchschnittlich", "wie beschrieben, nichts Besonderes"),
-    "fr": ("c'est correct", "fait le travail", "produit moyen", "conforme, sans plus"),
-    "es": ("está bien", "cumple su función", "producto normal", "como se describe, nada especial"),
-}
-OPENERS = {
-    "pos": {"en": ("Love it!", "Very happy.", "Great purchase.", "Excellent.", "Five stars from me."),
-            "de": ("Super!", "Sehr zufrieden.", "Toller Kauf.", "Klasse."),
-            "fr": ("Génial !", "Très satisfait.", "Super achat.", "Parfait."),
-            "es": ("¡Me encanta!", "Muy contento.", "Gran compra.", "Excelente.")},
-    "neg": {"en": ("Disappointed.", "Terrible.", "Do not buy.", "What a waste."),
-            "de": ("Enttäuscht.", "Schrecklich.", "Finger weg.", "Ärgerlich."),
-            "fr": ("Déçu.", "Horrible.", "À éviter.", "Quelle arnaque."),
-            "es": ("Decepcionado.", "Horrible.", "No lo compréis.", "Una pena.")},
-    "neu": {"en": ("Hmm.", "Mixed feelings.", "So-so.", ""),
-            "de": ("Naja.", "Gemischte Gefühle.", "Geht so.", ""),
-            "fr": ("Bof.", "Avis mitigé.", "Moyen.", ""),
-            "es": ("Regular.", "Sentimientos encontrados.", "Así así.", "")},
-}
-CLOSERS = {
-    "pos": {"en": ("Would buy again.", "Highly recommended!", "Thanks!", ""),
-            "de": ("Gerne wieder.", "Klare Empfehlung!", "Danke!", ""),
-            "fr": ("Je recommande !", "J'achèterai à nouveau.", "Merci !", ""),
-            "es": ("Lo recomiendo.", "Volvería a comprar.", "¡Gracias!", "")},
-    "neg": {"en": ("Returning it.", "Never again.", "I want a refund.", ""),
-            "de": ("Geht zurück.", "Nie wieder.", "Ich will mein Geld zurück.", ""),
-            "fr": ("Je le renvoie.", "Plus jamais.", "Je veux être remboursé.", ""),
-            "es": ("Lo devuelvo.", "Nunca más.", "Quiero un reembolso.", "")},
-    "neu": {"en": ("We'll see how it lasts.", "Three stars.", ""),
-            "de": ("Mal sehen, wie lange es hält.", "Drei Sterne.", ""),
-            "fr": ("On verra dans le temps.", "Trois étoiles.", ""),
-            "es": ("Ya veremos cuánto dura.", "Tres estrellas.", "")},
-}
-TITLES = {
-    "pos": {"en": ("Great", "Love it", "Excellent product", "Worth it"), "de": ("Top", "Sehr gut", "Empfehlenswert"),
-            "fr": ("Top", "Très bien", "Excellent"), "es": ("Genial", "Muy bueno", "Excelente")},
-    "neg": {"en": ("Disappointing", "Broken", "Avoid"), "de": ("Enttäuschend", "Kaputt", "Schlecht"),
-            "fr": ("Décevant", "Cassé", "Nul"), "es": ("Decepcionante", "Roto", "Malo")},
-    "neu": {"en": ("Okay", "Mixed", "Average"), "de": ("Okay", "Geht so", "Mittelmaß"),
-            "fr": ("Correct", "Mitigé", "Moyen"), "es": ("Normal", "Regular", "Aceptable")},
-}
+from cx.generate.review_wording import (BUT, CLOSERS, FACTS, INTENSIFIERS, LANGS, MINOR, NEGATIVE, NEUTRAL,
+                                       NOT_BAD, NOT_GOOD, OPENERS, POSITIVE, SARCASM, SHORT, TITLES)
+
+__all__ = ["INTENSIFIERS", "LANGS", "STYLES", "TICKET_TOPICS", "review_texts", "ticket_texts"]
+
+# How a review of each rating is worded (a row per rating 1..5, shares summing to 1):
+# the text follows the rating on average but not one-to-one, as in real shops, where
+# three-star reviews are mixed or plain facts, four-star ones name a flaw, low ratings
+# come sarcastic, and a few ratings contradict their text (a misclick, a review of the
+# courier rather than the product).
+STYLES: tuple[str, ...] = ("pos", "pos_minor", "not_bad", "neutral", "facts", "mixed", "neg_minor", "not_good",
+                           "neg", "sarcasm", "short_pos", "short_neu", "short_neg")
+_STYLE_SHARE = np.array([
+    # pos  pos_m  n_bad  neutr  facts  mixed  neg_m  n_good neg    sarc   s_pos  s_neu  s_neg
+    [0.01, 0.00, 0.00, 0.02, 0.02, 0.03, 0.05, 0.12, 0.55, 0.10, 0.00, 0.00, 0.10],  # 1
+    [0.00, 0.00, 0.00, 0.06, 0.02, 0.10, 0.22, 0.20, 0.28, 0.07, 0.00, 0.00, 0.05],  # 2
+    [0.00, 0.10, 0.04, 0.22, 0.12, 0.32, 0.10, 0.04, 0.00, 0.00, 0.00, 0.06, 0.00],  # 3
+    [0.30, 0.32, 0.12, 0.07, 0.03, 0.05, 0.00, 0.00, 0.01, 0.00, 0.09, 0.01, 0.00],  # 4
+    [0.60, 0.12, 0.04, 0.03, 0.02, 0.01, 0.00, 0.00, 0.015, 0.00, 0.16, 0.005, 0.00],  # 5
+])
+_MOOD = {"pos": "pos", "pos_minor": "pos", "not_bad": "pos", "neutral": "neu", "facts": "neu", "mixed": "neu",
+         "neg_minor": "neg", "not_good": "neg", "neg": "neg", "sarcasm": "neg", "short_pos": "pos",
+         "short_neu": "neu", "short_neg": "neg"}
+TYPO_SHARE = 0.12  # reviews with one or two misspelt words
+LOWER_SHARE = 0.10  # reviews typed all lower-case
+NO_TITLE_SHARE = 0.3
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...], n: int) -> np.ndarray:
@@ -133,40 +69,82 @@ def _join(rng: np.random.Generator, *sentences: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
+def _typos(rng: np.random.Generator, text: str) -> str:
+    """One or two words misspelt: adjacent letters swapped, a letter dropped or doubled."""
+    words = text.split(" ")
+    for _ in range(int(rng.integers(1, 3))):
+        i = int(rng.integers(0, len(words)))
+        w = words[i]
+        if len(w) < 4:
+            continue
+        j = int(rng.integers(1, len(w) - 2))
+        kind = int(rng.integers(0, 3))
+        words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2:] if kind == 0 else w[:j] + w[j + 1:] if kind == 1
+                    else w[:j] + w[j] + w[j:])
+    return " ".join(words)
+
+
+def _style_body(rng: np.random.Generator, style: str, lg: str, k: int) -> np.ndarray:
+    """``k`` review bodies of one style in language ``lg``."""
+    empty = np.full(k, "", dtype=object)
+    mood = _MOOD[style]
+    pos, neg = (lambda: _clauses(rng, POSITIVE[lg], lg, k)), (lambda: _clauses(rng, NEGATIVE[lg], lg, k))
+    but = ", " + BUT[lg] + " "
+    if style.startswith("short_"):
+        return _pick(rng, SHORT[mood][lg], k)
+    opener = np.where(rng.random(k) < 0.5, _pick(rng, OPENERS[mood][lg], k), "")
+    closer = np.where(rng.random(k) < 0.5, _pick(rng, CLOSERS[mood][lg], k), "")
+    facts = np.where(rng.random(k) < 0.3, _sentence(_pick(rng, FACTS[lg], k)), "")
+    if style == "pos":
+        return _join(rng, opener, _sentence(pos()), np.where(rng.random(k) < 0.5, _sentence(pos()), ""), closer)
+    if style == "pos_minor":
+        return _join(rng, opener, _sentence(pos() + but + _pick(rng, MINOR[lg], k)), facts, closer)
+    if style == "not_bad":
+        return _join(rng, _sentence(_pick(rng, NOT_BAD[lg], k)), facts)
+    if style == "neutral":
+        return _join(rng, opener, _sentence(_pick(rng, NEUTRAL[lg], k)), facts, closer)
+    if style == "facts":
+        return _join(rng, _sentence(_pick(rng, FACTS[lg], k)), np.where(rng.random(k) < 0.4, closer, ""))
+    if style == "mixed":
+        first_good = rng.random(k) < 0.5
+        a, b = pos(), neg()
+        return _join(rng, _sentence(np.where(first_good, a + but + b, b + but + a)), facts)
+    if style == "neg_minor":
+        return _join(rng, opener, _sentence(neg() + but + pos()), closer)
+    if style == "not_good":
+        return _join(rng, _sentence(_pick(rng, NOT_GOOD[lg], k)), np.where(rng.random(k) < 0.5, _sentence(neg()), ""))
+    if style == "neg":
+        return _join(rng, opener, _sentence(neg()), np.where(rng.random(k) < 0.5, _sentence(neg()), ""), closer)
+    if style == "sarcasm":
+        return _join(rng, _pick(rng, SARCASM[lg], k), np.where(rng.random(k) < 0.4, closer, ""))
+    raise ValueError(f"unknown review style {style!r}")
+
+
 def review_texts(rng: np.random.Generator, rating: np.ndarray, lang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Titles and bodies whose sentiment follows ``rating`` (1..5) in language ``lang``."""
+    """Titles and bodies for ``rating`` (1..5) in language ``lang`` (index into LANGS),
+    worded in a style drawn from the rating's row of ``_STYLE_SHARE``; some titles are
+    missing, some bodies misspelt or all lower-case."""
     n = rating.shape[0]
-    title = np.empty(n, dtype=object)
+    title = np.full(n, None, dtype=object)
     body = np.empty(n, dtype=object)
+    style = np.zeros(n, dtype=np.int64)
+    for r in range(1, 6):
+        m = np.flatnonzero(rating == r)
+        style[m] = rng.choice(len(STYLES), size=m.size, p=_STYLE_SHARE[r - 1])
     for li, lg in enumerate(LANGS):
-        for r in range(1, 6):
-            m = np.flatnonzero((lang == li) & (rating == r))
-            k = m.size
-            if k == 0:
+        for si, name in enumerate(STYLES):
+            m = np.flatnonzero((lang == li) & (style == si))
+            if m.size == 0:
                 continue
-            mood = "pos" if r >= 4 else "neg" if r <= 2 else "neu"
-            title[m] = _pick(rng, TITLES[mood][lg], k)
-            opener = _pick(rng, OPENERS[mood][lg], k)
-            closer = _pick(rng, CLOSERS[mood][lg], k)
-            if r == 5:
-                a = _sentence(_clauses(rng, POSITIVE[lg], lg, k))
-                b = np.where(rng.random(k) < 0.5, _sentence(_clauses(rng, POSITIVE[lg], lg, k)), "")
-            elif r == 4:
-                a = np.where(rng.random(k) < 0.3, _sentence(_pick(rng, NOT_BAD[lg], k)),
-                             _sentence(_clauses(rng, POSITIVE[lg], lg, k)))
-                b = np.full(k, "", dtype=object)
-            elif r == 3:
-                mixed = _clauses(rng, POSITIVE[lg], lg, k) + ", " + BUT[lg] + " " + _clauses(rng, NEGATIVE[lg], lg, k)
-                a = np.where(rng.random(k) < 0.6, _sentence(mixed), _sentence(_pick(rng, NEUTRAL[lg], k)))
-                b = np.full(k, "", dtype=object)
-            elif r == 2:
-                a = np.where(rng.random(k) < 0.35, _sentence(_pick(rng, NOT_GOOD[lg], k)),
-                             _sentence(_clauses(rng, NEGATIVE[lg], lg, k)))
-                b = np.full(k, "", dtype=object)
-            else:
-                a = _sentence(_clauses(rng, NEGATIVE[lg], lg, k))
-                b = np.where(rng.random(k) < 0.6, _sentence(_clauses(rng, NEGATIVE[lg], lg, k)), "")
-            body[m] = _join(rng, opener, a, b, closer)
+            body[m] = _style_body(rng, name, lg, m.size)
+            # A sarcastic review often has a "positive" title too ("Great...").
+            mood = "pos" if name == "sarcasm" and rng.random() < 0.4 else _MOOD[name]
+            has_title = rng.random(m.size) >= NO_TITLE_SHARE
+            title[m[has_title]] = _pick(rng, TITLES[mood][lg], int(has_title.sum()))
+    typo = np.flatnonzero(rng.random(n) < TYPO_SHARE)
+    body[typo] = [_typos(rng, b) for b in body[typo]]
+    lower = rng.random(n) < LOWER_SHARE
+    body[lower] = [b.lower() for b in body[lower]]
     return title, body
 
 

@@ -1,0 +1,93 @@
+"""Sentiment on real reviews (samples in tests/data/reviews, see its README): trained as the
+pipeline trains, on rated reviews, and scored on a held-back half with hidden ratings; and
+the same scores whatever the row order and thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from cx.models.sentiment import LABELS, SentimentConfig, decide, per_class_f1, score_texts, tune_cuts
+from cx.models.sentiment.evaluation import label_codes
+from cx.models.sentiment.holdout import as_fct_texts, hide_half, holdout_report
+
+SAMPLES = Path(__file__).parent / "data" / "reviews"
+# Floors a little under the figures measured on the samples (docs/sentiment.md): a change
+# that loses more than noise on real text fails here. The issue's goal (macro-F1 0.68) is
+# not reached on either sample yet.
+FLOORS = {"womens_clothing_en": {"macro_f1": 0.57, "roc_auc": 0.94},
+          "olist_pt": {"macro_f1": 0.61, "roc_auc": 0.95}}
+
+
+def sample(name: str) -> pd.DataFrame:
+    return pd.read_csv(SAMPLES / f"{name}.csv.gz", dtype={"review_id": "string", "title": "string",
+                                                          "body": "string", "language": "string"})
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_real_reviews_held_back_half(name: str) -> None:
+    reviews = sample(name)
+    report = holdout_report(reviews)
+    model, lexicon = report["model"], report["lexicon"]
+    print(name, report)
+    assert report["fallback"] is None and report["model_version"] == SentimentConfig().model_version
+    assert abs(report["held_back"] - len(reviews) / 2) <= len(LABELS)
+    assert model["macro_f1"] >= FLOORS[name]["macro_f1"] and model["roc_auc"] >= FLOORS[name]["roc_auc"]
+    assert model["macro_f1"] > lexicon["macro_f1"] + 0.05 and model["roc_auc"] > lexicon["roc_auc"]
+    assert min(model[f"f1_{lab}"] for lab in LABELS) > 0.2  # the neutral class is called, not given up
+
+
+def test_hidden_half_is_half_of_each_label_whatever_the_row_order() -> None:
+    reviews = sample("olist_pt")
+    hidden = hide_half(reviews, 42)
+    shuffled = reviews.sample(frac=1.0, random_state=7)
+    again = pd.Series(hide_half(shuffled, 42), index=shuffled.index).loc[reviews.index].to_numpy()
+    assert (hidden == again).all()
+    labels = pd.cut(reviews["rating"], [0, 2, 3, 5], labels=list(LABELS))
+    share = pd.Series(hidden).groupby(labels.to_numpy(), observed=True).mean()
+    assert share.between(0.49, 0.5).all()
+
+
+def test_scores_do_not_depend_on_row_order_or_threads() -> None:
+    reviews = sample("olist_pt").iloc[:600]
+    texts = as_fct_texts(reviews, hide_half(reviews, 1))
+    with threadpool_limits(limits=1):
+        first = score_texts(texts, SentimentConfig())
+    shuffled = texts.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    second = score_texts(shuffled, SentimentConfig())
+    a = first.reviews.set_index("review_id").sort_index()
+    b = second.reviews.set_index("review_id").sort_index()
+    assert (a["sentiment_label"] == b["sentiment_label"]).all()
+    assert np.abs(a["sentiment_score"] - b["sentiment_score"]).max() <= 1e-9
+    assert first.summary == second.summary
+
+
+def test_cut_points_maximise_macro_f1_and_keep_the_sign() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(np.array(LABELS, dtype=object), 1000, p=[0.2, 0.1, 0.7])
+    centre = np.select([y == "negative", y == "neutral"], [-0.5, -0.1], 0.5)
+    score = np.clip(centre + rng.normal(0, 0.35, y.size), -1, 1)
+    low, high = tune_cuts(score, y)
+    assert low <= 0 <= high
+    truth = label_codes(y)
+    best = np.nanmean(per_class_f1(truth, label_codes(decide(score, (low, high)))))
+    grid = np.linspace(-1, 1, 21)
+    brute = max(np.nanmean(per_class_f1(truth, label_codes(decide(score, (a, b))))) for a in grid[grid <= 0]
+                for b in grid[grid >= 0])
+    assert best >= brute - 1e-9
+    # the likeliest class under-calls neutral; the tuned band calls it
+    assert best > np.nanmean(per_class_f1(truth, label_codes(decide(score, (0.0, 0.0)))))
+
+
+def test_duplicated_keys_keep_the_same_row_whatever_the_order() -> None:
+    reviews = sample("olist_pt").iloc[:400]
+    texts = as_fct_texts(reviews, hide_half(reviews, 1))
+    clash = texts.iloc[:30].assign(body="Produto chegou quebrado, péssimo.", rating=1)
+    both = pd.concat([texts, clash], ignore_index=True)
+    first = score_texts(both, SentimentConfig()).reviews.set_index("review_id").sort_index()
+    second = score_texts(both.iloc[::-1], SentimentConfig()).reviews.set_index("review_id").sort_index()
+    assert len(first) == len(texts) and first.equals(second)
