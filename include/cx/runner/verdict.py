@@ -1,0 +1,179 @@
+"""Whether a `dags test` run did its work, from Airflow's record of it (pure).
+
+A run succeeds only when it has task instances, every one finished, none failed,
+and every model stage either reports rows written or says why it wrote none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILED_STATES = frozenset({"failed", "upstream_failed"})
+DONE_STATES = frozenset({"success", "skipped"})
+MODEL_PREFIX = "models."
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task instance of the run: its final state and what it returned (XCom)."""
+
+    task_id: str
+    state: str | None
+    try_number: int = 1
+    returned: Any = None
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    problems: list[str] = field(default_factory=list)  # one line per failed or unfinished task
+    skipped: list[str] = field(default_factory=list)   # "task: reason"
+
+
+def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = None,
+          run_state: str | None = None, start_date_hint: str = "") -> Verdict:
+    """The run's verdict; ``errors`` maps task ids to the error lines of their logs."""
+    tasks = sorted(tasks, key=lambda t: t.task_id)
+    errors = errors or {}
+    if not tasks:
+        return Verdict(False, ["no task ran: Airflow created the run without task instances"
+                               + (f" ({start_date_hint})" if start_date_hint else "")])
+    problems: list[str] = []
+    skipped: list[str] = []
+    for t in tasks:
+        state = (t.state or "none").lower()
+        if state in FAILED_STATES:
+            why = _first(errors.get(t.task_id)) or ("an upstream task failed" if state == "upstream_failed"
+                                                    else "no error line in the log")
+            problems.append(f"{t.task_id} {state} (try {t.try_number}): {why}")
+        elif state not in DONE_STATES:
+            problems.append(f"{t.task_id} did not finish (state {state})")
+        elif state == "skipped":
+            skipped.append(f"{t.task_id}: {_first(errors.get(t.task_id)) or 'skipped by an upstream decision'}")
+        elif t.task_id.startswith(MODEL_PREFIX):
+            silent = silent_model_stage(t.returned)
+            if silent:
+                problems.append(f"{t.task_id} succeeded but {silent}")
+    if not problems and run_state and run_state.lower() != "success":
+        problems.append(f"Airflow recorded the run as {run_state}")
+    return Verdict(not problems, problems, skipped)
+
+
+def silent_model_stage(returned: Any) -> str | None:
+    """Why a model stage's summary does not show work done, or None when it does.
+
+    A stage must report rows written (``rows``, ``*_rows``) or say why it wrote none
+    (``skipped``); a stage returning nothing, or zero rows without a reason, did not
+    do its work.
+    """
+    if not isinstance(returned, Mapping) or not returned:
+        return "returned no summary (rows written or a reason for writing none)"
+    if returned.get("skipped"):
+        return None
+    counts = rows_out(returned)
+    if counts is None:
+        return f"its summary reports no rows written: {_clip(json.dumps(returned, default=str))}"
+    if counts == 0:
+        return "wrote 0 rows without saying why"
+    return None
+
+
+def rows_out(summary: Mapping[str, Any]) -> int | None:
+    """Rows a stage wrote, from its summary's row counts (``rows``, ``*_rows``)."""
+    counts = [v for k, v in summary.items() if (k == "rows" or k.endswith("_rows")) and _is_count(v)]
+    return int(sum(counts)) if counts else None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _first(lines: list[str] | None) -> str:
+    return lines[0] if lines else ""
+
+
+def _clip(text: str, width: int = 200) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# --- the `dags test` log ----------------------------------------------------------------
+
+_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
+_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+_LEVEL = re.compile(r"^\S+\s+\[(error|critical)\s*\]\s*(.*)$")
+_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit)\w*): (.+)$")
+# structlog's key=value tail on the log lines and the noise of Airflow's own error lines
+_TAIL = re.compile(r"\s+\[[\w.]+\](?:\s+\w+=\S+)*\s*$")
+_NOISE = ("Task failed with exception", "Failure caught", "Exception rendering", "Task instance state updated")
+
+
+def task_errors(log_text: str) -> dict[str, list[str]]:
+    """Error lines per task from the combined output of `airflow dags test`.
+
+    `dags test` runs the tasks one after another in its own process, each between
+    "[DAG TEST] starting task_id=X" and "[DAG TEST] end task task_id=X". The useful
+    lines are the exception messages ("ValueError: ...", "AirflowFailException: ...")
+    and the error-level log lines, most specific first.
+    """
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for raw in log_text.splitlines():
+        line = raw.rstrip()
+        start = _START.search(line)
+        if start:
+            current = start.group(1)
+            continue
+        end = _END.search(line)
+        if end:
+            current = None
+            continue
+        if current is None:
+            continue
+        text = _error_text(line)
+        if text and text not in found.setdefault(current, []):
+            found[current].append(text)
+    for task, lines in found.items():  # exception messages first: they say what went wrong
+        lines.sort(key=lambda l: 0 if _EXCEPTION.match(l) else 1)
+    return {k: v for k, v in found.items() if v}
+
+
+def _error_text(line: str) -> str | None:
+    stripped = line.strip()
+    exception = _EXCEPTION.match(stripped)
+    if exception and not stripped.startswith(("Traceback", "File ")):
+        return _clip(f"{exception.group(1)}: {exception.group(2)}", 400)
+    level = _LEVEL.match(stripped)
+    if level:
+        message = _TAIL.sub("", level.group(2)).strip()
+        if message and not any(n in message for n in _NOISE):
+            return _clip(message, 400)
+    return None
+
+
+def dbt_error_lines(output: Iterable[str], limit: int = 5) -> list[str]:
+    """The error messages of a dbt run's output (JSON log lines, or text lines)."""
+    lines: list[str] = []
+    for raw in output:
+        raw = raw.strip()
+        message = None
+        if raw.startswith("{"):
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = None
+            info = (event or {}).get("info") or {}
+            if str(info.get("level", "")).lower() == "error":
+                message = str(info.get("msg") or "")
+        elif re.search(r"\b(Error|ERROR|error)\b", raw):
+            message = raw
+        if message:
+            message = re.sub(r"\x1b\[[0-9;]*m", "", message).strip()
+            # dbt's errors say where on the first line and what on the next
+            first = ": ".join([l.strip() for l in message.splitlines() if l.strip()][:2])
+            if first and first not in lines:
+                lines.append(_clip(first, 400))
+    return lines[:limit]

@@ -1,0 +1,124 @@
+"""`cx run` judges each run from Airflow's record of it: task-instance states, the tasks'
+returned summaries and their error lines (pure pieces, no Airflow)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from cx.runner.summary import dbt_totals, describe, format_stages
+from cx.runner.verdict import TaskRecord, dbt_error_lines, judge, silent_model_stage, task_errors
+
+OK_MODELS = [TaskRecord("models.sentiment", "success", 1, {"review_rows": 3067, "ticket_rows": 1061}),
+             TaskRecord("models.forecasting", "success", 1, {"rows": 140})]
+
+
+def test_a_run_without_task_instances_is_a_failure():
+    verdict = judge([], run_state="success", start_date_hint="run day 2010-12-01, DAG start date 2024-01-01")
+    assert not verdict.ok
+    assert "no task ran" in verdict.problems[0] and "2024-01-01" in verdict.problems[0]
+
+
+def test_all_finished_is_ok_and_skips_carry_their_reason():
+    tasks = [TaskRecord("load_landing", "success", 1, {"rows": 10}), *OK_MODELS,
+             TaskRecord("publish", "skipped", 1)]
+    verdict = judge(tasks, {"publish": ["AirflowSkipException: nothing to publish"]}, run_state="success")
+    assert verdict.ok and verdict.problems == []
+    assert verdict.skipped == ["publish: AirflowSkipException: nothing to publish"]
+
+
+def test_failed_upstream_failed_and_unfinished_tasks_are_named_with_their_error():
+    tasks = [TaskRecord("validate", "failed", 1), TaskRecord("publish", "upstream_failed", 0),
+             TaskRecord("models.sentiment", "up_for_retry", 1), TaskRecord("dbt_docs", None, 0)]
+    errors = {"validate": ["DataQualityError: 35 rows of fct_daily_sales.units_non_negative"]}
+    verdict = judge(tasks, errors, run_state="failed")
+    assert not verdict.ok
+    text = "\n".join(verdict.problems)
+    assert "validate failed (try 1): DataQualityError: 35 rows" in text
+    assert "publish upstream_failed" in text and "an upstream task failed" in text
+    assert "models.sentiment did not finish (state up_for_retry)" in text
+    assert "dbt_docs did not finish (state none)" in text
+
+
+def test_a_run_airflow_marked_failed_is_not_ok_even_when_the_tasks_look_fine():
+    assert not judge(OK_MODELS, run_state="failed").ok
+
+
+def test_model_stage_that_did_nothing_without_saying_why_fails():
+    assert silent_model_stage({"skipped": "marts.fct_texts is empty"}) is None
+    assert silent_model_stage({"rows": 12}) is None
+    assert "no summary" in silent_model_stage(None)
+    assert "no summary" in silent_model_stage({})
+    assert "0 rows" in silent_model_stage({"rows": 0, "model_version": "v1"})
+    assert "reports no rows" in silent_model_stage({"model_version": "v1"})
+    verdict = judge([TaskRecord("models.segmentation", "success", 1, {"rows": 0})], run_state="success")
+    assert not verdict.ok and "models.segmentation succeeded but wrote 0 rows" in verdict.problems[0]
+
+
+DAGS_TEST_LOG = """\
+2026-12-03T10:09:31Z [info     ] [DAG TEST] starting task_id=check_landing_files map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1501
+2026-12-03T10:09:58Z [info     ] Pushing xcom                   [task] loc=task_runner.py:2280
+2026-12-03T10:09:59Z [info     ] [DAG TEST] end task task_id=check_landing_files map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1563
+2026-12-03T10:10:02Z [info     ] [DAG TEST] starting task_id=validate map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1501
+2026-12-03T10:10:05Z [error    ] Task failed with exception     [task] loc=task_runner.py:1000
+Traceback (most recent call last):
+  File "x.py", line 1, in <module>
+cx.errors.DataQualityError: data quality (inputs) failed for 2024-11-26: fct_daily_sales.units_non_negative
+airflow.sdk.exceptions.AirflowFailException: DataQualityError: data quality (inputs) failed for 2024-11-26
+2026-12-03T10:10:05Z [error    ] cx task failed: dag=cx_daily task=validate run=r try=1 [cx.airflow_support] loc=a.py:1
+2026-12-03T10:10:06Z [info     ] [DAG TEST] end task task_id=validate map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1563
+2026-12-03T10:10:07Z [error    ] something after all tasks [x]
+"""
+
+
+def test_error_lines_are_found_per_task_not_log_timestamps():
+    errors = task_errors(DAGS_TEST_LOG)
+    assert set(errors) == {"validate"}
+    first = errors["validate"][0]
+    assert first.startswith("DataQualityError: data quality (inputs) failed for 2024-11-26")
+    assert any(line.startswith("cx task failed: dag=cx_daily task=validate") for line in errors["validate"])
+    assert not any(line.startswith("2026-") for line in errors["validate"])
+
+
+def test_dbt_error_lines_from_json_and_text_output():
+    event = {"info": {"level": "error", "msg": "\x1b[31mFailure in model fct_orders\x1b[0m\n  Conversion Error: "
+                                                 "Could not convert string '99999999999999999999' to DECIMAL(18,4)"}}
+    lines = ["{\"info\": {\"level\": \"info\", \"msg\": \"1 of 2 OK\"}}", json.dumps(event),
+             "Runtime Error in model x (models/x.sql)"]
+    found = dbt_error_lines(lines)
+    assert found[0].startswith("Failure in model fct_orders") and "DECIMAL(18,4)" in found[0]
+    assert found[1] == "Runtime Error in model x (models/x.sql)"
+
+
+def test_stage_summary_shows_rows_per_stage():
+    tasks = [
+        TaskRecord("check_landing_files", "success", 1, {"files": {"orders": ["a.csv", "b.csv"], "customers": ["c"]},
+                                                         "absent_sources": ["reviews"]}),
+        TaskRecord("load_landing", "success", 1, {"rows": 1200, "rejected_rows": 3, "seconds": {"total": 2}}),
+        TaskRecord("dbt.dbt_producer_watcher", "success", 1, None),
+        TaskRecord("dbt.fct_orders_run", "success", 1, None),
+        TaskRecord("dbt.dim_x_run", "skipped", 1, None),
+        TaskRecord("validate", "success", 1, {"evaluated": 40, "successful": 40, "critical_failures": [],
+                                               "warnings": ["w"]}),
+        TaskRecord("models.sentiment", "success", 1, {"review_rows": 3067}),
+        TaskRecord("publish", "success", 1, {"dim_customers": 3000, "fct_orders": 12000}),
+        TaskRecord("dbt_docs", "success", 1, {"skipped": "a later run rebuilds the docs"}),
+    ]
+    text = format_stages(tasks, dbt_totals("... Done. PASS=220 WARN=1 ERROR=0 SKIP=2 TOTAL=223\n"))
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines] == ["check_landing_files", "load_landing", "dbt", "validate",
+                                                   "models.sentiment", "publish", "dbt_docs"]
+    assert "files landed: orders 2, customers 1; absent: reviews" in text
+    assert "rows 1,200, rejected_rows 3" in text and "seconds" not in text
+    assert "models: 1 skipped, 1 success; dbt build 223 nodes: 220 passed, 1 warned, 0 errors, 2 skipped" in text
+    assert "0 critical failed, 1 warnings" in text
+    assert "rows published: dim_customers 3,000, fct_orders 12,000" in text
+    assert "skipped: a later run rebuilds the docs" in text
+    assert describe("x", None) == ""
+
+
+def test_effective_start_date_only_moves_earlier():
+    from cx.cli import effective_start_date
+
+    assert effective_start_date(date(2010, 12, 1), date(2024, 1, 1)) == date(2010, 12, 1)
+    assert effective_start_date(date(2031, 5, 1), date(2024, 1, 1)) == date(2024, 1, 1)
