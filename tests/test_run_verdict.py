@@ -9,7 +9,7 @@ from datetime import date
 from cx.runner.summary import dbt_totals, describe, format_stages
 from cx.runner.verdict import TaskRecord, dbt_error_lines, judge, silent_model_stage, task_errors
 
-OK_MODELS = [TaskRecord("models.sentiment", "success", 1, {"review_rows": 3067, "ticket_rows": 1061}),
+OK_MODELS = [TaskRecord("models.sentiment", "success", 1, {"reviews": 2894, "tickets": 962, "macro_f1": 0.99}),
              TaskRecord("models.forecasting", "success", 1, {"rows": 140})]
 
 
@@ -51,6 +51,9 @@ def test_model_stage_that_did_nothing_without_saying_why_fails():
     assert "no summary" in silent_model_stage({})
     assert "0 rows" in silent_model_stage({"rows": 0, "model_version": "v1"})
     assert "reports no rows" in silent_model_stage({"model_version": "v1"})
+    assert "reports no rows" in silent_model_stage({"skipped": 3})  # a count, not a reason
+    assert silent_model_stage({"reviews": 5, "tickets": 0}, "models.sentiment") is None
+    assert "0 rows" in silent_model_stage({"reviews": 0, "tickets": 0}, "models.sentiment")
     verdict = judge([TaskRecord("models.segmentation", "success", 1, {"rows": 0})], run_state="success")
     assert not verdict.ok and "models.segmentation succeeded but wrote 0 rows" in verdict.problems[0]
 
@@ -94,13 +97,14 @@ def test_stage_summary_shows_rows_per_stage():
     tasks = [
         TaskRecord("check_landing_files", "success", 1, {"files": {"orders": ["a.csv", "b.csv"], "customers": ["c"]},
                                                          "absent_sources": ["reviews"]}),
-        TaskRecord("load_landing", "success", 1, {"rows": 1200, "rejected_rows": 3, "seconds": {"total": 2}}),
+        TaskRecord("load_landing", "success", 1, {"orders": {"files": 2, "rows": 1200, "rejected": 3},
+                                                  "reviews": {"files": 1, "rows": 10, "rejected": 0}}),
         TaskRecord("dbt.dbt_producer_watcher", "success", 1, None),
         TaskRecord("dbt.fct_orders_run", "success", 1, None),
         TaskRecord("dbt.dim_x_run", "skipped", 1, None),
-        TaskRecord("validate", "success", 1, {"evaluated": 40, "successful": 40, "critical_failures": [],
+        TaskRecord("validate", "success", 1, {"evaluated": 40, "failed": 0, "skipped": 2, "critical_failures": [],
                                                "warnings": ["w"]}),
-        TaskRecord("models.sentiment", "success", 1, {"review_rows": 3067}),
+        TaskRecord("models.sentiment", "success", 1, {"reviews": 3067, "macro_f1": 0.998765, "seconds": 2.5}),
         TaskRecord("publish", "success", 1, {"dim_customers": 3000, "fct_orders": 12000}),
         TaskRecord("dbt_docs", "success", 1, {"skipped": "a later run rebuilds the docs"}),
     ]
@@ -109,9 +113,10 @@ def test_stage_summary_shows_rows_per_stage():
     assert [line.split()[0] for line in lines] == ["check_landing_files", "load_landing", "dbt", "validate",
                                                    "models.sentiment", "publish", "dbt_docs"]
     assert "files landed: orders 2, customers 1; absent: reviews" in text
-    assert "rows 1,200, rejected_rows 3" in text and "seconds" not in text
+    assert "rows in 1,210 from 3 files (3 rejected): orders 1,200, reviews 10" in text
     assert "models: 1 skipped, 1 success; dbt build 223 nodes: 220 passed, 1 warned, 0 errors, 2 skipped" in text
-    assert "0 critical failed, 1 warnings" in text
+    assert "40 checks, 40 passed; 0 critical failed, 1 warnings; 2 not evaluated" in text
+    assert "reviews 3,067, macro_f1 0.9988" in text
     assert "rows published: dim_customers 3,000, fct_orders 12,000" in text
     assert "skipped: a later run rebuilds the docs" in text
     assert describe("x", None) == ""

@@ -65,10 +65,15 @@ def describe(task_id: str, returned: Any) -> str:
         return ""
     if not isinstance(returned, Mapping):
         return _clip(str(returned))
-    if returned.get("skipped"):
+    if isinstance(returned.get("skipped"), str):
         return f"skipped: {returned['skipped']}"
     if task_id == "check_landing_files":
         return _landing(returned)
+    if task_id == "load_landing":
+        return _loaded(returned)
+    if task_id == "check_freshness":
+        stale = returned.get("stale") or []
+        return f"stale sources: {', '.join(map(str, stale))}" if stale else "no stale source"
     if task_id in ("validate", "validate_published"):
         return _checks(returned)
     if task_id == "publish":
@@ -84,13 +89,27 @@ def _landing(summary: Mapping[str, Any]) -> str:
         f"; absent: {', '.join(map(str, absent))}" if absent else "")
 
 
+def _loaded(summary: Mapping[str, Any]) -> str:
+    """Rows in per source: landing rows read, rejected (kept in quarantine), files."""
+    per_source = {k: v for k, v in summary.items() if isinstance(v, Mapping) and _number(v.get("rows"))}
+    if not per_source:
+        return _generic(summary)
+    rows = sum(v["rows"] for v in per_source.values())
+    rejected = sum(v.get("rejected") or 0 for v in per_source.values())
+    files = sum(v.get("files") or 0 for v in per_source.values())
+    detail = ", ".join(f"{k} {v['rows']:,}" for k, v in per_source.items())
+    return f"rows in {rows:,} from {files:,} files ({rejected:,} rejected): {detail}"
+
+
 def _checks(summary: Mapping[str, Any]) -> str:
-    numbers = {k: v for k, v in summary.items() if _number(v) and k not in ("suites",)}
     critical = summary.get("critical_failures") or []
     warnings = summary.get("warnings") or []
-    parts = [_pairs(numbers)] if numbers else []
+    evaluated, failed = summary.get("evaluated"), summary.get("failed")
+    parts = [f"{evaluated} checks, {evaluated - failed} passed" if _number(evaluated) and _number(failed) else ""]
     parts.append(f"{len(critical)} critical failed, {len(warnings)} warnings")
-    return "; ".join(parts)
+    if _number(summary.get("skipped")) and summary["skipped"]:
+        parts.append(f"{summary['skipped']} not evaluated")
+    return "; ".join(p for p in parts if p)
 
 
 def _generic(summary: Mapping[str, Any]) -> str:
@@ -101,14 +120,20 @@ def _generic(summary: Mapping[str, Any]) -> str:
             continue
         if _number(value) or (isinstance(value, str) and len(value) <= 40):
             items[key] = value
-        elif isinstance(value, Mapping) and value and all(_number(v) for v in value.values()):
+        elif isinstance(value, Mapping) and value and all(isinstance(v, int) and not isinstance(v, bool)
+                                                          for v in value.values()):
             items[key] = sum(value.values())
     return _clip(_pairs(items))
 
 
 def _pairs(items: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} {v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k} {v}"
-                     for k, v in items.items())
+    return ", ".join(f"{k} {_show(v)}" for k, v in items.items())
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or not _number(value):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def _number(value: Any) -> bool:

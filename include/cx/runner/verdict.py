@@ -55,7 +55,7 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
         elif state == "skipped":
             skipped.append(f"{t.task_id}: {_first(errors.get(t.task_id)) or 'skipped by an upstream decision'}")
         elif t.task_id.startswith(MODEL_PREFIX):
-            silent = silent_model_stage(t.returned)
+            silent = silent_model_stage(t.returned, t.task_id)
             if silent:
                 problems.append(f"{t.task_id} succeeded but {silent}")
     if not problems and run_state and run_state.lower() != "success":
@@ -63,18 +63,23 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
     return Verdict(not problems, problems, skipped)
 
 
-def silent_model_stage(returned: Any) -> str | None:
+# Summary keys that count a model stage's output rows: "rows" or "<name>_rows", and
+# sentiment's scored texts.
+ROW_KEYS = {"models.sentiment": ("reviews", "tickets")}
+
+
+def silent_model_stage(returned: Any, task_id: str = "") -> str | None:
     """Why a model stage's summary does not show work done, or None when it does.
 
     A stage must report rows written (``rows``, ``*_rows``) or say why it wrote none
-    (``skipped``); a stage returning nothing, or zero rows without a reason, did not
-    do its work.
+    (``skipped``: a reason); a stage returning nothing, or zero rows without a
+    reason, did not do its work.
     """
     if not isinstance(returned, Mapping) or not returned:
         return "returned no summary (rows written or a reason for writing none)"
-    if returned.get("skipped"):
+    if isinstance(returned.get("skipped"), str) and returned["skipped"]:
         return None
-    counts = rows_out(returned)
+    counts = rows_out(returned, ROW_KEYS.get(task_id, ()))
     if counts is None:
         return f"its summary reports no rows written: {_clip(json.dumps(returned, default=str))}"
     if counts == 0:
@@ -82,9 +87,11 @@ def silent_model_stage(returned: Any) -> str | None:
     return None
 
 
-def rows_out(summary: Mapping[str, Any]) -> int | None:
-    """Rows a stage wrote, from its summary's row counts (``rows``, ``*_rows``)."""
-    counts = [v for k, v in summary.items() if (k == "rows" or k.endswith("_rows")) and _is_count(v)]
+def rows_out(summary: Mapping[str, Any], extra_keys: Iterable[str] = ()) -> int | None:
+    """Rows a stage wrote, from its summary's row counts (``rows``, ``*_rows``, ``extra_keys``)."""
+    keys = set(extra_keys)
+    counts = [v for k, v in summary.items()
+              if (k == "rows" or k.endswith("_rows") or k in keys) and _is_count(v)]
     return int(sum(counts)) if counts else None
 
 
