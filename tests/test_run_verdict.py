@@ -127,3 +127,18 @@ def test_effective_start_date_only_moves_earlier():
 
     assert effective_start_date(date(2010, 12, 1), date(2024, 1, 1)) == date(2010, 12, 1)
     assert effective_start_date(date(2031, 5, 1), date(2024, 1, 1)) == date(2024, 1, 1)
+
+
+def test_a_range_before_the_start_date_is_refused_while_a_scheduler_could_catch_up(monkeypatch, tmp_path):
+    import pytest
+
+    import cx.runner.record
+    from cx.cli import run_range
+
+    monkeypatch.setenv("CX_START_DATE", "2024-01-01")
+    monkeypatch.setenv("CX_WAREHOUSE", str(tmp_path / "cx.duckdb"))
+    monkeypatch.setattr(cx.runner.record, "dag_unpaused", lambda dag_id="cx_daily": True)
+    with pytest.raises(SystemExit, match="cx_daily is unpaused"):
+        run_range(date(2010, 12, 1), date(2011, 12, 9), bulk_min_days=3)
+    with pytest.raises(SystemExit, match="is after --to"):
+        run_range(date(2011, 12, 9), date(2010, 12, 1), bulk_min_days=3)

@@ -6,7 +6,9 @@
 `run` drives `airflow dags test cx_daily` (the embedded, single-machine way of
 running DAGs): a range longer than CX_BULK_MIN_DAYS days is one bulk run (one
 ingest, one dbt build, models once), shorter ranges are one run per day, exactly
-like the schedule.
+like the schedule. Each run is judged from Airflow's record of it (task-instance
+states and the tasks' returned summaries, cx.runner), one `run` at a time per
+warehouse, and its `dags test` dies with it.
 """
 
 from __future__ import annotations
