@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from cx.config import PUBLISHED_TABLES, Settings, load_settings
+from cx.errors import ConfigurationError
 
 
 def airflow_executable() -> str:
@@ -40,7 +41,8 @@ def effective_start_date(run_date: date, configured: date) -> date:
     return min(run_date, configured)
 
 
-def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None) -> float:
+def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None,
+             extra_args: tuple[str, ...] = ()) -> float:
     """One cx_daily run through `airflow dags test`, judged from Airflow's record of it
     (task-instance states and returned summaries); raises SystemExit unless it did its work."""
     from cx.runner.process import log_path, run_tied
@@ -49,7 +51,8 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
 
     settings = settings or load_settings()
     conf = {"range_start": range_start.isoformat()} if range_start else {}
-    command = [airflow_executable(), "dags", "test", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf)]
+    command = [airflow_executable(), "dags", "test", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf),
+               *extra_args]
     label = f"{range_start}..{run_date} (bulk)" if range_start else str(run_date)
     start_date = effective_start_date(range_start or run_date, settings.start_date)
     env = {**os.environ, "CX_START_DATE": start_date.isoformat()}
@@ -179,14 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("summary", help="print rows, model metrics and data-quality results")
     show.add_argument("--as-of", type=date.fromisoformat, default=None)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        if args.die_with_parent:
-            from cx.runner.process import die_with_parent
+    try:
+        if args.command == "run":
+            if args.die_with_parent:
+                from cx.runner.process import die_with_parent
 
-            die_with_parent(signal.SIGTERM)
-        run_range(args.start, args.end, args.bulk_min_days, wait=not args.no_wait)
-    else:
-        print(summary(args.as_of))
+                die_with_parent(signal.SIGTERM)
+            run_range(args.start, args.end, args.bulk_min_days, wait=not args.no_wait)
+        else:
+            print(summary(args.as_of))
+    except ConfigurationError as error:  # a bad setting: its message, not a stack trace
+        raise SystemExit(f"configuration error: {error}") from None
     return 0
 
 

@@ -31,23 +31,23 @@ def _date_order(value: str) -> str:
 
 
 def _env_int(name: str, default: int) -> int:
-    return _parsed(name, str(default), int)
+    return _parsed(name, str(default), int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    return _parsed(name, str(default), float)
+    return _parsed(name, str(default), float, "a number")
 
 
 def _env_date(name: str, default: str) -> date:
-    return _parsed(name, default, date.fromisoformat)
+    return _parsed(name, default, date.fromisoformat, "a YYYY-MM-DD date")
 
 
-def _parsed(name: str, default: str, parse):
+def _parsed(name: str, default: str, parse, what: str):
     value = _env(name, default)
     try:
         return parse(value)
     except ValueError:
-        raise ConfigurationError(f"{name}={value!r} is not a valid {getattr(parse, '__name__', 'value')}") from None
+        raise ConfigurationError(f"{name}={value!r} is not {what}") from None
 
 
 def _env_path(name: str, default: Path) -> Path:
