@@ -25,6 +25,9 @@ def test_all_finished_is_ok_and_skips_carry_their_reason():
     verdict = judge(tasks, {"publish": ["AirflowSkipException: nothing to publish"]}, run_state="success")
     assert verdict.ok and verdict.problems == []
     assert verdict.skipped == ["publish: AirflowSkipException: nothing to publish"]
+    gated = judge([TaskRecord("should_train_models", "success", 1, False),
+                   TaskRecord("models.sentiment", "skipped", 0)], run_state="success")
+    assert gated.ok and gated.skipped == ["models.sentiment: should_train_models returned False"]
 
 
 def test_failed_upstream_failed_and_unfinished_tasks_are_named_with_their_error():

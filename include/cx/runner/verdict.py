@@ -44,6 +44,9 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
                                + (f" ({start_date_hint})" if start_date_hint else "")])
     problems: list[str] = []
     skipped: list[str] = []
+    # a short-circuit task that returned False skips what follows it (the ML cadence gate)
+    deciders = [t.task_id for t in tasks if t.returned is False]
+    upstream = (f"{', '.join(deciders)} returned False" if deciders else "skipped by an upstream task")
     for t in tasks:
         state = (t.state or "none").lower()
         if state in FAILED_STATES:
@@ -53,7 +56,7 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
         elif state not in DONE_STATES:
             problems.append(f"{t.task_id} did not finish (state {state})")
         elif state == "skipped":
-            skipped.append(f"{t.task_id}: {_first(errors.get(t.task_id)) or 'skipped by an upstream decision'}")
+            skipped.append(f"{t.task_id}: {_first(errors.get(t.task_id)) or upstream}")
         elif t.task_id.startswith(MODEL_PREFIX):
             silent = silent_model_stage(t.returned, t.task_id)
             if silent:
