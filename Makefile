@@ -85,7 +85,12 @@ run-args:
 
 # FROM and TO reach the recipe through the environment (make exports command-line
 # variables) and are only ever quoted there ("$$FROM"): never expanded into shell text.
-run: run-args airflow-init
+# airflow-init (migrating the metadata DB, writing the dbt manifest the DAG reads) under the
+# lock `cx.cli run` holds while it runs, so it never rewrites them under a running `make run`.
+run: run-args install
+	@mkdir -p "$$AIRFLOW_HOME"; lock="$$AIRFLOW_HOME/cx_run.lock"; \
+	flock -n "$$lock" true || echo "    waiting: another make run uses $$AIRFLOW_HOME ($$(cat "$$lock"))"; \
+	flock "$$lock" $(MAKE) --no-print-directory airflow-init
 	@exec $(PY) -m cx.cli run --die-with-parent --from "$$FROM" --to "$$TO"
 	@exec $(PY) -m cx.cli summary --as-of "$$TO"
 

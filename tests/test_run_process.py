@@ -162,8 +162,11 @@ def test_make_run_never_runs_user_text(tmp_path, bad):
     assert not marker.exists()
 
 
-def test_make_run_quotes_the_dates():
+def test_make_run_quotes_the_dates_and_inits_under_the_run_lock(tmp_path):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     dry = subprocess.run(["make", "-n", "run", "FROM=2024-01-01", "TO=2024-01-03"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60).stdout
+                         text=True, timeout=60, env=env).stdout
     assert 'cx.cli run --die-with-parent --from "$FROM" --to "$TO"' in dry
     assert 'summary --as-of "$TO"' in dry
+    assert 'flock "$lock" make --no-print-directory airflow-init' in dry  # the lock cx.cli run takes
+    assert 'lock="$AIRFLOW_HOME/cx_run.lock"' in dry
