@@ -71,6 +71,10 @@ Re-runs and cleared tasks replace their day's partitions, so they are idempotent
 **Bulk load**: trigger with `range_start` (e.g. `{"range_start": "2024-01-01"}`) to
 build all days from `range_start` to the run's date in one run.
 
+**Retries**: critical data-quality failures, invalid settings and failing dbt models
+or tests fail their task at once (retrying cannot change them); lock timeouts and
+lost workers are retried.
+
 **Alerts**: set `CX_ALERT_CONN_ID` to an Airflow connection (http webhook, smtp, or
 Slack webhook when its provider is installed) to be notified of failed tasks and
 stale sources. Off by default.
