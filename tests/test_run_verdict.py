@@ -145,3 +145,13 @@ def test_a_range_before_the_start_date_is_refused_while_a_scheduler_could_catch_
         run_range(date(2010, 12, 1), date(2011, 12, 9), bulk_min_days=3)
     with pytest.raises(SystemExit, match="is after --to"):
         run_range(date(2011, 12, 9), date(2010, 12, 1), bulk_min_days=3)
+
+
+def test_a_dag_that_did_not_import_is_reported_with_its_exception():
+    from cx.runner.verdict import log_errors
+
+    log = ("2026-12-03T10:29:46Z [error    ] Failed to import: dags/cx_daily.py [x]\nTraceback (most recent call last):\n"
+           "cosmos.dbt.graph.CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON\n"
+           "airflow.sdk.exceptions.AirflowException: Dag 'cx_daily' could not be found\n")
+    assert log_errors(log) == ["AirflowException: Dag 'cx_daily' could not be found",
+                               "CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON"]

@@ -47,7 +47,7 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
     (task-instance states and returned summaries); raises SystemExit unless it did its work."""
     from cx.runner.process import log_path, run_tied
     from cx.runner.record import find_run
-    from cx.runner.verdict import judge, task_errors
+    from cx.runner.verdict import judge, log_errors, task_errors
 
     settings = settings or load_settings()
     conf = {"range_start": range_start.isoformat()} if range_start else {}
@@ -69,7 +69,8 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
     verdict = judge(record.tasks if record else [], errors, record.state if record else None,
                     start_date_hint=f"run day {run_date}, DAG start date {start_date}")
     if record is None:
-        verdict.problems.insert(0, f"`airflow dags test` recorded no run of {run_date} (exit {returncode})")
+        verdict.problems = [f"`airflow dags test` recorded no run of {run_date} (exit {returncode})",
+                            *log_errors(log_text)]
         verdict.ok = False
     elif returncode != 0 and verdict.ok:
         verdict.problems.append(f"`airflow dags test` exited {returncode}")

@@ -151,6 +151,18 @@ def task_errors(log_text: str) -> dict[str, list[str]]:
     return {k: v for k, v in found.items() if v}
 
 
+def log_errors(log_text: str, limit: int = 3) -> list[str]:
+    """The exception messages of the whole log, last first (when no task ran, e.g. the
+    DAG did not import)."""
+    found: list[str] = []
+    for line in reversed(log_text.splitlines()):
+        match = _EXCEPTION.match(line.strip())
+        text = _clip(f"{match.group(1)}: {match.group(2)}", 400) if match else None
+        if text and text not in found:
+            found.append(text)
+    return found[:limit]
+
+
 def _error_text(line: str) -> str | None:
     stripped = line.strip()
     exception = _EXCEPTION.match(stripped)
