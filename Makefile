@@ -90,7 +90,8 @@ run-args:
 run: run-args install
 	@mkdir -p "$$AIRFLOW_HOME"; lock="$$AIRFLOW_HOME/cx_run.lock"; \
 	flock -n "$$lock" true || echo "    waiting: another make run uses $$AIRFLOW_HOME ($$(cat "$$lock"))"; \
-	flock "$$lock" $(MAKE) --no-print-directory airflow-init
+	flock "$$lock" bash -c 'echo "make run (pid $$PPID): airflow-init" > "$$1"; $(MAKE) --no-print-directory airflow-init; \
+		status=$$?; : > "$$1"; exit $$status' _ "$$lock"
 	@exec $(PY) -m cx.cli run --die-with-parent --from "$$FROM" --to "$$TO"
 	@exec $(PY) -m cx.cli summary --as-of "$$TO"
 

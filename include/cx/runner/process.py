@@ -72,7 +72,10 @@ def exclusive(path: Path, what: str, notify: Callable[[str], None] = print,
                 time.sleep(poll_s)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv)}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # no stale holder for the next one to name
     finally:
         os.close(fd)  # closing releases the lock; the kernel does it too if we are killed
 
