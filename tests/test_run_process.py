@@ -113,7 +113,9 @@ def test_dbt_locked_exits_75_on_lock_timeout(tmp_path):
     with open(f"{warehouse}.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         blocked = subprocess.run([str(DBT_LOCKED), "build"], env=env, capture_output=True, text=True, timeout=30)
-    assert blocked.returncode == 75 and "writer lock" in blocked.stderr
+    from cx.errors import LOCK_TIMEOUT_EXIT
+
+    assert blocked.returncode == LOCK_TIMEOUT_EXIT and "writer lock" in blocked.stderr
     free = subprocess.run([str(DBT_LOCKED), "--version"], env=env, capture_output=True, text=True, timeout=30)
     assert free.returncode == 0
 

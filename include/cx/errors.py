@@ -24,12 +24,9 @@ class DataQualityError(DeterministicError, RuntimeError):
         self.failures = list(failures or [])
 
 
-class DbtBuildError(DeterministicError):
-    """dbt reported failing models or tests (exit code 1)."""
-
-
 # bin/dbt-locked exits with this code (EX_TEMPFAIL) when it timed out waiting for the
-# warehouse lock: a transient failure the producer task keeps retrying.
+# warehouse lock: a transient failure the producer task keeps retrying. (dbt-locked runs
+# under any python3 without cx: it repeats the number; tests/test_run_process.py ties them.)
 LOCK_TIMEOUT_EXIT = 75
 # dbt's exit code for handled errors: failing models, tests, compile errors.
 DBT_HANDLED_ERROR_EXIT = 1
