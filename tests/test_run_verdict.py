@@ -38,9 +38,23 @@ def test_failed_upstream_failed_and_unfinished_tasks_are_named_with_their_error(
     assert not verdict.ok
     text = "\n".join(verdict.problems)
     assert "validate failed (try 1): DataQualityError: 35 rows" in text
-    assert "publish upstream_failed" in text and "an upstream task failed" in text
+    assert "not run, an upstream task failed: publish" in text
     assert "models.sentiment did not finish (state up_for_retry)" in text
     assert "dbt_docs did not finish (state none)" in text
+
+
+def test_a_failed_dbt_build_is_one_line_for_the_build_and_one_for_its_models():
+    tasks = [TaskRecord("dbt.dbt_producer_watcher", "failed", 1),
+             *[TaskRecord(f"dbt.model_{i}_run", "failed", 1) for i in range(30)],
+             TaskRecord("validate", "upstream_failed", 0)]
+    errors = {"dbt.dbt_producer_watcher": ["AirflowFailException: dbt build failed: Database Error in model stg_x"],
+              "dbt.model_3_run": ["AirflowFailException: not built: the dbt build failed before model_3 ran"]}
+    problems = judge(tasks, errors, run_state="failed").problems
+    assert problems[0] == ("dbt.dbt_producer_watcher failed (try 1): AirflowFailException: dbt build failed: "
+                           "Database Error in model stg_x")
+    assert problems[1].startswith("30 dbt model task(s) failed or not built: model_0_run, model_10_run")
+    assert "and 24 more: AirflowFailException: not built" in problems[1]
+    assert problems[2] == "not run, an upstream task failed: validate" and len(problems) == 3
 
 
 def test_a_run_airflow_marked_failed_is_not_ok_even_when_the_tasks_look_fine():

@@ -47,12 +47,17 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
     # a short-circuit task that returned False skips what follows it (the ML cadence gate)
     deciders = [t.task_id for t in tasks if t.returned is False]
     upstream = (f"{', '.join(deciders)} returned False" if deciders else "skipped by an upstream task")
+    dbt_models_failed: list[TaskRecord] = []
+    upstream_failed: list[str] = []
     for t in tasks:
         state = (t.state or "none").lower()
-        if state in FAILED_STATES:
-            why = _first(errors.get(t.task_id)) or ("an upstream task failed" if state == "upstream_failed"
-                                                    else "no error line in the log")
-            problems.append(f"{t.task_id} {state} (try {t.try_number}): {why}")
+        if state == "upstream_failed":
+            upstream_failed.append(t.task_id)
+        elif state == "failed" and t.task_id.startswith("dbt.") and not t.task_id.endswith("producer_watcher"):
+            dbt_models_failed.append(t)  # consequences of the build's failure: one line for all
+        elif state == "failed":
+            why = _first(errors.get(t.task_id)) or "no error line in the log"
+            problems.append(f"{t.task_id} failed (try {t.try_number}): {why}")
         elif state not in DONE_STATES:
             problems.append(f"{t.task_id} did not finish (state {state})")
         elif state == "skipped":
@@ -61,6 +66,13 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
             silent = silent_model_stage(t.returned, t.task_id)
             if silent:
                 problems.append(f"{t.task_id} succeeded but {silent}")
+    if dbt_models_failed:
+        names = [t.task_id.removeprefix("dbt.") for t in dbt_models_failed]
+        why = next((_first(errors.get(t.task_id)) for t in dbt_models_failed if errors.get(t.task_id)), "")
+        problems.append(f"{len(names)} dbt model task(s) failed or not built: {_names(names)}"
+                        + (f": {why}" if why else ""))
+    if upstream_failed:
+        problems.append(f"not run, an upstream task failed: {_names(upstream_failed)}")
     if not problems and run_state and run_state.lower() != "success":
         problems.append(f"Airflow recorded the run as {run_state}")
     return Verdict(not problems, problems, skipped)
@@ -100,6 +112,11 @@ def rows_out(summary: Mapping[str, Any], extra_keys: Iterable[str] = ()) -> int 
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _names(names: list[str], shown: int = 6) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _first(lines: list[str] | None) -> str:
