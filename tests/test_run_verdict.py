@@ -103,11 +103,13 @@ def test_error_lines_are_found_per_task_not_log_timestamps():
 def test_dbt_error_lines_from_json_and_text_output():
     event = {"info": {"level": "error", "msg": "\x1b[31mFailure in model fct_orders\x1b[0m\n  Conversion Error: "
                                                  "Could not convert string '99999999999999999999' to DECIMAL(18,4)"}}
-    lines = ["{\"info\": {\"level\": \"info\", \"msg\": \"1 of 2 OK\"}}", json.dumps(event),
+    progress = {"info": {"level": "error", "msg": "142 of 223 ERROR creating sql incremental model int_orders .. [ERROR]"}}
+    lines = ["{\"info\": {\"level\": \"info\", \"msg\": \"1 of 2 OK\"}}", json.dumps(progress), json.dumps(event),
              "Runtime Error in model x (models/x.sql)"]
     found = dbt_error_lines(lines)
-    assert found[0].startswith("Failure in model fct_orders") and "DECIMAL(18,4)" in found[0]
-    assert found[1] == "Runtime Error in model x (models/x.sql)"
+    assert found[0] == "Runtime Error in model x (models/x.sql)"  # what went wrong first
+    assert found[1].startswith("Failure in model fct_orders") and "DECIMAL(18,4)" in found[1]
+    assert len(found) == 2  # not dbt's progress line
 
 
 def test_stage_summary_shows_rows_per_stage():

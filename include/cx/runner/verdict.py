@@ -184,7 +184,7 @@ def _error_text(line: str) -> str | None:
     stripped = line.strip()
     exception = _EXCEPTION.match(stripped)
     if exception and not stripped.startswith(("Traceback", "File ")):
-        return _clip(f"{exception.group(1)}: {exception.group(2)}", 400)
+        return _clip(f"{exception.group(1)}: {exception.group(2)}", 600)
     level = _LEVEL.match(stripped)
     if level:
         message = _TAIL.sub("", level.group(2)).strip()
@@ -213,6 +213,12 @@ def dbt_error_lines(output: Iterable[str], limit: int = 5) -> list[str]:
             message = re.sub(r"\x1b\[[0-9;]*m", "", message).strip()
             # dbt's errors say where on the first line and what on the next
             first = ": ".join([l.strip() for l in message.splitlines() if l.strip()][:2])
-            if first and first not in lines:
+            if first and first not in lines and not _DBT_PROGRESS.match(first):
                 lines.append(_clip(first, 400))
+    # "Runtime Error in model x: Conversion Error: ..." says what; "Failure in model x" only where
+    lines.sort(key=lambda l: 0 if _DBT_DETAIL.search(l) else 1)
     return lines[:limit]
+
+
+_DBT_PROGRESS = re.compile(r"^\d+ of \d+ (ERROR|FAIL|WARN)\b")  # dbt's progress line of the failing node
+_DBT_DETAIL = re.compile(r"\b(Runtime|Database|Compilation|Parsing|Dependency) Error\b")
