@@ -83,7 +83,10 @@ DAGS_TEST_LOG = """\
 2026-12-03T10:10:05Z [error    ] Task failed with exception     [task] loc=task_runner.py:1000
 Traceback (most recent call last):
   File "x.py", line 1, in <module>
-cx.errors.DataQualityError: data quality (inputs) failed for 2024-11-26: fct_daily_sales.units_non_negative
+cx.errors.DataQualityError: data quality (inputs) failed for 2024-11-26: the model stages will not run:
+- marts.fct_daily_sales: fct_daily_sales.units_non_negative (35 rows)
+
+The above exception was the direct cause of the following exception:
 airflow.sdk.exceptions.AirflowFailException: DataQualityError: data quality (inputs) failed for 2024-11-26
 2026-12-03T10:10:05Z [error    ] cx task failed: dag=cx_daily task=validate run=r try=1 [cx.airflow_support] loc=a.py:1
 2026-12-03T10:10:06Z [info     ] [DAG TEST] end task task_id=validate map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1563
@@ -95,7 +98,8 @@ def test_error_lines_are_found_per_task_not_log_timestamps():
     errors = task_errors(DAGS_TEST_LOG)
     assert set(errors) == {"validate"}
     first = errors["validate"][0]
-    assert first.startswith("DataQualityError: data quality (inputs) failed for 2024-11-26")
+    assert first == ("DataQualityError: data quality (inputs) failed for 2024-11-26: the model stages will not run: "
+                     "- marts.fct_daily_sales: fct_daily_sales.units_non_negative (35 rows)")
     assert any(line.startswith("cx task failed: dag=cx_daily task=validate") for line in errors["validate"])
     assert not any(line.startswith("2026-") for line in errors["validate"])
 

@@ -131,6 +131,7 @@ def _clip(text: str, width: int = 200) -> str:
 
 _START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 _END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _LEVEL = re.compile(r"^\S+\s+\[(error|critical)\s*\]\s*(.*)$")
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit)\w*): (.+)$")
 # structlog's key=value tail on the log lines and the noise of Airflow's own error lines
@@ -148,8 +149,15 @@ def task_errors(log_text: str) -> dict[str, list[str]]:
     """
     found: dict[str, list[str]] = {}
     current: str | None = None
+    continued: int = 0  # lines still to add to a multi-line exception message ("...:" then "- ...")
     for raw in log_text.splitlines():
         line = raw.rstrip()
+        if (continued and current and found.get(current) and line and not _TIMESTAMP.match(line)
+                and not line.lstrip().startswith(("Traceback", "File ", "The above exception"))):
+            found[current][-1] = _clip(f"{found[current][-1]} {line.strip()}", 600)
+            continued -= 1
+            continue
+        continued = 0
         start = _START.search(line)
         if start:
             current = start.group(1)
@@ -163,6 +171,7 @@ def task_errors(log_text: str) -> dict[str, list[str]]:
         text = _error_text(line)
         if text and text not in found.setdefault(current, []):
             found[current].append(text)
+            continued = 3 if _EXCEPTION.match(line.strip()) and line.endswith(":") else 0
     for task, lines in found.items():  # exception messages first: they say what went wrong
         lines.sort(key=lambda l: 0 if _EXCEPTION.match(l) else 1)
     return {k: v for k, v in found.items() if v}
