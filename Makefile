@@ -79,8 +79,8 @@ demo: airflow-init
 run-args:
 	@for name in FROM TO; do \
 		value=$$(printenv "$$name" || true); \
-		[[ "$$value" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$$ ]] || { \
-			echo "usage: make run FROM=YYYY-MM-DD TO=YYYY-MM-DD ($$name is not a YYYY-MM-DD date)" >&2; exit 2; }; \
+		[[ "$$value" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$$ && "$$(date -ud "$$value" +%F 2>/dev/null)" == "$$value" ]] || { \
+			echo "usage: make run FROM=YYYY-MM-DD TO=YYYY-MM-DD ($$name is not a valid YYYY-MM-DD date)" >&2; exit 2; }; \
 	done
 
 # FROM and TO reach the recipe through the environment (make exports command-line

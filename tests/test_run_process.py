@@ -156,12 +156,12 @@ def test_each_invocation_logs_to_its_own_file(tmp_path):
     assert log_path(tmp_path, "2024-01-01").name.endswith(f"_{os.getpid()}.log")
 
 
-@pytest.mark.parametrize("bad", ["2024-01-01; touch {marker}", "$(touch {marker})", "`touch {marker}`", ""])
+@pytest.mark.parametrize("bad", ["2024-01-01; touch {marker}", "$(touch {marker})", "`touch {marker}`", "", "2024-13-45"])
 def test_make_run_never_runs_user_text(tmp_path, bad):
     marker = tmp_path / "pwned"
     result = subprocess.run(["make", "--no-print-directory", "run", f"FROM={bad.format(marker=marker)}",
                              "TO=2024-01-02"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "FROM is not a YYYY-MM-DD date" in result.stderr
+    assert result.returncode == 2 and "FROM is not a valid YYYY-MM-DD date" in result.stderr
     assert not marker.exists()
 
 
