@@ -39,7 +39,7 @@ DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
 
-.PHONY: help install airflow-init demo generate run summary test test-backfill docs airflow clean
+.PHONY: help install airflow-init demo generate run run-args summary test test-backfill docs airflow clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -66,20 +66,34 @@ generate: install
 
 demo: airflow-init
 	@set -e; start=$$(date +%s); \
-	rm -rf $(CX_LANDING_DIR) $(CX_WAREHOUSE) $(CX_WAREHOUSE).lock; \
+	rm -rf "$$CX_LANDING_DIR" "$$CX_WAREHOUSE" "$$CX_WAREHOUSE.lock"; \
 	$(MAKE) --no-print-directory generate; \
 	last=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))"); \
 	bulk_to=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$$last') - d.timedelta(days=$(DEMO_DAILY_RUNS)))"); \
 	daily_from=$$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$$bulk_to') + d.timedelta(days=1))"); \
-	$(PY) -m cx.cli run --from $(DEMO_START) --to $$bulk_to; \
-	$(PY) -m cx.cli run --from $$daily_from --to $$last --bulk-min-days 999; \
+	$(PY) -m cx.cli run --die-with-parent --from $(DEMO_START) --to $$bulk_to; \
+	$(PY) -m cx.cli run --die-with-parent --from $$daily_from --to $$last --bulk-min-days 999; \
 	$(PY) -m cx.cli summary; \
 	echo "make demo finished in $$(( $$(date +%s) - start ))s"
 
-run: airflow-init
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make run FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
-	$(PY) -m cx.cli run --from $(FROM) --to $(TO)
-	$(PY) -m cx.cli summary --as-of $(TO)
+run-args:
+	@for name in FROM TO; do \
+		value=$$(printenv "$$name" || true); \
+		[[ "$$value" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$$ && "$$(date -ud "$$value" +%F 2>/dev/null)" == "$$value" ]] || { \
+			echo "usage: make run FROM=YYYY-MM-DD TO=YYYY-MM-DD ($$name is not a valid YYYY-MM-DD date)" >&2; exit 2; }; \
+	done
+
+# FROM and TO reach the recipe through the environment (make exports command-line
+# variables) and are only ever quoted there ("$$FROM"): never expanded into shell text.
+# airflow-init (migrating the metadata DB, writing the dbt manifest the DAG reads) under the
+# lock `cx.cli run` holds while it runs, so it never rewrites them under a running `make run`.
+run: run-args install
+	@mkdir -p "$$AIRFLOW_HOME"; lock="$$AIRFLOW_HOME/cx_run.lock"; \
+	flock -n "$$lock" true || echo "    waiting: another make run uses $$AIRFLOW_HOME ($$(cat "$$lock"))"; \
+	flock "$$lock" bash -c 'echo "make run (pid $$PPID): airflow-init" > "$$1"; $(MAKE) --no-print-directory airflow-init; \
+		status=$$?; : > "$$1"; exit $$status' _ "$$lock"
+	@exec $(PY) -m cx.cli run --die-with-parent --from "$$FROM" --to "$$TO"
+	@exec $(PY) -m cx.cli summary --as-of "$$TO"
 
 summary: install
 	$(PY) -m cx.cli summary

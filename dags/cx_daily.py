@@ -31,6 +31,7 @@ from cx.airflow_support import (  # noqa: E402
     dbt_task_env,
     default_args,
     locked_dbt_executable,
+    no_retry,
     published_assets,
     report_models_after_build,
     run_window_from_context,
@@ -74,6 +75,7 @@ with DAG(
 ) as dag:
 
     @task(task_id="check_landing_files", doc_md="Lists what arrived in the landing zone for the run's days.")
+    @no_retry
     def check_landing_files() -> dict:
         from cx.pipeline import check_landing
 
@@ -85,12 +87,14 @@ with DAG(
         "`CX_FRESHNESS_SLA_OVERRIDES`). Stale sources: warning, alert, row in `main.source_freshness`; "
         "the run fails only with `CX_FRESHNESS_FAIL=true`.",
     )
+    @no_retry
     def check_freshness() -> dict:
         from cx.airflow_support import freshness_run
 
         return freshness_run(get_current_context())
 
     @task(task_id="load_landing", pool=DUCKDB_POOL, doc_md="Ingests the run's landing files into the `landing` schema.")
+    @no_retry
     def load_landing() -> dict:
         from cx.pipeline import load_landing as load
 
@@ -134,6 +138,7 @@ with DAG(
         doc_md="Great Expectations, stage `inputs`: the run's staged rows and the marts the models read. "
         "Critical failures stop the model stages.",
     )
+    @no_retry
     def validate() -> dict:
         from cx.quality.checkpoint import run
 
@@ -151,6 +156,7 @@ with DAG(
         "marts describe the newest day ingested, so each day is loaded, built, validated, modelled and "
         "published in date order, while the runs' other tasks overlap.",
     )
+    @no_retry
     def wait_for_earlier_days() -> PokeReturnValue:
         from cx.airflow_support import earlier_days_done
 
@@ -162,6 +168,7 @@ with DAG(
         doc_md="ML cadence (`CX_ML_CADENCE` or the run's `ml_cadence`): daily, weekly, or latest. "
         "False skips the model stages; publish then keeps the latest models' outputs.",
     )
+    @no_retry
     def should_train() -> bool:
         from cx.airflow_support import training_decision
 
@@ -170,24 +177,28 @@ with DAG(
     with TaskGroup("models", tooltip="Model stages: each reads the marts, writes its table and model_runs") as models:
 
         @task(task_id="sentiment", doc_md="Review and ticket sentiment → `main.review_sentiment`.")
+        @no_retry
         def sentiment() -> dict:
             from cx.models.sentiment import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
         @task(task_id="segmentation", doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.")
+        @no_retry
         def segmentation() -> dict:
             from cx.models.segmentation import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
         @task(task_id="recommendations", doc_md="LightFM top-N per customer → `main.customer_recommendations`.")
+        @no_retry
         def recommendations() -> dict:
             from cx.models.recommend import run
 
             return run(run_window_from_context(get_current_context()).run_to)
 
         @task(task_id="forecasting", doc_md="Prophet revenue/orders forecasts → `main.sales_forecast`.")
+        @no_retry
         def forecasting() -> dict:
             from cx.models.forecast import run
 
@@ -205,6 +216,7 @@ with DAG(
         outlets=published_assets(),
         doc_md="Assembles the published tables in `main` and reports row counts.",
     )
+    @no_retry
     def publish() -> dict:
         from cx.airflow_support import publish_run
 
@@ -216,6 +228,7 @@ with DAG(
         doc_md="Great Expectations, stage `published`: the contract's tables as users read them, "
         "for the run's as-of day. Results in `main.dq_results`.",
     )
+    @no_retry
     def validate_published() -> dict:
         from cx.quality.checkpoint import run
 
@@ -229,6 +242,7 @@ with DAG(
         doc_md="The dbt documentation site (`$CX_ARTIFACTS_DIR/dbt_docs`, linked from the CX page); "
         "only on the newest run, not on each day of a backfill.",
     )
+    @no_retry
     def dbt_docs() -> dict:
         from cx.airflow_support import dbt_docs_run
 

@@ -231,3 +231,94 @@ def test_schedule_settings(monkeypatch):
     monkeypatch.setenv("CX_START_DATE", "June")
     with pytest.raises(ValueError):
         load_settings()
+
+
+# --- deterministic failures are not retried ---------------------------------------------------
+
+
+def test_deterministic_errors_fail_without_retry_and_others_keep_retries():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from cx.airflow_support import no_retry
+    from cx.errors import ConfigurationError, DataQualityError
+
+    def raising(error):
+        @no_retry
+        def task_callable():
+            raise error
+        return task_callable
+
+    for error in (DataQualityError("critical checks failed", []), ConfigurationError("CX_SEED='x' is not valid")):
+        with pytest.raises(AirflowFailException, match=str(error).split()[0]):
+            raising(error)()
+    for transient in (TimeoutError("waited 1800s for the DuckDB writer lock"), RuntimeError("worker lost")):
+        with pytest.raises(type(transient)):
+            raising(transient)()
+
+
+def test_every_python_task_maps_deterministic_errors(dagbag):
+    from cx.airflow_support import no_retry
+
+    dag = dagbag.dags["cx_daily"]
+    python_tasks = [t for t in dag.tasks if hasattr(t, "python_callable")]
+    assert {"validate", "validate_published", "models.forecasting", "load_landing"} <= {t.task_id for t in python_tasks}
+    for task in python_tasks:
+        callable_ = task.python_callable
+        assert getattr(callable_, "__wrapped__", None) is not None, task.task_id
+        assert callable_.__code__ is no_retry(lambda: None).__code__, task.task_id
+
+
+def test_settings_errors_are_configuration_errors(monkeypatch):
+    from cx.config import load_settings
+    from cx.errors import ConfigurationError
+
+    monkeypatch.setenv("CX_SEED", "forty-two")
+    with pytest.raises(ConfigurationError, match="CX_SEED"):
+        load_settings()
+
+
+def test_data_quality_gate_raises_a_deterministic_error():
+    from cx.errors import DeterministicError
+    from cx.quality.checkpoint import DataQualityError
+
+    assert issubclass(DataQualityError, DeterministicError)
+
+
+class _Result(SimpleNamespace):
+    pass
+
+
+def test_dbt_producer_fails_without_retry_on_dbt_errors_and_retries_a_lock_timeout(dagbag):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    producer = dagbag.dags["cx_daily"].get_task("dbt.dbt_producer_watcher")
+    failing = ['{"info": {"level": "error", "msg": "Database Error in model fct_orders\\n  Conversion Error: '
+               'Could not convert string to DECIMAL(18,4)"}}']
+    with pytest.raises(AirflowFailException, match="fct_orders: Conversion Error"):
+        producer.handle_exception_subprocess(_Result(exit_code=1, full_output=failing))
+    with pytest.raises(AirflowException) as lock_timeout:
+        producer.handle_exception_subprocess(_Result(exit_code=75, full_output=["waited 1800s"]))
+    assert not isinstance(lock_timeout.value, AirflowFailException)
+    producer.handle_exception_subprocess(_Result(exit_code=0, full_output=[]))
+
+
+def test_dbt_model_tasks_do_not_rerun_after_a_failed_build(dagbag, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    sensor = next(t for t in dagbag.dags["cx_daily"].tasks
+                  if t.task_id.startswith("dbt.") and "producer" not in t.task_id)
+    ran: list[str] = []
+    monkeypatch.setattr(sensor, "_get_producer_task_status", lambda context: "failed")
+    monkeypatch.setattr(sensor, "_get_node_status", lambda ti, context: None)
+    monkeypatch.setattr(sensor, "_fallback_to_non_watcher_run", lambda *a, **k: ran.append("fallback"))
+    with pytest.raises(AirflowFailException, match="not built: the dbt build failed"):
+        sensor.execute({"ti": SimpleNamespace(try_number=1)})
+    assert ran == []  # Cosmos would run the model on its own here
+
+
+def test_unknown_holiday_country_is_a_configuration_error():
+    from cx.errors import ConfigurationError
+    from cx.models.forecast import parse_holiday_country
+
+    with pytest.raises(ConfigurationError, match="CX_HOLIDAY_COUNTRY"):
+        parse_holiday_country("XX")

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cx.alerts import CxFailureNotifier
 from cx.config import PUBLISHED_TABLES, Settings, dbt_process_env
+from cx.errors import DBT_HANDLED_ERROR_EXIT, DeterministicError
 from cx.pipeline import RunWindow
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,10 @@ Re-runs and cleared tasks replace their day's partitions, so they are idempotent
 **Bulk load**: trigger with `range_start` (e.g. `{"range_start": "2024-01-01"}`) to
 build all days from `range_start` to the run's date in one run.
 
+**Retries**: critical data-quality failures, invalid settings and failing dbt models
+or tests fail their task at once (retrying cannot change them); lock timeouts and
+lost workers are retried.
+
 **Alerts**: set `CX_ALERT_CONN_ID` to an Airflow connection (http webhook, smtp, or
 Slack webhook when its provider is installed) to be notified of failed tasks and
 stale sources. Off by default.
@@ -84,6 +91,26 @@ def default_args() -> dict[str, Any]:
         # Called once a task has failed for good (after its retries).
         "on_failure_callback": [log_failure, CxFailureNotifier()],
     }
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def no_retry(func: F) -> F:
+    """A task callable whose deterministic failures (cx.errors.DeterministicError: a
+    critical data-quality gate, bad configuration) fail the task at once: retrying
+    cannot change them. Other errors (a lock timeout, a lost worker) keep the retries."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DeterministicError as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+
+    return wrapper  # type: ignore[return-value]
 
 
 def log_failure(context: dict[str, Any]) -> None:
@@ -273,9 +300,57 @@ def report_models_after_build(dbt_group: Any) -> None:
     producer.dbt_cmd_flags = [*kept, "--exclude-resource-type", "unit_test"]
     producer.doc_md = ("Runs the one `dbt build` of this run (staging → intermediate → marts, with tests) "
                        "under the warehouse writer lock; the other tasks of this group report each model.")
+    producer.handle_exception_subprocess = _dbt_exit_handler(producer)
     for sensor in tasks:
         if sensor is producer or sensor.task_id.endswith("dbt_producer_watcher_done"):
             continue
         producer >> sensor
         sensor.trigger_rule = "all_done"
         sensor.pool = "default_pool"
+        sensor.execute = _not_retried_after_failed_build(sensor, sensor.execute)
+
+
+def _dbt_exit_handler(producer: Any) -> Callable[[Any], None]:
+    """The producer's verdict on its `dbt build`: exit 1 (dbt's handled errors: a failing
+    model, test or compile) fails the task without retries, with dbt's error lines in the
+    message; other codes (75: the writer lock timed out, a killed dbt) keep Cosmos'
+    handling and the retries."""
+    cosmos_handler = producer.handle_exception_subprocess
+
+    def handle(result: Any) -> None:
+        if result.exit_code == DBT_HANDLED_ERROR_EXIT:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from cx.runner.verdict import dbt_error_lines
+
+            errors = dbt_error_lines(result.full_output or [])
+            raise AirflowFailException("dbt build failed (not retried: the same build fails the same way): "
+                                       + (" | ".join(errors) or "see the dbt output above"))
+        cosmos_handler(result)
+
+    return handle
+
+
+def _not_retried_after_failed_build(sensor: Any, execute: Callable[..., Any]) -> Callable[..., Any]:
+    """A model task's execute that does not retry, nor re-run its model, once the build failed
+    deterministically (the producer FAILED: Cosmos' retries skip it instead). Cosmos would
+    otherwise run the failed model again on each retry, and every model the build did not
+    reach once more on its own."""
+
+    def run(context: Any, **kwargs: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        failed_build = sensor._get_producer_task_status(context) == "failed"
+        if failed_build and sensor._get_node_status(context["ti"], context) is None:
+            raise AirflowFailException(f"not built: the dbt build failed before {sensor.model_unique_id} ran "
+                                       f"(see {sensor.producer_task_id})")
+        try:
+            return execute(context, **kwargs)
+        except (AirflowFailException, AirflowSkipException):
+            raise
+        except Exception as error:
+            if failed_build:
+                raise AirflowFailException(str(error)) from error
+            raise
+
+    return run

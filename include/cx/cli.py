@@ -6,7 +6,9 @@
 `run` drives `airflow dags test cx_daily` (the embedded, single-machine way of
 running DAGs): a range longer than CX_BULK_MIN_DAYS days is one bulk run (one
 ingest, one dbt build, models once), shorter ranges are one run per day, exactly
-like the schedule.
+like the schedule. Each run is judged from Airflow's record of it (task-instance
+states and the tasks' returned summaries, cx.runner), one `run` at a time per
+warehouse, and its `dags test` dies with it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import signal
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from cx.config import PUBLISHED_TABLES, load_settings
+from cx.config import PUBLISHED_TABLES, Settings, load_settings
+from cx.errors import ConfigurationError
 
 
 def airflow_executable() -> str:
@@ -28,57 +31,94 @@ def airflow_executable() -> str:
     return str(beside) if beside.exists() else "airflow"
 
 
-def dag_test(run_date: date, range_start: date | None = None) -> float:
-    """One cx_daily run through Airflow; raises when any task fails."""
+def effective_start_date(run_date: date, configured: date) -> date:
+    """The DAG start date the `dags test` of ``run_date`` runs with.
+
+    Airflow creates no task instance for a logical date before the DAG's start date
+    (the run then "succeeds" having done nothing), so a run of an earlier day starts
+    the DAG at that day; the scheduler's start date (CX_START_DATE) is unchanged.
+    """
+    return min(run_date, configured)
+
+
+def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None,
+             extra_args: tuple[str, ...] = ()) -> float:
+    """One cx_daily run through `airflow dags test`, judged from Airflow's record of it
+    (task-instance states and returned summaries); raises SystemExit unless it did its work."""
+    from cx.runner.process import log_path, run_tied
+    from cx.runner.record import find_run
+    from cx.runner.verdict import judge, log_errors, task_errors
+
+    settings = settings or load_settings()
     conf = {"range_start": range_start.isoformat()} if range_start else {}
-    command = [airflow_executable(), "dags", "test", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf)]
+    command = [airflow_executable(), "dags", "test", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf),
+               *extra_args]
     label = f"{range_start}..{run_date} (bulk)" if range_start else str(run_date)
+    start_date = effective_start_date(range_start or run_date, settings.start_date)
+    env = {**os.environ, "CX_START_DATE": start_date.isoformat()}
     print(f"==> cx_daily {label}", flush=True)
     started = time.monotonic()
-    log_dir = load_settings().artifacts_dir / "run_logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"cx_daily_{run_date}.log"
-    with open(log_path, "w") as log_file:
-        completed = subprocess.run(command, stdout=log_file, stderr=subprocess.STDOUT, check=False)
+    created_after = datetime.now(timezone.utc) - timedelta(seconds=5)
+    log = log_path(settings.artifacts_dir / "run_logs", run_date)
+    with open(log, "w") as log_file:
+        returncode = run_tied(command, log_file, env)
     elapsed = time.monotonic() - started
-    failed = _failed_tasks(log_path)
-    if completed.returncode != 0 or failed:
-        raise SystemExit(
-            f"cx_daily {label} failed (exit {completed.returncode}); failed tasks: {', '.join(failed) or 'see log'}\n"
-            f"full log: {log_path}\n" + _tail(log_path)
-        )
-    print(f"    ok in {elapsed:.0f}s (log: {log_path})", flush=True)
+    record = find_run(run_date, created_after)
+    log_text = log.read_text(errors="replace")
+    errors = task_errors(log_text)
+    verdict = judge(record.tasks if record else [], errors, record.state if record else None,
+                    start_date_hint=f"run day {run_date}, DAG start date {start_date}")
+    if record is None:
+        verdict.problems = [f"`airflow dags test` recorded no run of {run_date} (exit {returncode})",
+                            *log_errors(log_text)]
+        verdict.ok = False
+    elif returncode != 0 and verdict.ok:
+        verdict.problems.append(f"`airflow dags test` exited {returncode}")
+        verdict.ok = False
+    if record is not None:
+        print(stage_report(record.tasks, log_text), flush=True)
+    for line in verdict.skipped:
+        print(f"    skipped: {line}", flush=True)
+    if not verdict.ok:
+        problems = "\n".join(f"  - {p}" for p in verdict.problems)
+        raise SystemExit(f"cx_daily {label} FAILED after {elapsed:.0f}s:\n{problems}\nfull log: {log}")
+    print(f"    ok in {elapsed:.0f}s (log: {log})", flush=True)
     return elapsed
 
 
-def _failed_tasks(log_path: Path) -> list[str]:
-    """Task ids that ended failed, from `airflow dags test` output."""
-    import re
+def stage_report(tasks: list, log_text: str = "") -> str:
+    from cx.runner.summary import dbt_totals, format_stages
 
-    failed: list[str] = []
-    pattern = re.compile(r"new_state=failed.*?task_id='?([\w.]+)")
-    for line in log_path.read_text(errors="replace").splitlines():
-        if "Marking task as FAILED" in line or "new_state=failed" in line:
-            match = pattern.search(line) or re.search(r"task_id=([\w.]+)", line)
-            failed.append(match.group(1) if match else line[:160])
-    return failed
+    return format_stages(tasks, dbt_totals(log_text))
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    text = path.read_text(errors="replace").splitlines()
-    interesting = [l for l in text if "Skipping registering" not in l]
-    return "\n".join(interesting[-lines:])
+def run_range(start: date, end: date, bulk_min_days: int, wait: bool = True) -> None:
+    from cx.runner.process import exclusive
+    from cx.runner.record import dag_unpaused
 
-
-def run_range(start: date, end: date, bulk_min_days: int) -> None:
     if start > end:
         raise SystemExit(f"--from {start} is after --to {end}")
-    days = (end - start).days + 1
-    if days >= bulk_min_days:
-        dag_test(end, range_start=start)
-        return
-    for offset in range(days):
-        dag_test(start + timedelta(days=offset))
+    settings = load_settings()
+    if start < settings.start_date and dag_unpaused():
+        raise SystemExit(
+            f"not started: {start} is before cx_daily's start date {settings.start_date} (CX_START_DATE), and "
+            "cx_daily is unpaused in this Airflow. `cx run` would start the DAG earlier for its own runs, and a "
+            f"scheduler could then catch up from {start}. Pause cx_daily (`airflow dags pause cx_daily`) or set "
+            f"CX_START_DATE={start} for the scheduler too.")
+    # One `cx run` per Airflow metadata DB and per warehouse: `dags test` replaces any
+    # run of the same day (another invocation's included), and runs of consecutive days
+    # would interleave their warehouse steps (a `dags test` run does not wait for others).
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+    timeout = None if wait else 0
+    with exclusive(airflow_home / "cx_run.lock", f"the Airflow metadata DB in {airflow_home}", timeout_s=timeout), \
+            exclusive(settings.warehouse.with_name(settings.warehouse.name + ".run.lock"),
+                      f"the warehouse {settings.warehouse}", timeout_s=timeout):
+        days = (end - start).days + 1
+        if days >= bulk_min_days:
+            dag_test(end, range_start=start, settings=settings)
+            return
+        for offset in range(days):
+            dag_test(start + timedelta(days=offset), settings=settings)
 
 
 def summary(as_of: date | None = None) -> str:
@@ -136,13 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--to", dest="end", required=True, type=date.fromisoformat)
     run.add_argument("--bulk-min-days", type=int, default=int(os.environ.get("CX_BULK_MIN_DAYS", "3")),
                      help="ranges at least this long load in one bulk run (default 3)")
+    run.add_argument("--no-wait", action="store_true",
+                     help="refuse, instead of waiting, when another `cx run` uses the warehouse")
+    run.add_argument("--die-with-parent", action="store_true",
+                     help="stop when the parent process dies (make run: kill -9 of make stops the run)")
     show = sub.add_parser("summary", help="print rows, model metrics and data-quality results")
     show.add_argument("--as-of", type=date.fromisoformat, default=None)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        run_range(args.start, args.end, args.bulk_min_days)
-    else:
-        print(summary(args.as_of))
+    try:
+        if args.command == "run":
+            if args.die_with_parent:
+                from cx.runner.process import die_with_parent
+
+                die_with_parent(signal.SIGTERM)
+            run_range(args.start, args.end, args.bulk_min_days, wait=not args.no_wait)
+        else:
+            print(summary(args.as_of))
+    except ConfigurationError as error:  # a bad setting: its message, not a stack trace
+        raise SystemExit(f"configuration error: {error}") from None
     return 0
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from cx.contract import LANDING_SOURCES
+from cx.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,16 +26,28 @@ def _env(name: str, default: str) -> str:
 def _date_order(value: str) -> str:
     order = value.strip().upper()
     if order not in ("DMY", "MDY"):
-        raise ValueError(f"CX_DATE_ORDER must be DMY or MDY, not {value!r}")
+        raise ConfigurationError(f"CX_DATE_ORDER must be DMY or MDY, not {value!r}")
     return order
 
 
 def _env_int(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
+    return _parsed(name, str(default), int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    return float(_env(name, str(default)))
+    return _parsed(name, str(default), float, "a number")
+
+
+def _env_date(name: str, default: str) -> date:
+    return _parsed(name, default, date.fromisoformat, "a YYYY-MM-DD date")
+
+
+def _parsed(name: str, default: str, parse, what: str):
+    value = _env(name, default)
+    try:
+        return parse(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not {what}") from None
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -47,7 +60,7 @@ def _env_bool(name: str, default: bool) -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name}={value!r}: expected true or false")
+    raise ConfigurationError(f"{name}={value!r}: expected true or false")
 
 
 def _env_source_days(name: str) -> tuple[tuple[str, int], ...]:
@@ -57,7 +70,7 @@ def _env_source_days(name: str) -> tuple[tuple[str, int], ...]:
         source, sep, days = item.partition("=")
         source = source.strip()
         if not sep or source not in SOURCES or not days.strip().isdigit():
-            raise ValueError(
+            raise ConfigurationError(
                 f"{name}: {item!r} is not <source>=<days> with a source among {', '.join(SOURCES)}"
             )
         pairs.append((source, int(days)))
@@ -174,7 +187,7 @@ def load_settings() -> Settings:
         freshness_fail=_env_bool("CX_FRESHNESS_FAIL", False),
         ml_weekday=_env_int("CX_ML_WEEKDAY", 6),
         max_active_runs=_env_int("CX_MAX_ACTIVE_RUNS", 4),
-        start_date=date.fromisoformat(_env("CX_START_DATE", "2024-01-01")),
+        start_date=_env_date("CX_START_DATE", "2024-01-01"),
         catchup=_env_bool("CX_CATCHUP", True),
     )
 

@@ -143,7 +143,9 @@ def parse_holiday_country(spec: str) -> tuple[str, str | None] | None:
     try:
         _holidays_between(country.upper(), subdiv.upper() or None, 2000, 2000)
     except (NotImplementedError, KeyError, AttributeError) as exc:
-        raise ValueError(
+        from cx.errors import ConfigurationError  # a ValueError: deterministic, not retried
+
+        raise ConfigurationError(
             f"CX_HOLIDAY_COUNTRY={spec!r} is not known to the holidays package ({exc}); use an ISO code "
             "such as GB, DE or US, optionally with a subdivision such as GB-ENG, or leave it empty"
         ) from None

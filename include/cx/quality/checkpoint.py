@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from cx.config import Settings, load_settings
+from cx.errors import DataQualityError  # deterministic: the DAG does not retry it
 from cx.quality.policy import Policy, Severity, load_policy
 from cx.quality.project import PROJECT_DIR, STAGES, SuiteSpec, open_context, stage_specs
 from cx.quality.suites import (
@@ -57,14 +58,6 @@ RESULT_COLUMNS = ["suite", "expectation", "table", "success", "unexpected_count"
 # Same types as the published table (cx.publish creates it when validation never ran).
 RESULTS_DDL = ('suite varchar, expectation varchar, "table" varchar, success boolean, '
                "unexpected_count bigint, severity varchar, details varchar, as_of_date date")
-
-
-class DataQualityError(RuntimeError):
-    """Critical checks failed; ``failures`` holds their results."""
-
-    def __init__(self, message: str, failures: list[CheckResult]):
-        super().__init__(message)
-        self.failures = failures
 
 
 @dataclass(frozen=True)
