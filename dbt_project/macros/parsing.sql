@@ -42,7 +42,7 @@ create or replace macro reference.parse_date(x) as cast(reference.parse_ts(x) as
 create or replace macro reference.number_text(x) as regexp_replace(
     regexp_replace(trim(x), '^[A-Z]{3}\s*|\s*[A-Z]{3}$', ''),
     '[\p{Sc}\s\x{00A0}\x{202F}''\x{2019}]', '', 'g');
--- '(5.00)', '-(5.00)'-free: the parentheses become a leading minus.
+-- Accounting negative: '(5.00)' becomes '-5.00' ('(-5)' stays, and is rejected).
 create or replace macro reference.signed_number_text(s) as
     case when regexp_full_match(s, '\([^()\-+]+\)') then '-' || substr(s, 2, length(s) - 2) else s end;
 create or replace macro reference.decimal_mark(s) as case
