@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -60,15 +60,19 @@ COLUMNS = {
 }
 
 
+def _write(landing: Path, source: str, day: date, rows: list[dict[str, str]]) -> None:
+    folder = landing / source / day.isoformat()
+    folder.mkdir(parents=True)
+    with open(folder / "export.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, COLUMNS[source])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def test_adversarial_values_are_parsed_repaired_or_quarantined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     landing = tmp_path / "landing"
     for source, rows in ROWS.items():
-        folder = landing / source / DAY.isoformat()
-        folder.mkdir(parents=True)
-        with open(folder / "export.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, COLUMNS[source])
-            writer.writeheader()
-            writer.writerows(rows)
+        _write(landing, source, DAY, rows)
     warehouse = tmp_path / "w.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
@@ -103,4 +107,19 @@ def test_adversarial_values_are_parsed_repaired_or_quarantined(tmp_path: Path, m
                        ("customers", "first_name"): 1, ("customers", "birth_date"): 1}
     assert con.execute("select bool_and(is_balanced), sum(landing_rows), sum(quarantined_rows) "
                        "from marts.reconciliation").fetchone() == (True, 13, 7)
+    con.close()
+
+    # The catalog catches up the next day: the daily (incremental) run releases the
+    # line, and the order's amount counts it.
+    later = DAY + timedelta(days=1)
+    _write(landing, "products", later, [{"product_id": "P404", "name": "Bowl", "category": "kitchen",
+                                         "price": "10.00", "updated_at": "2024-03-06 08:00:00"}])
+    with connect(settings) as con:
+        ingest_range(con, landing, later, later)
+    build(later, later, settings, tests=False)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select order_amount, items_count from marts.fct_orders").fetchall() == [(3010.0, 3)]
+    assert con.execute("select count(*) from marts.quarantine where reason = 'unknown_product'").fetchone() == (0,)
+    assert con.execute("select bool_and(is_balanced), sum(landing_rows), sum(quarantined_rows) "
+                       "from marts.reconciliation").fetchone() == (True, 14, 6)
     con.close()
