@@ -30,8 +30,8 @@ create or replace macro reference.parse_ts(x) as coalesce(
 
 create or replace macro reference.parse_date(x) as cast(reference.parse_ts(x) as date);
 
--- Numbers (rules in docs/parsing.md). Accepted: currency signs and upper-case ISO
--- codes ('€1.234,50', '$ 5.00', '1 000 EUR'), spaces and apostrophes as thousands
+-- Numbers (rules in docs/parsing.md). Accepted: currency signs and ISO codes
+-- ('€1.234,50', '$ 5.00', '1 000 EUR'), spaces and apostrophes as thousands
 -- separators, '1,234.50' / '1.234,50' / '12,99' (with both marks the last one is the
 -- decimal mark; a lone comma is decimal only before 1-2 final digits), accounting
 -- negatives '(5.00)' = -5, and scientific notation '1.5e3' = 1500. Anything else
@@ -39,8 +39,13 @@ create or replace macro reference.parse_date(x) as cast(reference.parse_ts(x) as
 -- staging model quarantines it as unparseable_number rather than guess. Values that
 -- parse but are out of the double range come out as +-inf; the staging range checks
 -- (value_out_of_range) catch them with the other oversized values.
+-- Currency codes: any upper-case three letters, and the common codes in any case
+-- ('12,99 eur'); other words ('1,5 Mio', '2 kg') are not dropped, so the value is rejected.
 create or replace macro reference.number_text(x) as regexp_replace(
-    regexp_replace(trim(x), '^[A-Z]{3}\s*|\s*[A-Z]{3}$', ''),
+    regexp_replace(
+        regexp_replace(trim(x), '^[A-Z]{3}\s*|\s*[A-Z]{3}$', ''),
+        '(?i)^(eur|usd|gbp|chf|jpy|cny|sek|nok|dkk|pln|czk|huf|ron|bgn|aud|cad|nzd|inr|brl|mxn|zar|try|sgd|hkd)\s*|\s*(eur|usd|gbp|chf|jpy|cny|sek|nok|dkk|pln|czk|huf|ron|bgn|aud|cad|nzd|inr|brl|mxn|zar|try|sgd|hkd)$',
+        ''),
     '[\p{Sc}\s\x{00A0}\x{202F}''\x{2019}]', '', 'g');
 -- Accounting negative: '(5.00)' becomes '-5.00' ('(-5)' stays, and is rejected).
 create or replace macro reference.signed_number_text(s) as
