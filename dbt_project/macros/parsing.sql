@@ -30,10 +30,26 @@ create or replace macro reference.parse_ts(x) as coalesce(
 
 create or replace macro reference.parse_date(x) as cast(reference.parse_ts(x) as date);
 
--- Numbers with currency signs, spaces and thousands separators: '€1.234,50',
--- '$ 5.00', '1,234.50', '12,99', '1 000'. With both separators the last one is the
--- decimal mark; a lone comma is decimal only before 1-2 final digits.
-create or replace macro reference.number_chars(x) as regexp_replace(x, '[^0-9,.\-]', '', 'g');
+-- Numbers (rules in docs/parsing.md). Accepted: currency signs and ISO codes
+-- ('€1.234,50', '$ 5.00', '1 000 EUR'), spaces and apostrophes as thousands
+-- separators, '1,234.50' / '1.234,50' / '12,99' (with both marks the last one is the
+-- decimal mark; a lone comma is decimal only before 1-2 final digits), accounting
+-- negatives '(5.00)' = -5, and scientific notation '1.5e3' = 1500. Anything else
+-- (hex '0x10', '1.5k', '5.00-', 'n/a', 'inf', misplaced separators) is NULL: the
+-- staging model quarantines it as unparseable_number rather than guess. Values that
+-- parse but are out of the double range come out as +-inf; the staging range checks
+-- (value_out_of_range) catch them with the other oversized values.
+-- Currency codes: any upper-case three letters, and the common codes in any case
+-- ('12,99 eur'); other words ('1,5 Mio', '2 kg') are not dropped, so the value is rejected.
+create or replace macro reference.number_text(x) as regexp_replace(
+    regexp_replace(
+        regexp_replace(trim(x), '^[A-Z]{3}\s*|\s*[A-Z]{3}$', ''),
+        '(?i)^(eur|usd|gbp|chf|jpy|cny|sek|nok|dkk|pln|czk|huf|ron|bgn|aud|cad|nzd|inr|brl|mxn|zar|try|sgd|hkd)\s*|\s*(eur|usd|gbp|chf|jpy|cny|sek|nok|dkk|pln|czk|huf|ron|bgn|aud|cad|nzd|inr|brl|mxn|zar|try|sgd|hkd)$',
+        ''),
+    '[\p{Sc}\s\x{00A0}\x{202F}''\x{2019}]', '', 'g');
+-- Accounting negative: '(5.00)' becomes '-5.00' ('(-5)' stays, and is rejected).
+create or replace macro reference.signed_number_text(s) as
+    case when regexp_full_match(s, '\([^()\-+]+\)') then '-' || substr(s, 2, length(s) - 2) else s end;
 create or replace macro reference.decimal_mark(s) as case
     when contains(s, '.') and contains(s, ',')
         then case when strpos(reverse(s), '.') < strpos(reverse(s), ',') then '.' else ',' end
@@ -42,21 +58,37 @@ create or replace macro reference.decimal_mark(s) as case
     when contains(s, '.')
         then case when length(s) - length(replace(s, '.', '')) = 1 then '.' end
 end;
-create or replace macro reference.parse_number(x) as try_cast(
+create or replace macro reference.grouped_number(s) as try_cast(
     case
-        when reference.decimal_mark(reference.number_chars(x)) is null
-            then regexp_replace(reference.number_chars(x), '[.,]', '', 'g')
-        else replace(
-            regexp_replace(
-                replace(reference.number_chars(x), reference.decimal_mark(reference.number_chars(x)), '#'),
-                '[.,]', '', 'g'),
-            '#', '.')
+        when reference.decimal_mark(s) is null then regexp_replace(s, '[.,]', '', 'g')
+        else replace(regexp_replace(replace(s, reference.decimal_mark(s), '#'), '[.,]', '', 'g'), '#', '.')
     end as double
 );
+create or replace macro reference.number_from_text(s) as case
+    -- plain digits, or one mark between digit runs, or thousands groups (1,234,567.5;
+    -- 1,23,456.5; 1.234.567,5) with at most one decimal mark after them
+    when regexp_full_match(s, '[+\-]?(\d+([.,]\d*)?|[.,]\d+|\d{1,3}((,\d{3})+|(,\d{2})+,\d{3})(\.\d*)?|\d{1,3}(\.\d{3})+(,\d*)?)')
+        then reference.grouped_number(s)
+    when regexp_full_match(s, '[+\-]?(\d+([.,]\d*)?|[.,]\d+)[eE][+\-]?\d{1,4}')
+        then try_cast(replace(s, ',', '.') as double)
+end;
+-- The usual shape ('12.5', '-3') skips the rules.
+create or replace macro reference.parse_number(x) as case
+    when regexp_full_match(x, '-?\d{1,15}(\.\d+)?') then try_cast(x as double)
+    else reference.number_from_text(reference.signed_number_text(reference.number_text(x)))
+end;
 
--- Email: trimmed, lower-cased, NULL unless it looks like one.
+-- Email: trimmed, lower-cased, NULL unless it looks like one: an unquoted local part
+-- and a dotted host name (a JSON object or a struct's text holding an address is not one).
 create or replace macro reference.clean_email(x) as
-    case when regexp_full_match(lower(trim(x)), '[^@\s]+@[^@\s]+\.[^@\s]+') then lower(trim(x)) end;
+    case when regexp_full_match(lower(trim(x)), '[\p{L}\p{N}.!#$%&''*+/=?^_`~|-]+@[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,63}')
+        then lower(trim(x)) end;
+
+-- Free text that is a serialised object or list ('{"first": "Ann"}', "{'a': 1}",
+-- '[1, 2]': a Parquet struct or list read as text), not a name or a label.
+create or replace macro reference.is_structured(x) as regexp_full_match(trim(x), '\{.*\}|\[.*\]', 's');
+-- A text field's value as delivered, NULL when it is structured.
+create or replace macro reference.clean_text(x) as case when not reference.is_structured(x) then x end;
 
 -- Enum values: trimmed, lower-cased, inner spaces and dashes as underscores.
 create or replace macro reference.enum_key(x) as regexp_replace(lower(trim(x)), '[\s\-]+', '_', 'g');

@@ -1,7 +1,8 @@
 -- int_orders__validated and int_order_items__validated are maintained by order key
 -- (replace_keys). This recomputes, from staging and the CRM, which order versions and
--- lines must be there and which of them are orphans, and returns every row where the
--- tables disagree (missing, extra, or flagged differently).
+-- lines must be there and which of them are orphans (or lines of products the catalog
+-- never delivered), and returns every row where the tables disagree (missing, extra,
+-- or flagged differently).
 --
 -- Scope as in assert_incremental_orders_match_full_rebuild: the whole history on
 -- multi-day windows and weekly (var full_checks_isoweekday), otherwise the orders
@@ -41,12 +42,31 @@ known_orders as (
     select distinct order_id, true as is_known from expected_orders where _dq_reason is null
 ),
 
+scoped_items as (
+    select * from {{ ref('stg_order_items') }} {{ scoped }} where _dq_reason is null
+),
+
+catalog as (
+    select distinct product_id, true as is_known from {{ ref('stg_products') }}
+    where _dq_reason is null and product_id in (select product_id from scoped_items)
+),
+
+has_catalog as (
+    select count(*) > 0 as has_catalog
+    from (select 1 from {{ ref('stg_products') }} where _dq_reason is null limit 1)
+),
+
 expected_items as (
     select
         items._file, items._line,
-        case when known_orders.is_known then null else 'orphan_order' end as _dq_reason
-    from (select * from {{ ref('stg_order_items') }} {{ scoped }} where _dq_reason is null) as items
+        case
+            when not coalesce(known_orders.is_known, false) then 'orphan_order'
+            when has_catalog.has_catalog and catalog.is_known is null then 'unknown_product'
+        end as _dq_reason
+    from scoped_items as items
+    cross join has_catalog
     left join known_orders using (order_id)
+    left join catalog using (product_id)
 ),
 
 actual_orders as (

@@ -1,4 +1,7 @@
--- One row per customer: the latest valid CRM version (upsert semantics).
+-- One row per customer: the latest valid CRM version (upsert semantics). Versions
+-- with the same updated_at from the same day that differ (conflicting duplicates)
+-- are settled by their content's hash, not by line order, and counted in
+-- int_repaired_fields.
 --
 -- Incremental by customer (strategy replace_keys): a run re-ranks all versions of
 -- the customers delivered in the run's days and of those whose current version came
@@ -24,7 +27,8 @@ latest as (
     {% if is_incremental() %}semi join affected using (customer_id){% endif %}
     qualify row_number() over (
         partition by customer_id
-        order by updated_at desc, _landing_date desc, _file desc, _line desc
+        order by updated_at desc, _landing_date desc,
+            {{ content_hash(version_columns('customers')) }} desc, _file desc, _line desc
     ) = 1
 )
 

@@ -4,9 +4,9 @@
 -- Incremental by order (strategy replace_keys): a run recomputes only the orders
 -- whose lines can have changed: lines delivered in the run's days, lines this table
 -- took from those days (a re-delivery may have removed them), and orders whose
--- validity flipped (their order or its customer arrived, or went away).
+-- validity flipped (their order, its customer or a line's product arrived, or went away).
 
--- depends_on: {{ ref('stg_order_items') }}
+-- depends_on: {{ ref('stg_order_items') }}, {{ ref('int_products__latest') }}
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
@@ -21,6 +21,9 @@ affected as (
     union
     -- Orders whose lines turned valid (their order arrived) or orphan (it went away).
     {{ keys_turned_valid_or_orphan('valid', ref('int_order_items__validated'), 'order_id') }}
+    union
+    -- Orders whose lines' product flag changed (the catalog caught up, or dropped one).
+    {{ orders_with_product_flag_changes() }}
 ),
 {% endif %}
 

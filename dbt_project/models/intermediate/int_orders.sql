@@ -1,14 +1,15 @@
 -- One row per valid order: its latest delivered version (a later delivery updates
--- the status) with its totals from int_order_items. order_amount is the value of the
--- sold lines, returned_amount the value of the return lines (negative quantities),
--- both >= 0. An order delivered without a status is 'returned' when it only holds
+-- the status; of two versions from one day the further status wins, then the
+-- content's hash, never the line order) with its totals from int_order_items.
+-- order_amount is the value of the sold lines, returned_amount the value of the
+-- return lines (negative quantities), both >= 0. An order delivered without a status is 'returned' when it only holds
 -- returns, else 'placed'.
 --
 -- Incremental by order (strategy replace_keys), like int_order_items: a run
 -- recomputes the orders delivered or re-lined in the run's days, the orders this
 -- table took from those days, and the orders whose validity flipped.
 
--- depends_on: {{ ref('stg_orders') }}, {{ ref('stg_order_items') }}
+-- depends_on: {{ ref('stg_orders') }}, {{ ref('stg_order_items') }}, {{ ref('int_order_items__validated') }}, {{ ref('int_products__latest') }}
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
@@ -26,6 +27,9 @@ affected as (
     union
     -- Orders that turned valid (their customer arrived) or orphan (it went away).
     {{ keys_turned_valid_or_orphan('valid', ref('int_orders__validated'), 'order_id') }}
+    union
+    -- Orders whose lines' product flag changed: their totals change with them.
+    {{ orders_with_product_flag_changes() }}
 ),
 {% endif %}
 
@@ -34,7 +38,9 @@ latest as (
     from valid
     {% if is_incremental() %}semi join affected using (order_id){% endif %}
     qualify row_number() over (
-        partition by order_id order by _landing_date desc, _file desc, _line desc
+        partition by order_id
+        order by _landing_date desc, {{ order_status_rank('status') }} desc,
+            {{ content_hash(version_columns('orders')) }} desc, _file desc, _line desc
     ) = 1
 ),
 

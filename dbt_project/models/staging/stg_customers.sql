@@ -13,27 +13,65 @@ genders as (
     select raw_value, value from {{ ref('enum_values') }} where domain = 'gender'
 ),
 
-typed as (
+parsed as (
     select
-        source.customer_id,
-        reference.clean_email(source.email) as email,
-        source.first_name,
-        source.last_name,
-        genders.value as gender,
-        reference.parse_date(source.birth_date) as birth_date,
-        source.city,
-        source.region,
-        upper(source.country) as country,
-        reference.parse_date(source.signup_date) as signup_date,
-        reference.parse_ts(source.updated_at) as updated_at,
-        source.updated_at as updated_at_raw,
-        source._landing_date,
-        source._file,
-        source._line,
-        source._raw,
-        source.copy_number
+        source.*,
+        reference.clean_email(source.email) as email_clean,
+        genders.value as gender_clean,
+        reference.parse_date(source.birth_date) as birth_date_parsed,
+        reference.parse_date(source.signup_date) as signup_date_parsed,
+        reference.parse_ts(source.updated_at) as updated_at_parsed
     from numbered as source
     left join genders on reference.enum_key(source.gender) = genders.raw_value
+),
+
+-- Optional fields that fail their rule are nulled and named in _dq_repaired: a birth
+-- date before 1900 or after the delivery, a sign-up outside the plausible range
+-- (it becomes first_seen_at), an e-mail that is not one, structured text as a name.
+checked_fields as (
+    select
+        *,
+        nullif(trim(email), '') is not null and email_clean is null as email_invalid,
+        nullif(trim(gender), '') is not null and gender_clean is null as gender_invalid,
+        nullif(trim(birth_date), '') is not null
+            and not coalesce({{ is_plausible('birth_date_parsed', "'1900-01-01'::date", '_landing_date') }}, false)
+            as birth_date_invalid,
+        nullif(trim(signup_date), '') is not null
+            and not coalesce({{ is_plausible('signup_date_parsed') }}, false) as signup_date_invalid
+    from parsed
+),
+
+typed as (
+    select
+        customer_id,
+        email_clean as email,
+        reference.clean_text(first_name) as first_name,
+        reference.clean_text(last_name) as last_name,
+        gender_clean as gender,
+        case when not birth_date_invalid then birth_date_parsed end as birth_date,
+        reference.clean_text(city) as city,
+        reference.clean_text(region) as region,
+        upper(reference.clean_text(country)) as country,
+        case when not signup_date_invalid then signup_date_parsed end as signup_date,
+        updated_at_parsed as updated_at,
+        updated_at as updated_at_raw,
+        {{ repaired_fields({
+            'email': 'email_invalid',
+            'first_name': 'reference.is_structured(first_name)',
+            'last_name': 'reference.is_structured(last_name)',
+            'gender': 'gender_invalid',
+            'birth_date': 'birth_date_invalid',
+            'city': 'reference.is_structured(city)',
+            'region': 'reference.is_structured(region)',
+            'country': 'reference.is_structured(country)',
+            'signup_date': 'signup_date_invalid',
+        }) }} as _dq_repaired,
+        _landing_date,
+        _file,
+        _line,
+        _raw,
+        copy_number
+    from checked_fields
 ),
 
 checked as (
@@ -41,8 +79,7 @@ checked as (
         *,
         case
             when customer_id is null or updated_at_raw is null then 'missing_required_key'
-            when updated_at is null then 'unparseable_timestamp'
-            when updated_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('updated_at') }}
             when copy_number > 1 then 'duplicate_row'
         end as _dq_reason
     from typed

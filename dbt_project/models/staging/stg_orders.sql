@@ -37,8 +37,7 @@ checked as (
         *,
         case
             when order_id is null or customer_id is null or ordered_at_raw is null then 'missing_required_key'
-            when ordered_at is null then 'unparseable_timestamp'
-            when ordered_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('ordered_at') }}
             when status_raw is not null and status is null then 'unknown_enum'
             when copy_number > 1 then 'duplicate_row'
         end as _dq_reason

@@ -12,14 +12,20 @@ numbered as (
 typed as (
     select
         product_id,
-        name,
-        lower(category) as category,
-        brand,
+        reference.clean_text(name) as name,
+        lower(reference.clean_text(category)) as category,
+        reference.clean_text(brand) as brand,
         reference.parse_number(price) as price,
         description,
         reference.parse_ts(updated_at) as updated_at,
         price as price_raw,
         updated_at as updated_at_raw,
+        -- Structured text (a Parquet struct read as a string) is no name: nulled, counted.
+        {{ repaired_fields({
+            'name': 'reference.is_structured(name)',
+            'category': 'reference.is_structured(category)',
+            'brand': 'reference.is_structured(brand)',
+        }) }} as _dq_repaired,
         _landing_date,
         _file,
         _line,
@@ -33,9 +39,9 @@ checked as (
         *,
         case
             when product_id is null or updated_at_raw is null then 'missing_required_key'
-            when updated_at is null then 'unparseable_timestamp'
-            when updated_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('updated_at') }}
             when price_raw is not null and price is null then 'unparseable_number'
+            {{ out_of_range_reason({'price': var('max_unit_price')}) }}
             when price <= 0 then 'non_positive_price'
             when copy_number > 1 then 'duplicate_row'
         end as _dq_reason

@@ -33,11 +33,10 @@ typed as (
 checked as (
     select
         * exclude (rating_value),
-        cast(rating_value as integer) as rating,
+        try_cast(rating_value as integer) as rating,
         case
             when review_id is null or created_at_raw is null then 'missing_required_key'
-            when created_at is null then 'unparseable_timestamp'
-            when created_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('created_at') }}
             when rating_raw is not null and (rating_value is null or rating_value not in (1, 2, 3, 4, 5))
                 then 'invalid_rating'
             when copy_number > 1 then 'duplicate_row'

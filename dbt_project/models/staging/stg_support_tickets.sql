@@ -37,8 +37,7 @@ checked as (
         *,
         case
             when ticket_id is null or created_at_raw is null then 'missing_required_key'
-            when created_at is null then 'unparseable_timestamp'
-            when created_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('created_at') }}
             when copy_number > 1 then 'duplicate_row'
         end as _dq_reason
     from typed

@@ -44,8 +44,7 @@ checked as (
         *,
         case
             when event_id is null or occurred_at_raw is null or event_type_raw is null then 'missing_required_key'
-            when occurred_at is null then 'unparseable_timestamp'
-            when occurred_at > _landing_date + to_days({{ var('future_tolerance_days') + 1 }}) then 'future_timestamp'
+            {{ timestamp_reasons('occurred_at') }}
             when event_type is null then 'unknown_enum'
             when copy_number > 1 then 'duplicate_row'
         end as _dq_reason
