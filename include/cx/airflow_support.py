@@ -200,25 +200,18 @@ def dbt_docs_run(context: Any) -> dict:
 
 
 def publish_run(as_of: date) -> dict:
-    """Publish; the current-state tables are built for the warehouse's state, not the run's day.
+    """Publish the run of ``as_of`` (one transaction; see :func:`cx.publish.publish`).
 
-    The marts describe the newest extraction day ingested so far (dbt's as_of_date()),
-    so re-running or clearing an older day must rebuild dim_customers and dim_products
-    exactly as the newest run did: with the model outputs of the marts' day, not of
-    the re-run day. For the newest run both days are the same.
+    The current-state tables are built for the warehouse's state, not the run's day:
+    re-running or clearing an older day publishes that day's model partitions and
+    rebuilds dim_customers and dim_products exactly as the newest run did.
     """
-    from cx.publish import publish, published_row_counts
-    from cx.warehouse import connect, table_exists
+    from cx.publish import publish
+    from cx.warehouse import connect
 
     with connect() as con:
-        state_day = as_of
-        if table_exists(con, "dim_customers", "marts"):
-            row = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()
-            state_day = max(as_of, row[0]) if row and row[0] else as_of
-        counts = publish(con, state_day)
-        if state_day != as_of:
-            counts = published_row_counts(con, as_of)
-    log.info("published rows for %s (warehouse state as of %s): %s", as_of, state_day, counts)
+        counts = publish(con, as_of)
+    log.info("published rows for %s: %s", as_of, counts)
     return counts
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from cx import run_days
 from cx.contract import FILE_FORMATS, LANDING_SOURCES, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {SCHEMA}.deliveries (source varchar, _landing_date date, "
         "_file varchar, format varchar, rows_parsed bigint, rows_rejected bigint)"
     )
+    con.execute(run_days.DDL)
 
 
 def _column_map(file_columns: list[str], spec: SourceSpec) -> dict[str, str | None]:
@@ -349,6 +351,7 @@ def _replace_day(
                 source_filter = "" if table in sources else f" and source in ({in_sources})"
                 con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
                 con.execute(f"insert into {SCHEMA}.{table} select * from _cx_batch_{table}")
+            run_days.record(con, day)  # arrivals or not: the day was processed
             con.execute("commit")
         except Exception:
             con.execute("rollback")

@@ -48,6 +48,7 @@ from cx.quality.suites import (
     volume_frame,
     with_amount_decile,
 )
+from cx.run_days import warehouse_as_of
 from cx.warehouse import connect, read_df, table_exists
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,9 @@ FRAMES: dict[str, Frame] = {
                            ("marts.dim_customers",)),
     "dim_products": Frame("select product_id, category, price, avg_rating, cast(as_of_date as varchar) as as_of_date "
                           "from marts.dim_products", ("marts.dim_products",)),
-    "fct_daily_sales": Frame("select ds, series, revenue, orders, units from marts.fct_daily_sales "
-                             "where ds between $from and $to", ("marts.fct_daily_sales",)),
+    "fct_daily_sales": Frame("select ds, series, revenue, orders, units, units_sold, units_returned, "
+                             "series <> 'total' or units >= 0 as _total_net_units_non_negative "
+                             "from marts.fct_daily_sales where ds between $from and $to", ("marts.fct_daily_sales",)),
     "reconciliation": Frame("select * from marts.reconciliation where landing_date between $from and $to",
                             ("marts.reconciliation",)),
     "quarantine": Frame(f"select * replace ({RAW_MASKED}) from marts.quarantine "
@@ -419,9 +421,8 @@ def load_params(con: Any, run_from: date, run_to: date, policy: Policy, settings
                 stage: str = "inputs") -> RunParams:
     """The run's parameters; for the inputs stage also the baselines of the trailing days."""
     t = policy.thresholds
-    state_as_of = None
-    if _exists(con, "marts.dim_customers"):
-        state_as_of = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()[0]
+    # The processed days, not the marts: the as-of checks compare what dbt stamped with this.
+    state_as_of = warehouse_as_of(con)
     base = RunParams(run_from, run_to, t, recs_top_n=settings.recs_top_n, state_as_of=state_as_of)
     if stage != "inputs":
         return base

@@ -54,8 +54,9 @@ class RunParams:
     amount_edges: tuple[float, ...] | None = None  # inner decile edges (DECILES - 1 values)
     amount_weights: tuple[float, ...] | None = None  # share of trailing orders per decile bin
     amount_history: int = 0
-    # The day the current-state marts (dim_customers, dim_products) describe: the
-    # latest day ingested, newer than run_to when an older day is (re)run in a backfill.
+    # The day the current-state marts (dim_customers, dim_products) describe: the newest
+    # day processed (cx.run_days), arrivals or not; newer than run_to when an older day
+    # is (re)run in a backfill.
     state_as_of: date | None = None
 
     def _latest_allowed(self, day: date) -> datetime:
