@@ -66,14 +66,27 @@ def _is_view(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 
 
 def adopt_model_history(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Warehouses from before OUTPUT_SCHEMA: the stages' history (previous segments,
-    model versions) moves there from `main` once, so the stages keep reading it."""
+    """Warehouses from before OUTPUT_SCHEMA: once per table, the days `main` holds and
+    the stages' schema lacks move there, so the stages find their history (previous
+    segments, model versions) from the next run on. The first run after the upgrade
+    wrote its outputs before this publish: its stages saw no history of their own."""
     adopted = []
     con.execute(f"create schema if not exists {OUTPUT_SCHEMA}")
+    con.execute(f"create table if not exists {OUTPUT_SCHEMA}._adopted (table_name varchar)")
+    done = {r[0] for r in con.execute(f"select table_name from {OUTPUT_SCHEMA}._adopted").fetchall()}
     for table in MODEL_OUTPUTS:
-        if table_exists(con, table) and not _is_view(con, "main", table) and not table_exists(con, table, OUTPUT_SCHEMA):
-            con.execute(f"create table {OUTPUT_SCHEMA}.{table} as select * from main.{table}")
+        if table in done:
+            continue
+        if table_exists(con, table) and not _is_view(con, "main", table):
+            if not table_exists(con, table, OUTPUT_SCHEMA):
+                con.execute(f"create table {OUTPUT_SCHEMA}.{table} as select * from main.{table}")
+            else:
+                theirs = _columns(con, OUTPUT_SCHEMA, table)
+                common = ", ".join(f'"{c}"' for c in _columns(con, "main", table) if c in theirs)
+                con.execute(f"insert into {OUTPUT_SCHEMA}.{table} ({common}) select {common} from main.{table} "
+                            f"where as_of_date not in (select distinct as_of_date from {OUTPUT_SCHEMA}.{table})")
             adopted.append(table)
+        con.execute(f"insert into {OUTPUT_SCHEMA}._adopted values (?)", [table])
     return adopted
 
 
@@ -98,6 +111,13 @@ def _copy_model_partition(con: duckdb.DuckDBPyConnection, table: str, day: date)
     con.execute(f"delete from main.{table} where as_of_date = ?", [day])
     con.execute(f"insert into main.{table} by name select * from {OUTPUT_SCHEMA}.{table} where as_of_date = ?",
                 [day])
+
+
+def publish_model_outputs(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Copy the model stages' ``day`` partitions into `main` (inside the caller's transaction)."""
+    ensure_published_tables(con)
+    for table in MODEL_OUTPUTS:
+        _copy_model_partition(con, table, day)
 
 
 def _latest_partition(con: duckdb.DuckDBPyConnection, table: str, as_of: date) -> date | None:
@@ -127,9 +147,7 @@ def publish(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
     try:
         adopt_model_history(con)
         state = state_day(con, as_of)
-        ensure_published_tables(con)
-        for table in MODEL_OUTPUTS:
-            _copy_model_partition(con, table, as_of)
+        publish_model_outputs(con, as_of)
         _build_dimensions(con, state)
         for table, sql in COPIED_MARTS.items():
             if _is_view(con, "main", table):  # warehouses from before: these were views on the marts
