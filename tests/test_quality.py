@@ -437,6 +437,20 @@ def test_a_suite_that_cannot_run_fails_readably(validator: Validator) -> None:
     assert [r.success for r in missing] == [False] and "could not run" in missing[0].describe()
 
 
+def test_volume_judges_delivered_days_and_leaves_silence_to_freshness(validator: Validator) -> None:
+    history = pd.DataFrame({"day": pd.date_range("2024-01-03", "2024-01-09"), "rows": [100, 90, 110, 100, 95, 105, 100]})
+    # Nothing arrived on the run's day: no volume row, the suite is skipped with why.
+    silent = volume_frame(history, DAY, DAY, 7)
+    assert silent.empty
+    (volume,) = validate_one(validator, "stg_orders_volume", silent)
+    assert volume.success is None and "source_freshness" in volume.details["skipped"]
+    # A delivery without one clean row is a volume drop.
+    empty_file = volume_frame(pd.concat([history, pd.DataFrame({"day": [LANDED], "rows": [0]})]), DAY, DAY, 7)
+    assert empty_file[["rows", "history_days", "ratio"]].values.tolist() == [[0, 7, 0.0]]
+    (volume,) = validate_one(validator, "stg_orders_volume", empty_file)
+    assert volume.success is False and volume.severity == "warning"
+
+
 def test_skips_are_recorded_with_a_reason(validator: Validator) -> None:
     short = volume_frame(pd.DataFrame({"day": [pd.Timestamp("2024-01-09"), LANDED], "rows": [100, 90]}), DAY, DAY, 7)
     (volume,) = validate_one(validator, "stg_orders_volume", short)

@@ -38,10 +38,13 @@ One run per **extraction day** `D` (the landing zone's date folder):
    (`CX_FRESHNESS_SLA_DAYS`); stale sources are logged, alerted and recorded in
    `main.source_freshness` (the run fails only with `CX_FRESHNESS_FAIL=true`).
 3. `wait_for_earlier_days`: in backfills and catch-up, waits until the runs of
-   earlier days have finished. The marts describe the newest day ingested, so the
+   earlier days have finished. The marts describe the newest day processed, so the
    days go through the warehouse (steps 4-10) one at a time, in date order.
 4. `load_landing`: DuckDB reads the files into the `landing` schema (unparseable rows
-   are kept as rejects, never dropped).
+   are kept as rejects, never dropped) and records every day of the run as processed,
+   whether anything arrived or not: the marts describe the newest processed day (their
+   `as_of_date`), even one on which no source delivered; `source_freshness` says which
+   source is late.
 5. `dbt`: one `dbt build` (Cosmos watcher mode) over staging → intermediate → marts;
    each model is a task here, but dbt runs once.
 6. `validate`: Great Expectations (stage `inputs`) on the day's partition and the
@@ -51,8 +54,11 @@ One run per **extraction day** `D` (the landing zone's date folder):
    param): `daily`, `weekly`, or `latest` (only the newest run, e.g. the last day
    of a backfill). When it says no, the model stages are skipped and publish
    keeps the latest models' outputs.
-8. `models`: sentiment → segmentation → recommendations, and forecasting.
-9. `publish`: the contract's tables in `main`.
+8. `models`: sentiment → segmentation → recommendations, and forecasting; they write
+   to the `model_outputs` schema, not to what users read.
+9. `publish`: the one step that changes `main`, in one transaction: the day's model
+   outputs, the dimensions, order facts, quarantine and reconciliation. A run that fails
+   or is killed before or during it leaves every published table at the previous day.
 10. `validate_published`: Great Expectations (stage `published`) on the contract's
     tables as users read them.
 

@@ -279,10 +279,16 @@ class Frame:
     finish: Callable[[pd.DataFrame, RunParams], pd.DataFrame] | None = None
 
 
-def _volume(source_table: str) -> Frame:
-    return Frame(f"select _landing_date as day, count(*) as rows from {source_table} "
-                 "where _dq_reason is null and _landing_date between $history_from and $to group by 1",
-                 (source_table,),
+def _volume(source_table: str, source: str) -> Frame:
+    # Clean rows per day with rows, and a 0 for the run's days the source delivered
+    # without clean rows; a run day the source did not deliver at all has no row.
+    return Frame(f"""select day, sum(rows) as rows from (
+                     select _landing_date as day, count(*) as rows from {source_table}
+                     where _dq_reason is null and _landing_date between $history_from and $to group by 1
+                     union all
+                     select distinct _landing_date, 0 from landing.deliveries
+                     where source = '{source}' and _landing_date between $from and $to) group by day""",
+                 (source_table, "landing.deliveries"),
                  lambda counts, p: volume_frame(counts, p.run_from, p.run_to, p.thresholds.volume_history_days))
 
 
@@ -322,8 +328,8 @@ FRAMES: dict[str, Frame] = {
     "stg_web_events": _staged("stg_web_events", "event_id, occurred_at, event_type, customer_id, product_id"),
     "stg_reviews": _staged("stg_reviews", "review_id, created_at, customer_id, product_id, rating"),
     "stg_support_tickets": _staged("stg_support_tickets", "ticket_id, created_at, customer_id, status"),
-    "stg_orders_volume": _volume("staging.stg_orders"),
-    "stg_web_events_volume": _volume("staging.stg_web_events"),
+    "stg_orders_volume": _volume("staging.stg_orders", "orders"),
+    "stg_web_events_volume": _volume("staging.stg_web_events", "web_events"),
     "stg_reviews_rating_mix": Frame(f"select review_id, cast(rating as integer) as rating, {LINEAGE} "
                                     f"from staging.stg_reviews where _dq_reason is null and rating is not null "
                                     f"and {WINDOW}", ("staging.stg_reviews",)),
