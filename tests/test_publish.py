@@ -98,8 +98,9 @@ def con(tmp_path):
 
 def test_publish_moves_every_table_to_the_run_day_and_adopts_the_history(con) -> None:
     assert published_days(con) == at(D1)
-    assert con.execute("select table_type from information_schema.tables where table_name = 'fct_orders' "
-                       "and table_schema = 'main'").fetchone()[0] == "BASE TABLE"
+    # No longer a view on the marts: a view on the published snapshot.
+    assert "marts." not in con.execute("select sql from duckdb_views() where schema_name = 'main' "
+                                       "and view_name = 'fct_orders'").fetchone()[0]
     # The stages' history before model_outputs existed is theirs again (stable segment ids).
     assert con.execute(f"select as_of_date from {OUTPUT_SCHEMA}.customer_segments where segment_name = 'old'"
                        ).fetchall() == [(D0,)]
@@ -141,6 +142,20 @@ def test_older_day_rerun_publishes_its_partitions_and_keeps_the_current_state(co
                        "group by 1 order by 1").fetchall()
     assert rows == [(D0, "old"), (D1, "loyal again"), (D2, "champions")]
     assert con.execute("select distinct segment_name from main.dim_customers").fetchall() == [("champions",)]
+
+
+def test_order_facts_follow_the_marts_row_for_row(con) -> None:
+    """The keyed diff writes what changed: a new order, a changed status, an order gone
+    from the marts, and a quarantined row resolved later."""
+    build_marts(con, D2, ["o2", "o3"])
+    con.execute("update marts.fct_orders set status = 'shipped' where order_id = 'o2'")
+    con.execute("update marts.quarantine set reason = 'orphan_order'")
+    publish(con, D2)
+    orders = con.execute("select order_id, status, as_of_date from main.fct_orders order by 1").fetchall()
+    assert orders == [("o2", "shipped", D2), ("o3", "placed", D2)]
+    assert con.execute("select file, reason from main.quarantine").fetchall() == [(f"orders/{D2}/a.csv", "orphan_order")]
+    expected = con.execute("select * exclude (as_of_date) from marts.fct_orders order by order_id").fetchall()
+    assert con.execute("select * exclude (as_of_date) from main.fct_orders order by order_id").fetchall() == expected
 
 
 def test_day_without_model_outputs_keeps_the_latest_models(con) -> None:
