@@ -180,7 +180,7 @@ def volume_frame(daily_counts: pd.DataFrame, run_from: date, run_to: date, histo
         trailing = [counts[d] for d in (day - timedelta(days=k) for k in range(1, history_days + 1))
                     if counts.get(d, 0) > 0]
         mean = sum(trailing) / len(trailing) if trailing else None
-        current = counts.get(day, 0)
+        current = counts[day]
         out.append({
             "day": day.isoformat(),  # text: quoted as is in samples
             "rows": current,
