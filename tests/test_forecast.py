@@ -279,8 +279,8 @@ def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
     print(summary)
     assert summary["series"] == 4 and summary["closed_weekdays"] == [SATURDAY]
     con = duckdb.connect(str(wh))
-    out = con.execute("select * from main.sales_forecast").df()
-    runs = con.execute("select * from main.model_runs where model = 'forecast'").df()
+    out = con.execute("select * from model_outputs.sales_forecast").df()
+    runs = con.execute("select * from model_outputs.model_runs where model = 'forecast'").df()
     con.close()
     assert set(zip(out["series"], out["metric"])) == {
         ("total", "revenue"), ("total", "orders"), ("garden", "revenue"), ("kitchen", "revenue")}

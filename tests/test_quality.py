@@ -72,6 +72,15 @@ def lineage(n: int, file: str = "f.csv") -> dict[str, list]:
     return {"_landing_date": [LANDED] * n, "_file": [file] * n, "_line": list(range(2, n + 2))}
 
 
+def daily_sales() -> pd.DataFrame:
+    """A real retail day: 'home' sold more than it took back; 'toys' took back 4 units
+    and sold none (a credit note): net negative, and normal."""
+    frame = pd.DataFrame({"ds": [LANDED] * 3, "series": ["total", "home", "toys"], "revenue": [19.0, 39.0, -20.0],
+                          "orders": [3, 3, 0], "units": [0.0, 4.0, -4.0], "units_sold": [5.0, 5.0, 0.0],
+                          "units_returned": [5.0, 1.0, 4.0]})
+    return frame.assign(_total_net_units_non_negative=(frame["series"] != "total") | (frame["units"] >= 0))
+
+
 def clean_frames() -> dict[str, pd.DataFrame]:
     """One good frame per suite, shaped as checkpoint.FRAMES reads it."""
     orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c1"],
@@ -129,8 +138,7 @@ def clean_frames() -> dict[str, pd.DataFrame]:
         "dim_products": pd.DataFrame({"product_id": ["p1", "p2", "p3"], "category": ["home"] * 3,
                                       "price": [9.5, 20.0, 3.0], "avg_rating": [4.5, None, 1.0],
                                       "as_of_date": [AS_OF] * 3}),
-        "fct_daily_sales": pd.DataFrame({"ds": [LANDED] * 2, "series": ["total", "home"], "revenue": [39.0, 39.0],
-                                         "orders": [3, 3], "units": [4.0, 4.0]}),
+        "fct_daily_sales": daily_sales(),
         "reconciliation": pd.DataFrame({"source": ["orders", "order_items"], "landing_date": [LANDED] * 2,
                                         "landing_rows": [4, 4], "clean_rows": [3, 3], "quarantined_rows": [1, 1],
                                         "is_balanced": [True, True]}),
@@ -374,6 +382,21 @@ def test_defect_fails_the_right_check(validator: Validator, suite: str, defect, 
     assert caught.success is False and caught.severity == severity, caught.details
 
 
+def test_daily_sales_checks_agree_with_real_retail(validator: Validator) -> None:
+    """A category-day whose returns exceed its sales passes (clean frame above); a
+    negative gross count is impossible and stops the run; a whole shop's net-negative
+    day is a warning only."""
+    impossible = daily_sales().assign(units_sold=[5.0, 5.0, -1.0])
+    failed = [r for r in validate_one(validator, "fct_daily_sales", impossible) if r.failed]
+    assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == \
+        [("units_sold_non_negative", "critical", 1)]
+    shop_returns = daily_sales().assign(units=[-2.0, 2.0, -4.0], units_returned=[7.0, 3.0, 4.0])
+    shop_returns["_total_net_units_non_negative"] = (shop_returns["series"] != "total") | (shop_returns["units"] >= 0)
+    results = validate_one(validator, "fct_daily_sales", shop_returns)
+    gate(results, DAY, DAY, "inputs")  # no exception: a warning
+    assert [(r.expectation, r.severity) for r in results if r.failed] == [("total_net_units_non_negative", "warning")]
+
+
 def test_critical_failure_stops_with_a_readable_message(validator: Validator) -> None:
     frame = clean_frames()["fct_orders"]
     results = validate_one(validator, "fct_orders", pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
@@ -412,6 +435,20 @@ def test_a_suite_that_cannot_run_fails_readably(validator: Validator) -> None:
     # A run without a parameter the suite needs: every check fails, nothing crashes.
     missing = validator.validate(load_specs()["stg_orders_volume"], clean_frames()["stg_orders_volume"], {})
     assert [r.success for r in missing] == [False] and "could not run" in missing[0].describe()
+
+
+def test_volume_judges_delivered_days_and_leaves_silence_to_freshness(validator: Validator) -> None:
+    history = pd.DataFrame({"day": pd.date_range("2024-01-03", "2024-01-09"), "rows": [100, 90, 110, 100, 95, 105, 100]})
+    # Nothing arrived on the run's day: no volume row, the suite is skipped with why.
+    silent = volume_frame(history, DAY, DAY, 7)
+    assert silent.empty
+    (volume,) = validate_one(validator, "stg_orders_volume", silent)
+    assert volume.success is None and "source_freshness" in volume.details["skipped"]
+    # A delivery without one clean row is a volume drop.
+    empty_file = volume_frame(pd.concat([history, pd.DataFrame({"day": [LANDED], "rows": [0]})]), DAY, DAY, 7)
+    assert empty_file[["rows", "history_days", "ratio"]].values.tolist() == [[0, 7, 0.0]]
+    (volume,) = validate_one(validator, "stg_orders_volume", empty_file)
+    assert volume.success is False and volume.severity == "warning"
 
 
 def test_skips_are_recorded_with_a_reason(validator: Validator) -> None:

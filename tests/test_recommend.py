@@ -419,7 +419,7 @@ def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]
         con.execute(f"create table marts.{name} as select * from f")
         con.unregister("f")
     con.register("f", taste["segments"].assign(segment_id=1, as_of_date=AS_OF))
-    con.execute("create table main.customer_segments as select * from f")
+    con.execute("create schema model_outputs; create table model_outputs.customer_segments as select * from f")
     con.close()
 
     started = time.monotonic()
@@ -427,8 +427,8 @@ def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]
     print("run seconds", round(time.monotonic() - started, 2), summary)
     assert summary["customers"] == 180
     con = duckdb.connect(str(wh))
-    recs = con.execute("select * from main.customer_recommendations").df()
-    runs = con.execute("select * from main.model_runs where model = 'recommendations'").df()
+    recs = con.execute("select * from model_outputs.customer_recommendations").df()
+    runs = con.execute("select * from model_outputs.model_runs where model = 'recommendations'").df()
     con.close()
     assert set(recs["as_of_date"].astype(str)) == {str(AS_OF)}
     assert not recs["product_id"].isin(["POST", "g_gone"]).any()
@@ -443,7 +443,7 @@ def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]
     # Idempotent re-run: still one copy of the day.
     rec.run(AS_OF)
     con = duckdb.connect(str(wh))
-    assert con.execute("select count(*) from main.customer_recommendations").fetchone()[0] == len(recs)
+    assert con.execute("select count(*) from model_outputs.customer_recommendations").fetchone()[0] == len(recs)
     con.close()
 
 

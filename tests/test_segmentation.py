@@ -395,7 +395,7 @@ def _types(path: Path, table: str) -> list[tuple[str, str]]:
     con = duckdb.connect(str(path))
     try:
         return con.execute("select column_name, data_type from information_schema.columns "
-                           "where table_schema = 'main' and table_name = ?", [table]).fetchall()
+                           "where table_schema = 'model_outputs' and table_name = ?", [table]).fetchall()
     finally:
         con.close()
 
@@ -410,7 +410,7 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
     _write(warehouse, "marts.fct_texts", texts)
     scores = pd.DataFrame({"review_id": texts["text_id"], "sentiment_score": np.linspace(-1, 1, 30),
                            "sentiment_label": "neutral", "model_version": "x", "rating": 5, "rating_conflict": False})
-    _write(warehouse, "main.review_sentiment", pd.concat(
+    _write(warehouse, "model_outputs.review_sentiment", pd.concat(
         [scores.assign(as_of_date=date(2024, 1, d)) for d in (1, 2)], ignore_index=True))
 
     day1 = seg.run(date(2024, 1, 1))
@@ -420,8 +420,8 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
 
     con = duckdb.connect(str(warehouse))
     try:
-        out = con.execute("select * from main.customer_segments").df()
-        runs = con.execute("select * from main.model_runs where model = 'segmentation'").df()
+        out = con.execute("select * from model_outputs.customer_segments").df()
+        runs = con.execute("select * from model_outputs.model_runs where model = 'segmentation'").df()
     finally:
         con.close()
     assert out.groupby("as_of_date").size().tolist() == [len(features), len(features)]
@@ -464,7 +464,7 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
     # Yesterday's partition from an older model version, in the table layout it wrote.
     old = features[["customer_id"]].assign(segment_id=np.arange(len(features)) % 3 + 1, segment_name="loyal",
                                            recency_days=1, as_of_date=date(2023, 12, 31))
-    _write(warehouse, "main.customer_segments", old)
+    _write(warehouse, "model_outputs.customer_segments", old)
     con = duckdb.connect(str(warehouse))
     try:
         write_model_runs(con, "segmentation", "kmeans-v1", [Metric("k", 3.0, details={"sizes": {"loyal": 120}})],
@@ -480,7 +480,7 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
     assert {"recent_order_share", "avg_item_price"} <= columns
     con = duckdb.connect(str(warehouse))
     try:
-        d1 = con.execute("select * from main.customer_segments where as_of_date = '2024-01-01'").df()
+        d1 = con.execute("select * from model_outputs.customer_segments where as_of_date = '2024-01-01'").df()
     finally:
         con.close()
     assert d1["segment_id"].min() > 3 and "loyal" not in set(d1["segment_name"])

@@ -868,9 +868,9 @@ def test_run_writes_tables_and_model_runs(warehouse: Path) -> None:
     summary = st.run(date(2024, 1, 2))
     st.run(date(2024, 1, 2))  # idempotent
     assert summary["reviews"] == 300 and summary["tickets"] == 5 and summary["fallback"] is None
-    reviews = _read(warehouse, "select * from main.review_sentiment")
-    tickets_out = _read(warehouse, "select * from main.ticket_sentiment")
-    runs = _read(warehouse, "select * from main.model_runs").set_index("metric")
+    reviews = _read(warehouse, "select * from model_outputs.review_sentiment")
+    tickets_out = _read(warehouse, "select * from model_outputs.ticket_sentiment")
+    runs = _read(warehouse, "select * from model_outputs.model_runs").set_index("metric")
     assert len(reviews) == 300 and len(tickets_out) == 5
     assert {"review_id", "sentiment_score", "sentiment_label", "model_version", "rating", "rating_conflict",
             "as_of_date"} <= set(reviews.columns)
@@ -886,7 +886,7 @@ def test_run_reports_lexicon_fallback(warehouse: Path) -> None:
     _write_texts(warehouse, synthetic_reviews(50, seed=6))
     summary = st.run(date(2024, 1, 3))
     assert summary["fallback"] == "lexicon"
-    runs = _read(warehouse, "select * from main.model_runs").set_index("metric")
+    runs = _read(warehouse, "select * from model_outputs.model_runs").set_index("metric")
     assert (runs["model_version"] == lex.LEXICON_VERSION).all()
     assert runs.loc["fallback", "value"] == 1.0
     assert json.loads(runs.loc["fallback", "details"])["fallback"] == "lexicon"

@@ -24,7 +24,7 @@ import pytest
 
 from cx.config import load_settings
 from cx.model_runs import Metric, write_model_runs
-from cx.publish import ensure_published_tables
+from cx.publish import ensure_published_tables, publish_model_outputs
 from cx.quality.checkpoint import CheckResult, write_results
 from cx.ui import artifacts, queries
 from cx.ui.reader import Overview, UiConfig, Unavailable, read_overview
@@ -110,6 +110,8 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
                             details={"skipped": "fewer than 20 reviews"}),
             ]
             write_results(con, results, day, {r.suite for r in results})
+        for day in (D1, D2, D3):  # model_runs reach main through publish
+            publish_model_outputs(con, day)
     finally:
         con.close()
 

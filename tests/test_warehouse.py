@@ -17,6 +17,7 @@ site is generated from the warehouse.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -116,6 +117,49 @@ def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     backfilled = _state(settings)
     _load(settings, DAY[4], DAY[4])
     return {"backfilled": backfilled, "rerun_day": _state(settings)}
+
+
+@pytest.fixture(scope="module")
+def empty_days(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The in-order warehouse, then two days on which nothing arrived at all (a range
+    ending with empty days), then day 2 re-run out of order."""
+    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("empty_days") / "cx.duckdb")
+    shutil.copy(in_order["settings"].warehouse, settings.warehouse)
+    quiet = [DAY[4] + timedelta(days=k) for k in (1, 2)]
+    _load(settings, quiet[0], quiet[1])
+    after = _state(settings)
+    _load(settings, DAY[1], DAY[1])
+    return {"settings": settings, "quiet": quiet, "after": after, "rerun": _state(settings)}
+
+
+def test_days_without_arrivals_move_the_as_of_day_and_the_checks_agree(empty_days: dict) -> None:
+    from cx.quality.checkpoint import Validator, load_frames, validate_frames
+    from cx.quality.policy import Policy
+    from cx.run_days import warehouse_as_of
+
+    settings, (first, last) = empty_days["settings"], empty_days["quiet"]
+    stamps = _read(settings, """
+        select 'dim_customers' as mart, min(as_of_date) as lo, max(as_of_date) as hi from marts.dim_customers
+        union all select 'dim_products', min(as_of_date), max(as_of_date) from marts.dim_products
+        union all select 'fct_orders', min(as_of_date), max(as_of_date) from marts.fct_orders""")
+    assert (stamps["lo"] == pd.Timestamp(last)).all() and (stamps["hi"] == pd.Timestamp(last)).all(), stamps
+    # Nothing arrived after day 5: the as-of day is no delivery day.
+    assert _read(settings, f"select count(*) as n from landing.deliveries where _landing_date > '{DAY[4]}'"
+                 )["n"].iloc[0] == 0
+    with connect(settings) as con:
+        assert warehouse_as_of(con) == last
+        loaded = load_frames(con, first, last, Policy(), settings, "inputs")
+    results = validate_frames(loaded.frames, loaded.params, Validator(Policy()), "inputs")
+    critical = [r.describe() for r in results if r.failed and r.severity == "critical"]
+    assert not critical and not loaded.missing, critical or loaded.missing
+    assert {"dim_customers", "dim_products"} <= {r.suite for r in results if r.success}
+
+
+def test_older_day_rerun_after_empty_days_keeps_their_as_of_day(empty_days: dict) -> None:
+    assert not _differences(empty_days["after"], empty_days["rerun"])
+    with connect(empty_days["settings"]) as con:
+        days = [r[0] for r in con.execute("select _landing_date from landing.processed_days order by 1").fetchall()]
+    assert days == [*DAY, *empty_days["quiet"]]
 
 
 def _differences(a: dict[str, str], b: dict[str, str]) -> list[str]:

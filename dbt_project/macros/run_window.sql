@@ -15,10 +15,17 @@
     {% endif %}
 {%- endmacro %}
 
-{# The day the marts describe: the latest extraction day ingested so far. Derived
-   from the data, not the run, so days re-run out of order leave the same state. #}
+{# The day the marts describe (their as_of_date): the newest extraction day the
+   pipeline has processed, whether anything arrived that day or not (the ingest step
+   records every day of its window in landing.processed_days). Derived from the
+   warehouse, not the run, so days re-run out of order leave the same state; a
+   warehouse ingested before processed days were recorded falls back to its newest
+   delivery. cx.run_days.warehouse_as_of is the same rule in Python (the checks). #}
 {% macro as_of_date() -%}
-    (select coalesce(max(_landing_date), {{ run_to() }}) from {{ source('landing', 'deliveries') }})
+    (select coalesce(greatest(
+        (select max(_landing_date) from {{ source('landing', 'processed_days') }}),
+        (select max(_landing_date) from {{ source('landing', 'deliveries') }})
+    ), {{ run_to() }}))
 {%- endmacro %}
 
 {# Money and quantities are summed as DECIMAL: exact, so a sum does not depend on

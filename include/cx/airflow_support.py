@@ -41,10 +41,13 @@ One run per **extraction day** `D` (the landing zone's date folder):
    (`CX_FRESHNESS_SLA_DAYS`); stale sources are logged, alerted and recorded in
    `main.source_freshness` (the run fails only with `CX_FRESHNESS_FAIL=true`).
 3. `wait_for_earlier_days`: in backfills and catch-up, waits until the runs of
-   earlier days have finished. The marts describe the newest day ingested, so the
+   earlier days have finished. The marts describe the newest day processed, so the
    days go through the warehouse (steps 4-10) one at a time, in date order.
 4. `load_landing`: DuckDB reads the files into the `landing` schema (unparseable rows
-   are kept as rejects, never dropped).
+   are kept as rejects, never dropped) and records every day of the run as processed,
+   whether anything arrived or not: the marts describe the newest processed day (their
+   `as_of_date`), even one on which no source delivered; `source_freshness` says which
+   source is late.
 5. `dbt`: one `dbt build` (Cosmos watcher mode) over staging → intermediate → marts;
    each model is a task here, but dbt runs once.
 6. `validate`: Great Expectations (stage `inputs`) on the day's partition and the
@@ -54,8 +57,11 @@ One run per **extraction day** `D` (the landing zone's date folder):
    param): `daily`, `weekly`, or `latest` (only the newest run, e.g. the last day
    of a backfill). When it says no, the model stages are skipped and publish
    keeps the latest models' outputs.
-8. `models`: sentiment → segmentation → recommendations, and forecasting.
-9. `publish`: the contract's tables in `main`.
+8. `models`: sentiment → segmentation → recommendations, and forecasting; they write
+   to the `model_outputs` schema, not to what users read.
+9. `publish`: the one step that changes `main`, in one transaction: the day's model
+   outputs, the dimensions, order facts, quarantine and reconciliation. A run that fails
+   or is killed before or during it leaves every published table at the previous day.
 10. `validate_published`: Great Expectations (stage `published`) on the contract's
     tables as users read them.
 
@@ -227,25 +233,18 @@ def dbt_docs_run(context: Any) -> dict:
 
 
 def publish_run(as_of: date) -> dict:
-    """Publish; the current-state tables are built for the warehouse's state, not the run's day.
+    """Publish the run of ``as_of`` (one transaction; see :func:`cx.publish.publish`).
 
-    The marts describe the newest extraction day ingested so far (dbt's as_of_date()),
-    so re-running or clearing an older day must rebuild dim_customers and dim_products
-    exactly as the newest run did: with the model outputs of the marts' day, not of
-    the re-run day. For the newest run both days are the same.
+    The current-state tables are built for the warehouse's state, not the run's day:
+    re-running or clearing an older day publishes that day's model partitions and
+    rebuilds dim_customers and dim_products exactly as the newest run did.
     """
-    from cx.publish import publish, published_row_counts
-    from cx.warehouse import connect, table_exists
+    from cx.publish import publish
+    from cx.warehouse import connect
 
     with connect() as con:
-        state_day = as_of
-        if table_exists(con, "dim_customers", "marts"):
-            row = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()
-            state_day = max(as_of, row[0]) if row and row[0] else as_of
-        counts = publish(con, state_day)
-        if state_day != as_of:
-            counts = published_row_counts(con, as_of)
-    log.info("published rows for %s (warehouse state as of %s): %s", as_of, state_day, counts)
+        counts = publish(con, as_of)
+    log.info("published rows for %s: %s", as_of, counts)
     return counts
 
 

@@ -16,6 +16,11 @@ import pandas as pd
 
 from cx.warehouse import replace_partition
 
+# Where the model stages write their outputs (partitioned by as_of_date, with history):
+# not `main`, which users read; publish copies the run's partitions into `main` in the
+# same transaction as the dimensions, so `main` never shows a day half published.
+OUTPUT_SCHEMA = "model_outputs"
+
 COLUMNS = ["model", "metric", "value", "baseline_value", "passed", "model_version", "details"]
 # Declared up front: a first write whose details are all empty would otherwise give
 # the column DuckDB's NULL type and break every later insert.
@@ -59,6 +64,7 @@ def write_model_runs(
     as_of_date: date,
 ) -> int:
     """Replace this model's rows for the day (other models' rows stay)."""
-    con.execute(f"create schema if not exists main; create table if not exists main.model_runs ({DDL})")
+    con.execute(f"create schema if not exists {OUTPUT_SCHEMA}; "
+                f"create table if not exists {OUTPUT_SCHEMA}.model_runs ({DDL})")
     frame = metrics_frame(model, model_version, metrics).drop(columns=["model"])
-    return replace_partition(con, "model_runs", frame, as_of_date, scope={"model": model})
+    return replace_partition(con, "model_runs", frame, as_of_date, schema=OUTPUT_SCHEMA, scope={"model": model})

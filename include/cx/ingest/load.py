@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from cx import run_days
 from cx.contract import LANDING_SOURCES
 from cx.ingest import csv_reader, jsonl_reader, parquet_reader
 from cx.ingest.columns import lit, q
@@ -66,6 +67,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     _table(con, "parse_rejects", _PARSE_REJECTS)
     _table(con, "deliveries", _DELIVERIES)
     _table(con, "ignored_paths", _IGNORED_PATHS)
+    con.execute(run_days.DDL)
 
 
 def _empty_summary() -> dict[str, int]:
@@ -230,6 +232,7 @@ def _replace_day(
                 source_filter = "" if table in sources else f" and source in ({in_sources})"
                 con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
                 con.execute(f"insert into {SCHEMA}.{table} by name select * from _cx_batch_{table}")
+            run_days.record(con, day)  # arrivals or not: the day was processed
             con.execute("commit")
         except Exception:
             con.execute("rollback")

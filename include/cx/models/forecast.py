@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cx.config import Settings, load_settings
-from cx.model_runs import Metric, metrics_frame
+from cx.model_runs import OUTPUT_SCHEMA, Metric, metrics_frame
 from cx.models.forecast_backtest import (
     close_days,
     fold_origins,
@@ -528,8 +528,8 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
         ignore_index=True,
     ).drop(columns=["model"])
     with connect(settings) as con:
-        written = replace_partition(con, "sales_forecast", forecasts, as_of)
-        replace_partition(con, "model_runs", runs, as_of, scope={"model": MODEL_NAME})
+        written = replace_partition(con, "sales_forecast", forecasts, as_of, schema=OUTPUT_SCHEMA)
+        replace_partition(con, "model_runs", runs, as_of, schema=OUTPUT_SCHEMA, scope={"model": MODEL_NAME})
     summary = {
         "rows": written,
         "series": len(results),

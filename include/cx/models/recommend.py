@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import sparse
 
 from cx.config import Settings, load_settings
-from cx.model_runs import Metric, write_model_runs
+from cx.model_runs import OUTPUT_SCHEMA, Metric, write_model_runs
 from cx.models.recommend_baselines import (
     DAY,
     PurchaseSignals,
@@ -1105,9 +1105,9 @@ def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
         else pd.DataFrame(columns=["customer_id"]),
         "segments": None,
     }
-    if table_exists(con, "customer_segments", "main"):
+    if table_exists(con, "customer_segments", OUTPUT_SCHEMA):
         frames["segments"] = read_df(
-            con, "select customer_id, segment_name from main.customer_segments where as_of_date = ?", [as_of],
+            con, f"select customer_id, segment_name from {OUTPUT_SCHEMA}.customer_segments where as_of_date = ?", [as_of],
             order_by=["customer_id"],
         )
     return frames
@@ -1147,7 +1147,8 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
         )
     metrics = result_metrics(result, cfg.eval_k)
     with connect(settings) as con:
-        written = replace_partition(con, "customer_recommendations", result.recommendations, as_of)
+        written = replace_partition(con, "customer_recommendations", result.recommendations, as_of,
+                                    schema=OUTPUT_SCHEMA)
         write_model_runs(con, MODEL_NAME, result.model_version, metrics, as_of)
     summary = {
         "rows": written,

@@ -51,7 +51,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from threadpoolctl import threadpool_limits
 
 from cx.config import Settings, load_settings
-from cx.model_runs import Metric, write_model_runs
+from cx.model_runs import OUTPUT_SCHEMA, Metric, write_model_runs
 from cx.models.sentiment import aggregate_sentiment
 from cx.row_order import sort_rows
 from cx.warehouse import connect, read_df, replace_partition, table_exists
@@ -739,14 +739,16 @@ def _read_inputs(con: Any, as_of: date, cfg: SegmentationConfig | None = None
         features = features.drop(columns=list(activity.columns.drop("customer_id")), errors="ignore").merge(
             activity, on="customer_id", how="left")
     previous, min_new_id = None, 1
-    if table_exists(con, "customer_segments"):
+    if table_exists(con, "customer_segments", OUTPUT_SCHEMA):
         previous = read_df(
             con,
-            "select customer_id, segment_id, segment_name from main.customer_segments "
-            "where as_of_date = (select max(as_of_date) from main.customer_segments where as_of_date < ?)",
+            f"select customer_id, segment_id, segment_name from {OUTPUT_SCHEMA}.customer_segments "
+            f"where as_of_date = (select max(as_of_date) from {OUTPUT_SCHEMA}.customer_segments where as_of_date < ?)",
             [as_of], order_by=["customer_id"],
         )
-        row = con.execute("select max(segment_id) from main.customer_segments where as_of_date < ?", [as_of]).fetchone()
+        row = con.execute(
+            f"select max(segment_id) from {OUTPUT_SCHEMA}.customer_segments where as_of_date < ?", [as_of]
+        ).fetchone()
         min_new_id = int(row[0]) + 1 if row and row[0] is not None else 1
         version = _previous_version(con, as_of)
         if previous is not None and version is not None and version != cfg.model_version:
@@ -760,10 +762,10 @@ def _read_inputs(con: Any, as_of: date, cfg: SegmentationConfig | None = None
 
 def _previous_version(con: Any, as_of: date) -> str | None:
     """model_version of the latest segmentation run before ``as_of``, if recorded."""
-    if not table_exists(con, "model_runs"):
+    if not table_exists(con, "model_runs", OUTPUT_SCHEMA):
         return None
     row = con.execute(
-        "select model_version from main.model_runs where model = ? and as_of_date < ? "
+        f"select model_version from {OUTPUT_SCHEMA}.model_runs where model = ? and as_of_date < ? "
         "order by as_of_date desc limit 1", [MODEL, as_of]).fetchone()
     return None if not row or row[0] is None else str(row[0])
 
@@ -789,9 +791,10 @@ def _read_sentiment(con: Any, as_of: date) -> pd.DataFrame | None:
         return None
     parts = []
     for table, key in (("review_sentiment", "review_id"), ("ticket_sentiment", "ticket_id")):
-        if table_exists(con, table):
+        if table_exists(con, table, OUTPUT_SCHEMA):
             parts.append(read_df(
-                con, f"select {key}, sentiment_score from main.{table} where as_of_date = ?", [as_of], order_by=[key]))
+                con, f"select {key}, sentiment_score from {OUTPUT_SCHEMA}.{table} where as_of_date = ?", [as_of],
+                order_by=[key]))
     if not parts or all(p.empty for p in parts):
         return None
     texts = read_df(con, "select text_id, source, customer_id, product_id from marts.fct_texts", order_by=["text_id"])
@@ -802,19 +805,19 @@ def _read_sentiment(con: Any, as_of: date) -> pd.DataFrame | None:
 def _add_new_columns(con: Any, table: str, frame: pd.DataFrame) -> None:
     """Add feature columns that an older version of the table lacks (the contract
     promises "the features used"), so the by-name insert does not fail."""
-    if not table_exists(con, table):
+    if not table_exists(con, table, OUTPUT_SCHEMA):
         return
     have = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?",
-        [table]).fetchall()}
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [OUTPUT_SCHEMA, table]).fetchall()}
     for name in frame.columns:
         if name not in have and name in FEATURES:
             sql_type = "BIGINT" if name in INT_FEATURES else "DOUBLE"
-            con.execute(f'alter table main."{table}" add column "{name}" {sql_type}')
+            con.execute(f'alter table {OUTPUT_SCHEMA}."{table}" add column "{name}" {sql_type}')
 
 
 def run(as_of: date, settings: Settings | None = None) -> dict:
-    """Segment today's customers and publish main.customer_segments + model_runs."""
+    """Segment today's customers into model_outputs.customer_segments + model_runs (publish copies them)."""
     settings = settings or load_settings()
     cfg = SegmentationConfig(seed=settings.seed)
     with connect(settings) as con:
@@ -844,7 +847,7 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     ]
     with connect(settings) as con:
         _add_new_columns(con, "customer_segments", result.assignments)
-        rows = replace_partition(con, "customer_segments", result.assignments, as_of)
+        rows = replace_partition(con, "customer_segments", result.assignments, as_of, schema=OUTPUT_SCHEMA)
         write_model_runs(con, MODEL, cfg.model_version, metrics, as_of)
     log.info("segmentation: %d customers, k=%s, silhouette=%s, stability=%s, sizes=%s",
              rows, m["k"], m["silhouette"], m["stability"], m["sizes"])

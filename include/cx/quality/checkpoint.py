@@ -49,6 +49,7 @@ from cx.quality.suites import (
     volume_frame,
     with_amount_decile,
 )
+from cx.run_days import warehouse_as_of
 from cx.warehouse import connect, read_df, table_exists
 
 log = logging.getLogger(__name__)
@@ -271,10 +272,16 @@ class Frame:
     finish: Callable[[pd.DataFrame, RunParams], pd.DataFrame] | None = None
 
 
-def _volume(source_table: str) -> Frame:
-    return Frame(f"select _landing_date as day, count(*) as rows from {source_table} "
-                 "where _dq_reason is null and _landing_date between $history_from and $to group by 1",
-                 (source_table,),
+def _volume(source_table: str, source: str) -> Frame:
+    # Clean rows per day with rows, and a 0 for the run's days the source delivered
+    # without clean rows; a run day the source did not deliver at all has no row.
+    return Frame(f"""select day, sum(rows) as rows from (
+                     select _landing_date as day, count(*) as rows from {source_table}
+                     where _dq_reason is null and _landing_date between $history_from and $to group by 1
+                     union all
+                     select distinct _landing_date, 0 from landing.deliveries
+                     where source = '{source}' and _landing_date between $from and $to) group by day""",
+                 (source_table, "landing.deliveries"),
                  lambda counts, p: volume_frame(counts, p.run_from, p.run_to, p.thresholds.volume_history_days))
 
 
@@ -314,8 +321,8 @@ FRAMES: dict[str, Frame] = {
     "stg_web_events": _staged("stg_web_events", "event_id, occurred_at, event_type, customer_id, product_id"),
     "stg_reviews": _staged("stg_reviews", "review_id, created_at, customer_id, product_id, rating"),
     "stg_support_tickets": _staged("stg_support_tickets", "ticket_id, created_at, customer_id, status"),
-    "stg_orders_volume": _volume("staging.stg_orders"),
-    "stg_web_events_volume": _volume("staging.stg_web_events"),
+    "stg_orders_volume": _volume("staging.stg_orders", "orders"),
+    "stg_web_events_volume": _volume("staging.stg_web_events", "web_events"),
     "stg_reviews_rating_mix": Frame(f"select review_id, cast(rating as integer) as rating, {LINEAGE} "
                                     f"from staging.stg_reviews where _dq_reason is null and rating is not null "
                                     f"and {WINDOW}", ("staging.stg_reviews",)),
@@ -333,8 +340,9 @@ FRAMES: dict[str, Frame] = {
                            ("marts.dim_customers",)),
     "dim_products": Frame("select product_id, category, price, avg_rating, cast(as_of_date as varchar) as as_of_date "
                           "from marts.dim_products", ("marts.dim_products",)),
-    "fct_daily_sales": Frame("select ds, series, revenue, orders, units from marts.fct_daily_sales "
-                             "where ds between $from and $to", ("marts.fct_daily_sales",)),
+    "fct_daily_sales": Frame("select ds, series, revenue, orders, units, units_sold, units_returned, "
+                             "series <> 'total' or units >= 0 as _total_net_units_non_negative "
+                             "from marts.fct_daily_sales where ds between $from and $to", ("marts.fct_daily_sales",)),
     "reconciliation": Frame("select * from marts.reconciliation where landing_date between $from and $to",
                             ("marts.reconciliation",)),
     "quarantine": Frame(f"select * replace ({RAW_MASKED}) from marts.quarantine "
@@ -412,9 +420,8 @@ def load_params(con: Any, run_from: date, run_to: date, policy: Policy, settings
                 stage: str = "inputs") -> RunParams:
     """The run's parameters; for the inputs stage also the baselines of the trailing days."""
     t = policy.thresholds
-    state_as_of = None
-    if _exists(con, "marts.dim_customers"):
-        state_as_of = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()[0]
+    # The processed days, not the marts: the as-of checks compare what dbt stamped with this.
+    state_as_of = warehouse_as_of(con)
     base = RunParams(run_from, run_to, t, recs_top_n=settings.recs_top_n, state_as_of=state_as_of)
     if stage != "inputs":
         return base

@@ -54,8 +54,9 @@ class RunParams:
     amount_edges: tuple[float, ...] | None = None  # inner decile edges (DECILES - 1 values)
     amount_weights: tuple[float, ...] | None = None  # share of trailing orders per decile bin
     amount_history: int = 0
-    # The day the current-state marts (dim_customers, dim_products) describe: the
-    # latest day ingested, newer than run_to when an older day is (re)run in a backfill.
+    # The day the current-state marts (dim_customers, dim_products) describe: the newest
+    # day processed (cx.run_days), arrivals or not; newer than run_to when an older day
+    # is (re)run in a backfill.
     state_as_of: date | None = None
 
     def _latest_allowed(self, day: date) -> datetime:
@@ -160,19 +161,26 @@ def with_amount_decile(orders: pd.DataFrame, p: RunParams) -> pd.DataFrame:
 
 
 def volume_frame(daily_counts: pd.DataFrame, run_from: date, run_to: date, history_days: int) -> pd.DataFrame:
-    """Per run day: clean rows, mean of the trailing days that had rows, ratio.
+    """Per run day the source delivered: clean rows, mean of the trailing days that had
+    rows, ratio.
 
-    ``daily_counts`` has one row per extraction day with rows (``day``, ``rows``);
-    days without a row had none. Only days with data enter the baseline, so a
-    closed day or a missing delivery does not drag the average down.
+    ``daily_counts`` has one row (``day``, ``rows``) per extraction day with rows,
+    and per run day the source delivered (``rows`` may be 0 there). A run day without
+    a row had no delivery: it gets no row, as silence is the freshness check's to
+    judge, not a volume drop. Only days with rows enter the baseline, so a closed day
+    or a missing delivery does not drag the average down.
     """
     counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(daily_counts["day"], daily_counts["rows"])}
     out = []
     day = run_from
     while day <= run_to:
-        trailing = [counts[d] for d in (day - timedelta(days=k) for k in range(1, history_days + 1)) if d in counts]
+        if day not in counts:
+            day += timedelta(days=1)
+            continue
+        trailing = [counts[d] for d in (day - timedelta(days=k) for k in range(1, history_days + 1))
+                    if counts.get(d, 0) > 0]
         mean = sum(trailing) / len(trailing) if trailing else None
-        current = counts.get(day, 0)
+        current = counts[day]
         out.append({
             "day": day.isoformat(),  # text: quoted as is in samples
             "rows": current,
@@ -202,6 +210,9 @@ def prepare(suite: str, frame: pd.DataFrame, p: RunParams) -> Prepared:
         return Prepared(frame, f"no rows for {p.run_to}: the model stage did not run for this day "
                                "(training cadence) or had nothing to write")
     if suite.endswith("_volume"):
+        if frame.empty:
+            return Prepared(frame, "the source delivered nothing on the run's days: source_freshness judges "
+                                   "its silence")
         enough = frame.loc[frame["history_days"] >= t.volume_min_history_days]
         if enough.empty:
             return Prepared(frame, f"not enough history: fewer than {t.volume_min_history_days} of the trailing "

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 
 from cx.config import Settings, load_settings
-from cx.model_runs import write_model_runs
+from cx.model_runs import OUTPUT_SCHEMA, write_model_runs
 from cx.models.sentiment.config import MODEL, SentimentConfig
 from cx.models.sentiment.model import score_texts
 from cx.warehouse import connect, read_df, replace_partition, table_exists
@@ -63,8 +63,8 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
 
     result = score_texts(texts, cfg)
     with connect(settings) as con:
-        replace_partition(con, "review_sentiment", result.reviews, as_of)
-        replace_partition(con, "ticket_sentiment", result.tickets, as_of)
+        replace_partition(con, "review_sentiment", result.reviews, as_of, schema=OUTPUT_SCHEMA)
+        replace_partition(con, "ticket_sentiment", result.tickets, as_of, schema=OUTPUT_SCHEMA)
         write_model_runs(con, MODEL, result.model_version, result.metrics, as_of)
     log.info("sentiment: %s", result.summary)
     return result.summary
