@@ -3,13 +3,13 @@
 Two shops, one bulk `make run` each, every source carrying a different trait, so
 few Airflow runs cover many traits:
 
-- ``eu2017``: four weeks of UCI moved to 2017, 1 customer in 2 kept. Orders as typed
+- ``eu1999``: four weeks of UCI moved to 1999, 1 customer in 2 kept. Orders as typed
   Parquet (integer customer ids, timestamp column), order lines as a semicolon CSV
   with decimal commas and CRLF line ends, customers as Latin-1 (with a city column of
   accented names), products as UTF-16 with decimal-comma prices. Nothing at all
   arrives for nine days in the middle; products stop ten days before the orders; the
   range starts three days before the first delivery and ends two days after the last.
-- ``us1999``: four weeks moved to 1999, US date order (MM/DD/YYYY, CX_DATE_ORDER=MDY),
+- ``us2031``: four weeks moved to 2031, US date order (MM/DD/YYYY, CX_DATE_ORDER=MDY),
   only orders and order lines (no CRM, no catalog), column names in other cases and
   with spaces, extra columns, optional columns missing.
 
@@ -31,22 +31,22 @@ from foreign_shops import Shop, ShopSpec, SourceShape, build_shop
 pytestmark = pytest.mark.e2e
 
 EU = ShopSpec(
-    name="eu2017",
-    uci_from=date(2011, 3, 1), uci_to=date(2011, 3, 28), first_day=date(2017, 3, 1),
+    name="eu1999",
+    uci_from=date(2011, 3, 1), uci_to=date(2011, 3, 28), first_day=date(1999, 3, 1),
     customer_share=2,
-    gaps=((date(2017, 3, 9), date(2017, 3, 17)),),
+    gaps=((date(1999, 3, 9), date(1999, 3, 17)),),
     sources={
         "orders": SourceShape(fmt="parquet"),
         "order_items": SourceShape(sep=";", decimal_comma=True, line_end="\r\n"),
         "customers": SourceShape(encoding="latin-1", time_format="%d.%m.%Y %H:%M"),
-        "products": SourceShape(encoding="utf-16", sep=";", decimal_comma=True, last_day=date(2017, 3, 18)),
+        "products": SourceShape(encoding="utf-16", sep=";", decimal_comma=True, last_day=date(1999, 3, 18)),
     },
 )
-EU_FROM, EU_TO = EU.first_day - timedelta(days=3), date(2017, 3, 30)
+EU_FROM, EU_TO = EU.first_day - timedelta(days=3), date(1999, 3, 30)
 
 US = ShopSpec(
-    name="us1999",
-    uci_from=date(2011, 5, 3), uci_to=date(2011, 5, 31), first_day=date(1999, 5, 3),
+    name="us2031",
+    uci_from=date(2011, 5, 3), uci_to=date(2011, 5, 31), first_day=date(2031, 5, 3),
     customer_share=2, date_order="MDY",
     sources={
         "orders": SourceShape(time_format="%m/%d/%Y %H:%M", drop=("channel", "currency"),
@@ -56,7 +56,7 @@ US = ShopSpec(
         "order_items": SourceShape(rename={"quantity": "Quantity ", "unit_price": "UNIT_PRICE"}, extra=("line_note",)),
     },
 )
-US_LAST = date(1999, 5, 31)
+US_LAST = date(2031, 5, 31)
 
 # Tables an orders-only shop can fill; with a catalog, dim_products too.
 FROM_ORDERS = ("dim_customers", "fct_orders", "customer_segments", "customer_recommendations", "sales_forecast",
@@ -90,7 +90,7 @@ def _revenue(items: pd.DataFrame) -> float:
     return float((items["quantity"].astype(float) * items["unit_price"].astype(float)).sum())
 
 
-# --- eu2017 -------------------------------------------------------------------------------
+# --- eu1999 -------------------------------------------------------------------------------
 
 
 def test_eu_builder_wrote_the_traits(eu) -> None:
@@ -102,9 +102,9 @@ def test_eu_builder_wrote_the_traits(eu) -> None:
     assert next(landing.glob("products/*/*.csv")).read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
     latin = b"".join(f.read_bytes() for f in landing.glob("customers/*/*.csv"))
     assert "ü".encode("latin-1") in latin and "ü".encode() not in latin
-    gap = [d for days in shop.days.values() for d in days if date(2017, 3, 9) <= d <= date(2017, 3, 17)]
+    gap = [d for days in shop.days.values() for d in days if date(1999, 3, 9) <= d <= date(1999, 3, 17)]
     assert not gap
-    assert max(shop.days["products"]) <= date(2017, 3, 18) < max(shop.days["orders"])
+    assert max(shop.days["products"]) <= date(1999, 3, 18) < max(shop.days["orders"])
 
 
 def test_eu_run_succeeds(eu) -> None:
@@ -166,7 +166,7 @@ def test_eu_empty_days_and_stale_products_are_reported(eu) -> None:
     assert status["web_events"] == "absent", status
 
 
-# --- us1999 -------------------------------------------------------------------------------
+# --- us2031 -------------------------------------------------------------------------------
 
 
 def test_us_run_succeeds(us) -> None:
