@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,6 +25,7 @@ from cx.importers import uci
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 1500
+BULK_MIN_DAYS = 3  # cx.cli run's default (CX_BULK_MIN_DAYS), which pipeline_env leaves unset
 # Airflow tasks that must have run (not skipped) in every run of cx_daily.
 CORE_TASKS = ("check_landing_files", "load_landing", "validate", "publish", "validate_published")
 # Published tables that are tables of the run's as-of day (the others are current-state views).
@@ -49,14 +50,26 @@ class Run:
     returncode: int
     output: str
     seconds: float
-    dag_run: dict | None  # dag_run row (state, conf, run_id) or None when Airflow recorded none
-    tasks: dict[str, str | None] = field(default_factory=dict)  # task_id -> final state
-    xcoms: dict[str, object] = field(default_factory=dict)  # task_id -> return value
+    records: list[AirflowRun]  # one per Airflow run the command should have made
 
     def describe(self) -> str:
         tail = "\n".join(self.output.splitlines()[-25:])
-        return (f"{' '.join(self.command)} -> exit {self.returncode} in {self.seconds:.0f}s; "
-                f"dag_run={self.dag_run and self.dag_run['state']}; tasks={self.tasks}\n{tail}")
+        runs = "; ".join(f"{r.day}: dag_run={r.dag_run and r.dag_run['state']}, tasks={r.tasks}" for r in self.records)
+        return f"{' '.join(self.command)} -> exit {self.returncode} in {self.seconds:.0f}s; {runs}\n{tail}"
+
+    @property
+    def xcoms(self) -> dict[str, object]:
+        return self.records[-1].xcoms
+
+
+@dataclass
+class AirflowRun:
+    """Airflow's record of one cx_daily run."""
+
+    day: date
+    dag_run: dict | None  # dag_run row (state, conf, run_id), None when Airflow recorded none
+    tasks: dict[str, str | None] = field(default_factory=dict)  # task_id -> final state
+    xcoms: dict[str, object] = field(default_factory=dict)  # task_id -> return value
 
 
 @dataclass
@@ -80,8 +93,11 @@ class Pipeline:
         began = time.monotonic()
         done = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True,
                               timeout=RUN_TIMEOUT_S, check=False)
-        run = Run(command, done.returncode, done.stdout + done.stderr, time.monotonic() - began,
-                  *airflow_record(self.env, end, start if start != end else None))
+        days = (end - start).days + 1
+        # Like `cx.cli run`: a range of BULK_MIN_DAYS or more is one bulk run, shorter ones a run per day.
+        expected = [(end, start)] if days >= BULK_MIN_DAYS else [(start + timedelta(d), None) for d in range(days)]
+        records = [AirflowRun(day, *airflow_record(self.env, day, first)) for day, first in expected]
+        run = Run(command, done.returncode, done.stdout + done.stderr, time.monotonic() - began, records)
         self.runs.append(run)
         return run
 
@@ -150,13 +166,14 @@ def _json(value):
 def assert_run_succeeded(run: Run) -> None:
     """Success as Airflow recorded it: a dag run, in state success, whose core tasks all ran."""
     assert run.returncode == 0, run.describe()
-    assert run.dag_run is not None, "Airflow recorded no cx_daily run for the range:\n" + run.describe()
-    assert run.dag_run["state"] == "success", run.describe()
-    bad = {t: s for t, s in run.tasks.items() if s not in ("success", "skipped")}
-    assert not bad, f"tasks not successful: {bad}\n" + run.describe()
-    missing = [t for t in CORE_TASKS if run.tasks.get(t) != "success"]
-    assert not missing, f"core tasks that did not run: {missing}\n" + run.describe()
-    assert any(t.startswith("dbt.") and s == "success" for t, s in run.tasks.items()), run.describe()
+    for r in run.records:
+        assert r.dag_run is not None, f"Airflow recorded no cx_daily run for {r.day}:\n" + run.describe()
+        assert r.dag_run["state"] == "success", run.describe()
+        bad = {t: s for t, s in r.tasks.items() if s not in ("success", "skipped")}
+        assert not bad, f"{r.day}: tasks not successful: {bad}\n" + run.describe()
+        missing = [t for t in CORE_TASKS if r.tasks.get(t) != "success"]
+        assert not missing, f"{r.day}: core tasks that did not run: {missing}\n" + run.describe()
+        assert any(t.startswith("dbt.") and s == "success" for t, s in r.tasks.items()), run.describe()
 
 
 def succeeded(run: Run) -> bool:
@@ -184,10 +201,13 @@ def published_counts(p: Pipeline, as_of: date) -> dict[str, int]:
     return counts
 
 
-def assert_reconciled(p: Pipeline, expected: dict[tuple[str, date], int]) -> None:
+def reconciliation(p: Pipeline) -> pd.DataFrame:
+    return p.query("select source, landing_date, landing_rows, clean_rows, quarantined_rows, is_balanced "
+                   "from main.reconciliation")
+
+
+def assert_reconciled(rec: pd.DataFrame, expected: dict[tuple[str, date], int]) -> None:
     """landing rows = clean + quarantined on every source/day, and landing rows are what was delivered."""
-    rec = p.query("select source, landing_date, landing_rows, clean_rows, quarantined_rows, is_balanced "
-                  "from main.reconciliation")
     unbalanced = rec[~rec["is_balanced"].astype(bool)]
     assert unbalanced.empty, f"unbalanced source/days:\n{unbalanced.head(20)}"
     got = {(r.source, pd.Timestamp(r.landing_date).date()): int(r.landing_rows) for r in rec.itertuples()}

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from conftest import (Pipeline, assert_as_of, assert_reconciled, assert_run_succeeded, pipeline_env,
-                      published_counts, uci_src)
+                      published_counts, reconciliation, uci_src)
 from foreign_shops import Shop, ShopSpec, SourceShape, build_shop
 
 pytestmark = pytest.mark.e2e
@@ -118,7 +118,7 @@ def test_eu_publishes_and_reconciles(eu) -> None:
     counts = published_counts(p, EU_TO)
     empty = {t: n for t, n in counts.items() if t in (*FROM_ORDERS, "dim_products") and n <= 0}
     assert not empty, f"published tables empty or missing: {empty} (all: {counts})"
-    assert_reconciled(p, _expected_landing(shop))
+    assert_reconciled(reconciliation(p), _expected_landing(shop))
     assert_as_of(p, EU_TO, ("dim_customers", "dim_products", "fct_orders"))
 
 
@@ -180,7 +180,7 @@ def test_us_publishes_what_orders_allow_and_reconciles(us) -> None:
     counts = published_counts(p, US_LAST)
     empty = {t: n for t, n in counts.items() if t in FROM_ORDERS and n <= 0}
     assert not empty, f"published tables empty or missing: {empty} (all: {counts})"
-    assert_reconciled(p, _expected_landing(shop))
+    assert_reconciled(reconciliation(p), _expected_landing(shop))
     assert_as_of(p, US_LAST, ("dim_customers", "fct_orders"))
 
 
