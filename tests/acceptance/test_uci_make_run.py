@@ -58,8 +58,8 @@ def uci_run(tmp_path_factory: pytest.TempPathFactory):
     if succeeded(bulk):  # what the bulk run published, before the daily runs change it
         state["bulk_counts"] = published_counts(p, BULK_TO)
         state["bulk_accounts"] = accounts(p)
-        state["bulk_as_of"] = {t: set(p.query(f"select distinct as_of_date::date as d from main.{t}")["d"])
-                               for t in AS_OF_TABLES}
+        state["bulk_as_of"] = {t: set(pd.to_datetime(p.query(f"select distinct as_of_date from main.{t}")
+                                                     ["as_of_date"]).dt.date) for t in AS_OF_TABLES}
         state["bulk_reconciliation"] = reconciliation(p)
         state["bulk_orders"] = set(p.query("select order_id from main.fct_orders")["order_id"])
         state["bulk_quarantined_orders"] = p.query(
