@@ -75,10 +75,23 @@ SOURCE_COLUMNS: tuple[str, ...] = (
 LANDING_NAME = "uci.csv"
 # The data set lives beside the repository (../shared/data), never inside it;
 # CX_UCI_DIR points elsewhere (e.g. a clone in another place).
-DEFAULT_SRC = Path(
-    os.environ.get("CX_UCI_DIR")
-    or Path(cx.__file__).resolve().parents[2] / ".." / "shared" / "data" / "uci_online_retail" / "by-day"
-)
+_SHARED_BY_DAY = Path("shared") / "data" / "uci_online_retail" / "by-day"
+
+
+def _default_src() -> Path:
+    """CX_UCI_DIR, else ``shared/data/...`` beside the repository or beside one of its
+    parent folders (a git worktree nested one level deeper than the clone); when none
+    exists, the ../shared path, for the error message."""
+    if os.environ.get("CX_UCI_DIR"):
+        return Path(os.environ["CX_UCI_DIR"])
+    repo = Path(cx.__file__).resolve().parents[2]
+    for parent in repo.parents:
+        if (parent / _SHARED_BY_DAY).is_dir():
+            return parent / _SHARED_BY_DAY
+    return repo.parent / _SHARED_BY_DAY
+
+
+DEFAULT_SRC = _default_src()
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.csv$")
 
 # Item-type words per category (singular; plurals are derived). Kept small on
