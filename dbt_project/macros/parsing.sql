@@ -50,32 +50,40 @@ create or replace macro reference.number_text(x) as regexp_replace(
 -- Accounting negative: '(5.00)' becomes '-5.00' ('(-5)' stays, and is rejected).
 create or replace macro reference.signed_number_text(s) as
     case when regexp_full_match(s, '\([^()\-+]+\)') then '-' || substr(s, 2, length(s) - 2) else s end;
-create or replace macro reference.decimal_mark(s) as case
+-- comma_decimal: the value comes from a file whose comma is the decimal mark (a
+-- semicolon-delimited CSV, as European spreadsheets write them): a lone comma is then
+-- decimal whatever follows it ('3,155' = 3.155) and a lone dot before three digits
+-- groups thousands ('1.234' = 1234).
+create or replace macro reference.decimal_mark(s, comma_decimal := false) as case
     when contains(s, '.') and contains(s, ',')
         then case when strpos(reverse(s), '.') < strpos(reverse(s), ',') then '.' else ',' end
     when contains(s, ',')
-        then case when length(s) - length(replace(s, ',', '')) = 1 and regexp_matches(s, ',\d{1,2}$') then ',' end
+        then case when length(s) - length(replace(s, ',', '')) = 1
+                   and (comma_decimal or regexp_matches(s, ',\d{1,2}$')) then ',' end
     when contains(s, '.')
-        then case when length(s) - length(replace(s, '.', '')) = 1 then '.' end
+        then case when length(s) - length(replace(s, '.', '')) = 1
+                   and not (comma_decimal and regexp_matches(s, '^[+\-]?\d{1,3}\.\d{3}$')) then '.' end
 end;
-create or replace macro reference.grouped_number(s) as try_cast(
+create or replace macro reference.grouped_number(s, comma_decimal := false) as try_cast(
     case
-        when reference.decimal_mark(s) is null then regexp_replace(s, '[.,]', '', 'g')
-        else replace(regexp_replace(replace(s, reference.decimal_mark(s), '#'), '[.,]', '', 'g'), '#', '.')
+        when reference.decimal_mark(s, comma_decimal := comma_decimal) is null then regexp_replace(s, '[.,]', '', 'g')
+        else replace(regexp_replace(replace(s, reference.decimal_mark(s, comma_decimal := comma_decimal), '#'),
+                                    '[.,]', '', 'g'), '#', '.')
     end as double
 );
-create or replace macro reference.number_from_text(s) as case
+create or replace macro reference.number_from_text(s, comma_decimal := false) as case
     -- plain digits, or one mark between digit runs, or thousands groups (1,234,567.5;
     -- 1,23,456.5; 1.234.567,5) with at most one decimal mark after them
     when regexp_full_match(s, '[+\-]?(\d+([.,]\d*)?|[.,]\d+|\d{1,3}((,\d{3})+|(,\d{2})+,\d{3})(\.\d*)?|\d{1,3}(\.\d{3})+(,\d*)?)')
-        then reference.grouped_number(s)
+        then reference.grouped_number(s, comma_decimal := comma_decimal)
     when regexp_full_match(s, '[+\-]?(\d+([.,]\d*)?|[.,]\d+)[eE][+\-]?\d{1,4}')
         then try_cast(replace(s, ',', '.') as double)
 end;
 -- The usual shape ('12.5', '-3') skips the rules.
-create or replace macro reference.parse_number(x) as case
-    when regexp_full_match(x, '-?\d{1,15}(\.\d+)?') then try_cast(x as double)
-    else reference.number_from_text(reference.signed_number_text(reference.number_text(x)))
+create or replace macro reference.parse_number(x, comma_decimal := false) as case
+    when regexp_full_match(x, '-?\d{1,15}(\.\d+)?') and not (comma_decimal and regexp_full_match(x, '-?\d{1,3}\.\d{3}'))
+        then try_cast(x as double)
+    else reference.number_from_text(reference.signed_number_text(reference.number_text(x)), comma_decimal := comma_decimal)
 end;
 
 -- Email: trimmed, lower-cased, NULL unless it looks like one: an unquoted local part
@@ -102,3 +110,20 @@ create or replace macro reference.pseudonym(x, salt) as case when x is not null 
 {% macro install_parsing_macros() %}
     {% do run_query(create_parsing_macros()) %}
 {% endmacro %}
+
+{# The files of a source whose comma is the decimal mark: semicolon-delimited text, as
+   European spreadsheets export it (landing.deliveries records each file's delimiter). #}
+{% macro comma_decimal_files(source_name) -%}
+    select _landing_date, _file from {{ source('landing', 'deliveries') }}
+    where source = '{{ source_name }}' and delimiter = ';'
+{%- endmacro %}
+
+{# A source's rows in the run window, with _comma_decimal telling parse_number how to
+   read a lone comma (see reference.decimal_mark). #}
+{% macro landing_rows_with_number_format(source_name) -%}
+    select landing_rows.*, comma_files._file is not null as _comma_decimal
+    from {{ source('landing', source_name) }} as landing_rows
+    left join ({{ comma_decimal_files(source_name) }}) as comma_files
+        on comma_files._landing_date = landing_rows._landing_date and comma_files._file = landing_rows._file
+    where {{ in_run_window('landing_rows._landing_date') }}
+{%- endmacro %}

@@ -1,8 +1,7 @@
 {{ config(pre_hook="{{ delete_run_window() }}") }}
 
 with source as (
-    select * from {{ source('landing', 'order_items') }}
-    where {{ in_run_window() }}
+    {{ landing_rows_with_number_format('order_items') }}
 ),
 
 numbered as (
@@ -13,8 +12,8 @@ typed as (
     select
         order_id,
         product_id,
-        reference.parse_number(quantity) as quantity,
-        reference.parse_number(unit_price) as unit_price,
+        reference.parse_number(quantity, comma_decimal := _comma_decimal) as quantity,
+        reference.parse_number(unit_price, comma_decimal := _comma_decimal) as unit_price,
         quantity as quantity_raw,
         unit_price as unit_price_raw,
         _landing_date,

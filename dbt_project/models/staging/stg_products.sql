@@ -1,8 +1,7 @@
 {{ config(pre_hook="{{ delete_run_window() }}") }}
 
 with source as (
-    select * from {{ source('landing', 'products') }}
-    where {{ in_run_window() }}
+    {{ landing_rows_with_number_format('products') }}
 ),
 
 numbered as (
@@ -15,7 +14,7 @@ typed as (
         reference.clean_text(name) as name,
         lower(reference.clean_text(category)) as category,
         reference.clean_text(brand) as brand,
-        reference.parse_number(price) as price,
+        reference.parse_number(price, comma_decimal := _comma_decimal) as price,
         description,
         reference.parse_ts(updated_at) as updated_at,
         price as price_raw,
