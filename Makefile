@@ -3,6 +3,7 @@
 #   make test                      the whole test suite
 #   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
 #   make airflow                   the Airflow UI on localhost:8080
+#   make test-acceptance           UCI and foreign-shop landing zones through make run
 #   make test-backfill             the long backfill test (real scheduler, 14 days)
 #   make docs                      dbt docs site under $CX_ARTIFACTS_DIR/dbt_docs
 
@@ -39,7 +40,7 @@ DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
 
-.PHONY: help install airflow-init demo generate run run-args summary test test-backfill docs airflow clean
+.PHONY: help install airflow-init demo generate run run-args summary test test-acceptance test-backfill docs airflow clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -99,7 +100,11 @@ summary: install
 	$(PY) -m cx.cli summary
 
 test: airflow-init
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/acceptance
+
+# Real data through the real `make run` path: UCI days and foreign-shop landing zones (~6 min).
+test-acceptance: airflow-init
+	$(PY) -m pytest -q tests/acceptance
 
 # A real scheduler, a 14-day backfill with several runs at once, a cleared day re-run.
 test-backfill: airflow-init
