@@ -113,9 +113,11 @@ test-backfill: airflow-init
 docs: install
 	$(PY) -c "from cx.transform import docs_generate; print(docs_generate())"
 
+# airflow standalone starts its components by the bare name `airflow`: the venv's bin
+# goes first on PATH, so the command works from a shell with no virtualenv activated.
 airflow: airflow-init
-	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
-	$(VENV)/bin/airflow standalone
+	@echo "Airflow UI: http://localhost:$${AIRFLOW__API__PORT:-8080}  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	PATH="$(ROOT)/$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 clean:
 	rm -rf $(DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs
