@@ -24,6 +24,18 @@ class DataQualityError(DeterministicError, RuntimeError):
         self.failures = list(failures or [])
 
 
+class NothingToDo(Exception):
+    """A stage has no input for this day (no texts, no sales yet): not a failure.
+
+    The DAG turns it into Airflow's skip, so the grid shows the stage as skipped with
+    this reason and publish (trigger rule none_failed) keeps the last published outputs.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 # bin/dbt-locked exits with this code (EX_TEMPFAIL) when it timed out waiting for the
 # warehouse lock: a transient failure the producer task keeps retrying. (dbt-locked runs
 # under any python3 without cx: it repeats the number; tests/test_run_process.py ties them.)
