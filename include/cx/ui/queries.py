@@ -252,3 +252,13 @@ def forecast_series(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame
         [as_of],
     ).df()
     return _as_dates(frame, "run_as_of", "first_ds", "last_ds")[columns]
+
+
+def as_of_dates_between(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[date]:
+    """Run days between ``start`` and ``end`` (inclusive), for days older than the choice list."""
+    tables = [t for t in ("model_runs", "dq_results") if t in main_tables(con)]
+    if not tables:
+        return []
+    union = " union ".join(f"select distinct as_of_date from main.{t} where as_of_date between $s and $e"
+                           for t in tables)
+    return [r[0] for r in con.execute(f"select * from ({union}) order by 1 desc", {"s": start, "e": end}).fetchall()]

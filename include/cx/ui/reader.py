@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -23,6 +24,8 @@ from cx.ui import queries
 from cx.warehouse import warehouse_lock
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
 
 def read_overview(settings: Settings, as_of: date | None = None, cfg: UiConfig = UiConfig()) -> Overview | Unavailable:
     """Read the page's aggregates for ``as_of`` (default: the newest run day)."""
+    return read_warehouse(settings, lambda con: _collect(con, as_of, cfg), cfg)
+
+
+def read_warehouse(settings: Settings, collect: Callable[[duckdb.DuckDBPyConnection], T],
+                   cfg: UiConfig = UiConfig()) -> T | Unavailable:
+    """``collect(con)`` on a read-only connection held for the call, or why it could not run."""
     path = settings.warehouse
     if not path.is_file():
         return Unavailable(f"No warehouse at {path} yet: run the pipeline first.", retry=False)
@@ -81,7 +90,7 @@ def read_overview(settings: Settings, as_of: date | None = None, cfg: UiConfig =
                     raise _Busy from error
                 raise
             try:
-                return _collect(con, as_of, cfg)
+                return collect(con)
             finally:
                 con.close()
     except (TimeoutError, _Busy):
@@ -90,7 +99,7 @@ def read_overview(settings: Settings, as_of: date | None = None, cfg: UiConfig =
         log.warning("customer experience page: cannot read %s: %s", path, error)
         return Unavailable(f"The warehouse cannot be opened: {error}", retry=False)
     except duckdb.Error as error:
-        log.warning("customer experience page: cannot read %s: %s", path, error)
+        log.warning("customer experience page: cannot read %s: %s", path, type(error).__name__)
         return Unavailable(f"The warehouse cannot be read: {error}", retry=False)
 
 
