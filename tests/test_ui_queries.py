@@ -27,7 +27,10 @@ from cx.model_runs import Metric, write_model_runs
 from cx.publish import ensure_published_tables, publish_model_outputs
 from cx.quality.checkpoint import CheckResult, write_results
 from cx.ui import artifacts, queries
-from cx.ui.reader import Overview, UiConfig, Unavailable, read_overview
+from cx.ui.reader import UiConfig, Unavailable, read_warehouse
+from cx.ui.scrub import scrub
+from cx.ui.sections import customer, forecasts, models, overview, quality, segments, sentiment
+from cx.ui.views import Loaded, load
 from cx.warehouse import replace_partition, warehouse_lock
 
 D1, D2, D3 = date(2024, 11, 24), date(2024, 11, 25), date(2024, 11, 26)
@@ -54,13 +57,35 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
         ensure_published_tables(con)
         con.execute("""
             create table main.dim_customers as select * from (values
-              ('c1', 'a1b2c3', 'Springfield', date '2024-11-26'), ('c2', 'd4e5f6', 'Shelbyville', date '2024-11-26'),
-              ('c3', '0a0b0c', 'Springfield', date '2024-11-26'))
-              t(customer_id, email_hash, city, as_of_date)""")
-        con.execute("create table main.dim_products as select 'p' || i as product_id, date '2024-11-26' as as_of_date "
+              ('c1', 'a1b2c3', 'Springfield', 4, 310.5, 3, 4, 290.0, 'Champions', date '2024-11-26'),
+              ('c2', 'd4e5f6', 'Shelbyville', 1, 20.0, 40, 1, 20.0, 'New', date '2024-11-26'),
+              ('c3', '0a0b0c', 'Springfield', 0, 0.0, null, 0, 0.0, null, date '2024-11-26'))
+              t(customer_id, email_hash, city, orders_count, revenue_total, recency_days, frequency, monetary,
+                segment_name, as_of_date)""")
+        con.execute("create table main.dim_products as select 'p' || i as product_id, 'Product ' || i as name, "
+                    "case when i < 3 then 'Fashion' else 'Home' end as category, date '2024-11-26' as as_of_date "
                     "from range(5) t(i)")
-        con.execute("create table main.fct_orders as select 'o' || i as order_id, 'c1' as customer_id, "
-                    "date '2024-11-26' as as_of_date from range(4) t(i)")
+        con.execute("""create table main.fct_orders as select 'o' || i as order_id, 'c1' as customer_id,
+                       timestamp '2024-11-20 10:00' + to_days(i::int * 2) as ordered_at, 'delivered' as status,
+                       'web' as channel, 2 as items_count, 50.0 + i as order_amount, date '2024-11-26' as as_of_date
+                       from range(4) t(i)""")
+        con.execute("create schema marts; create schema staging")
+        # Daily sales: ~200 a day, actuals through 2024-11-28 (two forecast days have arrived).
+        con.execute("""create table marts.fct_daily_sales as
+                       select date '2024-10-30' + to_days(i::int) as ds, 'total' as series,
+                              100.0 + 3 * i as revenue, 20 + (i % 5) as orders, 40.0 as units
+                       from range(30) t(i)""")
+        texts = [
+            ("r1", "review", "c1", "p1", 5, "Lovely", "Great quality, fits well", "2024-11-25 09:00"),
+            ("r2", "review", "c1", "p2", 1, "Broken",
+             f"Arrived broken. My name is {PII[1]} {PII[2]}, write to {PII[0]} or call {PII[3]}.", "2024-11-26 08:00"),
+            ("t1", "ticket", "c1", None, None, "Refund?", f"Still waiting for my refund. Regards, {PII[1]}",
+             "2024-11-26 11:00"),
+        ]
+        con.execute("create table marts.fct_texts (text_id varchar, source varchar, customer_id varchar, "
+                    "product_id varchar, rating integer, title varchar, body varchar, created_at timestamp)")
+        con.executemany("insert into marts.fct_texts values (?, ?, ?, ?, ?, ?, ?, ?)", texts)
+        con.execute("create table staging.stg_support_tickets as select 't1' as ticket_id, 'email' as channel")
         raw = f'{{"email": "{PII[0]}", "first_name": "{PII[1]}", "last_name": "{PII[2]}", "phone": "{PII[3]}"}}'
         con.execute(
             "create table main.quarantine (source varchar, file varchar, line bigint, reason varchar, raw varchar, "
@@ -76,13 +101,21 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
         sizes = {D1: {"Champions": 40, "At risk": 25, "New": 10},
                  D2: {"Champions": 42, "At risk": 24, "New": 12},
                  D3: {"Champions": 45, "At risk": 20, "New": 15, "Loyal": 5}}
+        profiles = {"Champions": {"recency_days": 5.0, "frequency": 6.2, "monetary": 820.0},
+                    "At risk": {"recency_days": 70.0, "frequency": 3.1, "monetary": 300.0},
+                    "New": {"recency_days": 8.0, "frequency": 1.0, "monetary": 45.0},
+                    "Loyal": {"recency_days": 12.0, "frequency": 4.0, "monetary": 410.0}}
         for day, per_segment in sizes.items():
-            rows = [(f"c{day.day}_{name}_{i}", j, name) for j, (name, n) in enumerate(sorted(per_segment.items()))
-                    for i in range(n)]
+            # c1 is one of the Champions every day.
+            rows = [("c1" if (name, i) == ("Champions", 0) else f"c{name}_{i}", j, name)
+                    for j, (name, n) in enumerate(sorted(per_segment.items())) for i in range(n)]
             replace_partition(con, "customer_segments",
                               pd.DataFrame(rows, columns=["customer_id", "segment_id", "segment_name"]), day)
-            write_model_runs(con, "segmentation", "kmeans-rfm-v1",
-                             [Metric("silhouette", 0.41 + day.day / 1000, 0.25, True)], day)
+            write_model_runs(con, "segmentation", "kmeans-rfm-v1", [
+                Metric("silhouette", 0.41 + day.day / 1000, None, True),
+                Metric("k", float(len(per_segment)), details={"sizes": per_segment,
+                                                               "profiles": {n: profiles[n] for n in per_segment}})],
+                day)
         for day, scale in ((D2, 0.9), (D3, 1.0)):
             metrics = [Metric(name, value * scale, base, value * scale > base if name == "p@10" else None)
                        for name, (value, base) in LAST_RECS.items()]
@@ -94,8 +127,14 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
         replace_partition(con, "review_sentiment", pd.DataFrame(
             {"review_id": ["r1", "r2"], "sentiment_score": [0.5, -0.4], "sentiment_label": ["positive", "negative"],
              "model_version": "lexicon-v2", "rating": [5, 1], "rating_conflict": [False, False]}), D3)
-        write_model_runs(con, "forecast", "prophet-log-v1",
-                         [Metric("mase:revenue:total", 0.951, 1.0, True), Metric("coverage:revenue:total", 0.78, 0.6, True)], D3)
+        replace_partition(con, "ticket_sentiment", pd.DataFrame(
+            {"ticket_id": ["t1"], "sentiment_score": [-0.6], "sentiment_label": ["negative"],
+             "model_version": "lexicon-v2"}), D3)
+        # The forecast gate is MASE per series: total beats seasonal naive, fashion does not; a
+        # coverage miss is calibration context and must not turn the verdict red.
+        write_model_runs(con, "forecast", "prophet-log-v1", [
+            Metric("mase:revenue:total", 0.951, 1.0, True), Metric("coverage:revenue:total", 0.62, 0.6, False),
+            Metric("mase:revenue:Fashion", 1.08, 1.0, False), Metric("coverage:revenue:Fashion", 0.81, 0.7, True)], D3)
         replace_partition(con, "sales_forecast", pd.DataFrame(
             {"series": ["total"] * 3, "metric": ["revenue"] * 3, "ds": pd.date_range("2024-11-27", periods=3).date,
              "yhat": [100.0, 110.0, 90.0], "yhat_lower": [80.0, 90.0, 70.0], "yhat_upper": [120.0, 130.0, 110.0],
@@ -105,9 +144,16 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
                 CheckResult("stg_orders", "stg_orders", "order_id_unique", "critical", True, 0, 100),
                 CheckResult("stg_orders", "stg_orders", "ordered_at_not_future", "critical", True, 0, 100),
                 CheckResult("stg_customers", "stg_customers", "email_format", "warning", failing == 0, failing, 100,
-                            samples=[PII[0]], details={"partial_unexpected_list": [PII[0]]}),
+                            samples=[PII[0]], details={"partial_unexpected_list": [PII[0]], "samples": [PII[0]], "rows": 100}),
                 CheckResult("stg_reviews", "stg_reviews", "rating_mix", "warning", None,
                             details={"skipped": "fewer than 20 reviews"}),
+                CheckResult("stg_orders_volume", "stg_orders", "volume_vs_trailing_mean", "critical", failing == 0,
+                            1 if failing else 0, 1,
+                            samples=[{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6, "ratio": 2.7}],
+                            details={"expectation_type": "expect_column_values_to_be_between", "column": "ratio",
+                                     "kwargs": {"column": "ratio", "min_value": 0.5, "max_value": 2.0},
+                                     "samples": [{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6,
+                                                  "ratio": 2.7}] if failing else [], "rows": 1}),
             ]
             write_results(con, results, day, {r.suite for r in results})
         for day in (D1, D2, D3):  # model_runs reach main through publish
@@ -157,49 +203,139 @@ def test_run_days_newest_first(con):
     assert queries.latest_as_of(con) == D3
 
 
-def test_stage_status_reports_each_stage_latest_output(con):
-    stages = queries.stage_status(con).set_index("stage")
-    assert list(stages.index) == [s.name for s in queries.STAGES]
-    assert stages.loc["segmentation", "latest_as_of"] == D3
-    assert stages.loc["segmentation", "rows"] == 85
-    assert stages.loc["recommendations", "rows"] == 3
-    assert stages.loc["recommendations", "model_version"] == "lightfm-hybrid-v1"
-    assert stages.loc["recommendations", "metrics_passed"] == 1  # only p@10 gates; coverage has no verdict
-    assert stages.loc["data quality", "latest_as_of"] == D3
-    assert stages.loc["data quality", "rows"] == 4
-    assert stages.loc["publish", "latest_as_of"] == D3
+def test_stages_on_the_day(con):
+    stages = {s["stage"]: s["rows"] for s in overview.stages_on(con, D3)}
+    assert stages == {"data quality": 5, "sentiment": 2, "segmentation": 85, "recommendations": 3, "forecast": 3}
+    assert {s["stage"]: s["rows"] for s in overview.stages_on(con, D1)}["recommendations"] == 0
 
 
-def test_published_counts_partition_and_snapshot(con):
-    counts = queries.published_counts(con, D3).set_index("table")
-    assert counts.loc["customer_segments", "rows"] == 85
-    assert counts.loc["customer_segments", "scope"] == "as-of day"
-    assert counts.loc["dim_customers", "rows"] == 3
-    assert counts.loc["dim_customers", "scope"] == "current snapshot"
-    assert counts.loc["dq_results", "rows"] == 4
-    assert queries.published_counts(con, D1).set_index("table").loc["customer_recommendations", "rows"] == 0
+def test_quarantine_by_source_and_reason_without_raw_values(con):
+    by = {(r["source"], r["reason"]): (r["rows_day"], r["rows_total"]) for r in quality.quarantine_reasons(con, D3)}
+    assert by == {("customers", "duplicate_row"): (2, 2), ("customers", "unparseable: TOO MANY COLUMNS"): (1, 1)}
+    assert not any(p in repr(by) for p in PII)
+    trend = quality.quarantine_trend(con, D3)
+    assert trend[["source", "rows"]].values.tolist() == [["order_items", 1], ["customers", 3]]  # not the 27th
 
 
-def test_quarantine_counts_by_source_and_reason_without_raw_values(con):
-    q = queries.quarantine_summary(con, D3)
-    assert list(q.columns) == ["source", "reason", "rows_as_of", "rows_total"]
-    by = {(r.source, r.reason): (r.rows_as_of, r.rows_total) for r in q.itertuples()}
-    assert by[("customers", "duplicate_row")] == (2, 2)
-    assert by[("customers", "unparseable: TOO MANY COLUMNS")] == (1, 1)
-    assert by[("order_items", "orphan_order")] == (0, 1)
-    assert ("orders", "future_timestamp") not in by  # arrived after the as-of day
-    text = q.to_string()
-    assert not any(p in text for p in PII)
+def test_day_checks_failed_first_with_history(con):
+    checks = quality.day_checks(con, D3)
+    assert [(c["expectation"], c["success"]) for c in checks[:2]] == [("volume_vs_trailing_mean", False),
+                                                                     ("email_format", False)]
+    assert "details" not in checks[0]
+    history = quality.check_history(con, D3, days=3)
+    assert history[("stg_customers", "email_format")] == " +x"  # not run on D1, passed D2, failed D3
+    assert history[("stg_reviews", "rating_mix")] == " --"
+    sources = quality.source_history(con, D3).set_index(["table", "as_of_date"])
+    assert sources.loc[("stg_orders", pd.Timestamp(D3)), "failed"] == 1
 
 
-def test_dq_summary_and_failures(con):
-    summary = queries.dq_summary(con, D3).set_index("severity")
-    assert summary.loc["critical"].tolist() == [2, 2, 0, 0]
-    assert summary.loc["warning"].tolist() == [2, 0, 1, 1]
-    failed = queries.dq_failures(con, D3)
-    assert failed[["table", "expectation", "unexpected_count"]].values.tolist() == [["stg_customers", "email_format", 7]]
-    assert "details" not in failed.columns
-    assert queries.dq_failures(con, D2).empty
+def test_failing_check_explained_without_its_rows(con):
+    volume = quality.check_detail(con, D3, "stg_orders_volume", "volume_vs_trailing_mean")
+    assert volume["sentence"] == ("547 rows on 2024-11-26, 2.7x the trailing mean of 203; "
+                                  "allowed: ratio between 0.5 and 2")
+    assert volume["expected"] == {"min_value": 0.5, "max_value": 2.0}
+    email = quality.check_detail(con, D3, "stg_customers", "email_format")
+    assert email["sentence"].startswith("7 rows of 100 break the rule")
+    assert email["aggregates"] == []  # its samples are e-mail addresses
+    assert not any(p in repr(email) for p in PII)
+    assert quality.check_detail(con, D3, "stg_customers", "nope") is None
+
+
+def test_one_verdict_per_model_from_its_own_gate(con):
+    verdicts = {v.model: v for v in models.model_verdicts(con, D3)}
+    forecast = verdicts["forecast"]
+    # One series beats seasonal naive, one keeps it; total's coverage miss is context, not a failure.
+    assert forecast.state == models.PARTLY
+    assert forecast.summary.startswith("1 of 2 series: Prophet beats seasonal naive")
+    assert {r["metric"] for r in forecast.context_rows} == {"coverage:revenue:total", "coverage:revenue:Fashion"}
+    recs = verdicts["recommendations"]
+    assert recs.state == models.PUBLISHED and "p@10 0.1668 vs best simple recommender 0.1569 (+6.3%)" in recs.summary
+    assert verdicts["segmentation"].state == models.PUBLISHED
+    assert verdicts["sentiment"].state == models.NO_GATE  # ran, but recorded no gate row
+    assert {v.model: v.state for v in models.model_verdicts(con, D1)}["forecast"] == models.NO_RUN
+
+
+def test_verdict_rules():
+    def row(metric, passed, value=1.0, base=1.0, details=None):
+        return {"metric": metric, "passed": passed, "value": value, "baseline_value": base, "run_as_of": D3,
+                "model_version": "v", "details": details}
+    assert models.verdict("forecast", [row("mase:r:a", True), row("mase:r:b", True), row("coverage:r:a", False)]).state \
+        == models.PUBLISHED
+    assert models.verdict("forecast", [row("mase:r:a", False), row("coverage:r:a", True)]).state == models.BASELINE
+    assert models.verdict("recommendations", [row("p@10", False), row("coverage", True)]).state == models.BASELINE
+    fell_back = models.verdict("sentiment", [row("macro_f1", True), row("fallback", None, 1.0, None,
+                                                                         '{"reason": "too few ratings"}')])
+    assert fell_back.state == models.BASELINE and "too few ratings" in fell_back.summary
+    assert models.verdict("sentiment", [row("fallback", None, 0.0, None)]).state == models.PUBLISHED
+    assert models.verdict("segmentation", [row("silhouette", True), row("stability", False)]).state == models.FAILED
+    assert models.verdict("forecast", []).state == models.NO_RUN
+
+
+def test_kpis_and_changes(con):
+    kpis = {k.name: k for k in overview.kpis(con, D3)}
+    revenue = kpis["Revenue"]
+    assert revenue.value == pytest.approx(100 + 3 * 27) and revenue.change == pytest.approx(181 / 178 - 1)
+    assert len(revenue.values) == overview.TREND_DAYS and revenue.days[-1] == D3
+    assert kpis["Review sentiment"].value == pytest.approx(-0.4)
+    assert kpis["Negative tickets"].value == 1.0
+    changes = overview.changes(con, D3)
+    assert any(c.startswith("2 check(s) newly failing since 2024-11-25") for c in changes)
+    assert "3 rows quarantined (previous day 1)" in changes
+
+
+def test_segment_profiles_shares_and_moves(con):
+    day, features, rows = segments.profiles(con, D3)
+    assert day == D3 and features[:3] == ["recency_days", "frequency", "monetary"]
+    assert {r["segment"]: r["values"][0] for r in rows}["At risk"] == 70.0
+    days, shares = segments.shares(con, D3)
+    assert days == [D1, D2, D3] and shares["Champions"][-1] == pytest.approx(45 / 85)
+    assert sum(v[-1] for v in shares.values()) == pytest.approx(1.0)
+    prev, moves = segments.movements(con, D3)
+    assert prev == D2 and {"from_segment": "(new)", "to_segment": "Loyal", "customers": 5} in moves
+
+
+def test_sentiment_groups_and_scrubbed_negatives(con):
+    data = sentiment.collect(con, D3)
+    assert {(r["source"], r["label"]): r["texts"] for r in data["distribution"]} == {
+        ("review", "negative"): 1, ("review", "positive"): 1, ("ticket", "negative"): 1}
+    assert data["by_channel"][0]["group"] == "email"
+    worst = data["negative_reviews"][0]
+    assert worst["product_name"] == "Product 2" and worst["sentiment_score"] == -0.4
+    assert "[email]" in worst["body"] and "[number]" in worst["body"] and "[name]" in worst["body"]
+    assert not any(p in repr(data) for p in PII)
+
+
+def test_customer_by_id_or_email_hash(con):
+    by_id = customer.collect(con, "c1", D3)
+    assert by_id["found"] and customer.collect(con, "A1B2C3", D3)["customer_id"] == "c1"
+    assert by_id["segment"] == {"name": "Champions", "as_of": D3}
+    assert [(r["rank"], r["product_name"], r["score"]) for r in by_id["recommendations"]] == [
+        (1, "Product 1", 0.9), (2, "Product 2", 0.8)]
+    assert len(by_id["orders"]) == 4 and by_id["orders"][0]["order_id"] == "o3"
+    assert [r["sentiment_label"] for r in by_id["reviews"]] == ["negative", "positive"]
+    assert by_id["tickets"][0]["body"] == "Still waiting for my refund. Regards, [name]"
+    assert "city" not in by_id["profile"] and by_id["profile"]["orders_count"] == 4
+    assert not any(p in repr(by_id) for p in PII)
+    assert not customer.collect(con, "nobody", D3)["found"]
+    assert not customer.valid_lookup(PII[0]) and customer.find(con, PII[0]) is None
+
+
+def test_forecast_against_the_actuals_that_arrived(con):
+    data = forecasts.collect(con, D3)
+    assert data["run"] == D3
+    (total,) = data["series"]
+    assert total["judged"]["days"] == 2  # 27th and 28th have arrived, the 29th not yet
+    assert total["judged"]["coverage"] == 0.0  # actuals 181, 184 against bands up to 130
+    assert forecasts.collect(con, D2)["run"] is None
+
+
+def test_scrub_removes_personal_data():
+    text = (f"My name is {PII[1]} {PII[2]}, mail {PII[0]}, call {PII[3]}, I live at {PII[4]}. "
+            "I am very unhappy. Kind regards, Jane")
+    out = scrub(text)
+    assert not any(p in out for p in PII)
+    assert "I am very unhappy" in out  # a lower-case word after a cue is not a name
+    assert len(scrub("x" * 1000)) == 280
 
 
 def test_model_metrics_take_each_models_newest_run_up_to_the_day(con):
@@ -225,21 +361,15 @@ def test_segment_sizes_over_time(con):
     assert list(queries.segment_sizes(con, D2).as_of_date.unique()) == [D1, D2]
 
 
-def test_forecast_series(con):
-    f = queries.forecast_series(con, D3)
-    assert f[["series", "metric", "days"]].values.tolist() == [["total", "revenue", 3]]
-    assert queries.forecast_series(con, D2).empty
-
-
 def test_empty_warehouse_gives_empty_results(tmp_path):
     con = duckdb.connect(str(tmp_path / "empty.duckdb"))
     try:
         assert queries.as_of_dates(con) == [] and queries.latest_as_of(con) is None
-        assert queries.stage_status(con)["latest_as_of"].isna().all()
-        for frame in (queries.quarantine_summary(con, D3), queries.dq_summary(con, D3), queries.dq_failures(con, D3),
-                      queries.model_metrics(con, D3), queries.segment_sizes(con, D3), queries.forecast_series(con, D3)):
-            assert frame.empty
-        assert (queries.published_counts(con, D3)["rows"] == 0).all()
+        assert queries.model_metrics(con, D3).empty and queries.segment_sizes(con, D3).empty
+        for collect in (overview.collect, segments.collect, sentiment.collect, forecasts.collect):
+            collect(con, D3)
+        assert quality.day_checks(con, D3) == [] and quality.check_detail(con, D3, "a", "b") is None
+        assert not customer.collect(con, "c1", D3)["found"]
     finally:
         con.close()
 
@@ -247,22 +377,24 @@ def test_empty_warehouse_gives_empty_results(tmp_path):
 # ------------------------------------------------------------------ reader
 
 
-def test_read_overview_collects_the_newest_day(settings):
-    ov = read_overview(settings)
-    assert isinstance(ov, Overview)
-    assert ov.as_of == D3 and ov.days == [D3, D2, D1]
-    assert not ov.metrics.empty and not ov.segments.empty and not ov.quarantine.empty
-    assert read_overview(settings, D2).as_of == D2
+def test_load_resolves_the_day(settings):
+    newest = load(settings, None, lambda con, day: {"seen": day})
+    assert isinstance(newest, Loaded) and newest.day == D3 and newest.days == [D3, D2, D1] and newest.ran
+    assert newest.data == {"seen": D3} and newest.previous_day == D2 and newest.next_day is None
+    earlier = load(settings, D2, lambda con, day: {})
+    assert earlier.day == D2 and earlier.ran and earlier.next_day == D3
+    no_run = load(settings, date(2024, 11, 20), lambda con, day: {})
+    assert no_run.day == date(2024, 11, 20) and not no_run.ran
 
 
 def test_reader_says_busy_while_a_task_holds_the_writer_lock(settings):
     started = time.monotonic()
     with warehouse_lock(settings.warehouse, timeout_s=5):
-        result = read_overview(settings, cfg=UiConfig(lock_wait_s=0.2))
+        result = load(settings, None, lambda con, day: {}, UiConfig(lock_wait_s=0.2))
     assert isinstance(result, Unavailable) and result.retry
     assert "busy" in result.message
     assert time.monotonic() - started < 5
-    assert isinstance(read_overview(settings), Overview)  # released: readable again
+    assert isinstance(load(settings, None, lambda con, day: {}), Loaded)  # released: readable again
 
 
 def test_reader_says_busy_when_another_process_writes_outside_the_lock(settings):
@@ -276,7 +408,7 @@ def test_reader_says_busy_when_another_process_writes_outside_the_lock(settings)
     writer = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "open"
-        result = read_overview(settings)
+        result = read_warehouse(settings, queries.as_of_dates)
         assert isinstance(result, Unavailable) and result.retry
     finally:
         writer.communicate("done\n", timeout=30)
@@ -284,7 +416,7 @@ def test_reader_says_busy_when_another_process_writes_outside_the_lock(settings)
 
 def test_reader_without_warehouse(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_WAREHOUSE", str(tmp_path / "missing" / "cx.duckdb"))
-    result = read_overview(load_settings())
+    result = read_warehouse(load_settings(), queries.as_of_dates)
     assert isinstance(result, Unavailable) and not result.retry
     assert not (tmp_path / "missing").exists()  # a page view creates nothing
 

@@ -77,23 +77,37 @@ def quality_trend(sources: pd.DataFrame) -> Markup | None:
     """Failed checks per day and source table."""
     if sources is None or sources.empty:
         return None
-    names = sorted(sources["table"].astype(str).unique())
-    colours = svg.colours_for(names)
-    failing = [n for n in names if sources.loc[sources["table"] == n, "failed"].sum() > 0]
-    series = [svg.Series(n, [(pd.Timestamp(d).date(), float(f)) for d, f in
-                             zip(sources.loc[sources["table"] == n, "as_of_date"], sources.loc[sources["table"] == n, "failed"])],
-                         colours[n]) for n in failing]
+    failing = failing_sources(sources)
+    if not failing:
+        return None
+    wide = _wide(sources, "as_of_date", "table", "failed")
+    colours = svg.colours_for(failing)
+    series = [svg.Series(n, list(zip(wide.index, wide[n])), colours[n]) for n in failing]
     return svg.line_chart(series, label="failed checks per day and source", css_id="dq-trend-chart", height=240)
+
+
+def failing_sources(sources: pd.DataFrame) -> list[str]:
+    if sources is None or sources.empty:
+        return []
+    totals = sources.groupby(sources["table"].astype(str))["failed"].sum()
+    return sorted(totals[totals > 0].index)
+
+
+def _wide(frame: pd.DataFrame, day: str, group: str, value: str) -> pd.DataFrame:
+    """Day x group, every day of the span present (a day without rows is 0)."""
+    days = [pd.Timestamp(d).date() for d in frame[day]]
+    wide = frame.assign(**{day: days, group: frame[group].astype(str)}).pivot_table(
+        index=day, columns=group, values=value, aggfunc="sum", fill_value=0)
+    span = pd.date_range(min(days), max(days)).date
+    return wide.reindex(span, fill_value=0).astype(float)
 
 
 def quarantine_trend(frame: pd.DataFrame) -> Markup | None:
     if frame is None or frame.empty:
         return None
-    names = sorted(frame["source"].astype(str).unique())
-    colours = svg.colours_for(names)
-    series = [svg.Series(n, [(pd.Timestamp(d).date(), float(r)) for d, r in
-                             zip(frame.loc[frame["source"] == n, "as_of_date"], frame.loc[frame["source"] == n, "rows"])],
-                         colours[n]) for n in names]
+    wide = _wide(frame, "as_of_date", "source", "rows")
+    colours = svg.colours_for(list(wide.columns))
+    series = [svg.Series(n, list(zip(wide.index, wide[n])), colours[n]) for n in wide.columns]
     return svg.line_chart(series, label="quarantined rows per day and source", css_id="quarantine-chart", height=240)
 
 

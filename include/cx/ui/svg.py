@@ -94,8 +94,9 @@ def line_chart(series: Sequence[Series], *, label: str, width: int = 900, height
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{py(t):.1f}" y2="{py(t):.1f}" '
                     'stroke="currentColor" stroke-opacity="0.15"/>')
         body.append(_text(left - 6, py(t) + 4, _num(t), "end"))
-    for d in _x_ticks(xs):
-        body.append(_text(px(d), height - bottom + 20, d.isoformat()))
+    ticks_x = _x_ticks(xs)
+    for d in ticks_x:
+        body.append(_text(px(d), height - bottom + 20, d.isoformat(), _anchor(d, ticks_x)))
     if marker is not None and xs[0] <= marker <= xs[-1]:
         body.append(f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" y2="{height - bottom}" '
                     'stroke="currentColor" stroke-dasharray="3 3" stroke-opacity="0.6"/>')
@@ -116,6 +117,13 @@ def line_chart(series: Sequence[Series], *, label: str, width: int = 900, height
             body.append(f'<circle cx="{px(d):.1f}" cy="{py(v):.1f}" r="2.5" fill="{s.colour}">'
                         f'<title>{escape(s.name)} {d.isoformat()}: {_num(v)}</title></circle>')
     return _frame(width, height, label, body, css_id)
+
+
+def _anchor(tick: date, ticks: list[date]) -> str:
+    """First label starts at its tick and the last ends there, so neither is cut off."""
+    if len(ticks) > 1 and tick == ticks[0]:
+        return "start"
+    return "end" if len(ticks) > 1 and tick == ticks[-1] else "middle"
 
 
 def _x_ticks(xs: list[date], count: int = 5) -> list[date]:
@@ -157,9 +165,10 @@ def stacked_share(days: list[date], shares: dict[str, list[float]], *, label: st
             body.append(f'<polygon points="{upper} {lower}" fill="{colours[name]}" fill-opacity="0.85">'
                         f'<title>{escape(name)}: {values[-1]:.1%} on {days[-1].isoformat()}</title></polygon>')
         base = top_edge
+    ticks_x = _x_ticks(days)
     for i, d in enumerate(days):
-        if d in _x_ticks(days):
-            body.append(_text(px(i), height - bottom + 20, d.isoformat()))
+        if d in ticks_x:
+            body.append(_text(px(i), height - bottom + 20, d.isoformat(), _anchor(d, ticks_x)))
     return _frame(width, height, label, body, css_id)
 
 

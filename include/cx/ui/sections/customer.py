@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cx.ui.queries import _columns, main_tables
+from cx.ui.queries import main_tables, table_columns
 from cx.ui.scrub import scrub
 
 # Published identifiers: ids and hex hashes. Anything else (an e-mail typed in) is refused
@@ -40,7 +40,7 @@ def find(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     """The customer id for a published id or an e-mail hash, if the warehouse knows it."""
     if "dim_customers" not in main_tables(con) or not valid_lookup(key):
         return None
-    hashed = "email_hash" in _columns(con, "dim_customers")
+    hashed = "email_hash" in table_columns(con, "dim_customers")
     row = con.execute(
         "select customer_id from main.dim_customers where customer_id = $k"
         + (" or email_hash = lower($k)" if hashed else "") + " limit 1", {"k": key}).fetchone()
@@ -48,7 +48,7 @@ def find(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def profile(con: duckdb.DuckDBPyConnection, customer_id: str) -> dict[str, Any]:
-    have = _columns(con, "dim_customers")
+    have = table_columns(con, "dim_customers")
     shown = [c for c in PROFILE_COLUMNS if c in have]
     if not shown:
         return {}
@@ -81,7 +81,7 @@ def recommendations(con: duckdb.DuckDBPyConnection, customer_id: str, day: date)
     if "customer_recommendations" not in main_tables(con):
         return []
     names = ("left join main.dim_products p using (product_id)" if "dim_products" in main_tables(con)
-             and {"name", "category"} <= _columns(con, "dim_products") else
+             and {"name", "category"} <= table_columns(con, "dim_products") else
              "left join (select null::varchar product_id, null::varchar name, null::varchar category) p using (product_id)")
     return _records(con.execute(f"""
         with run as (select max(as_of_date) as d from main.customer_recommendations where as_of_date <= $day)
@@ -93,7 +93,7 @@ def recommendations(con: duckdb.DuckDBPyConnection, customer_id: str, day: date)
 def orders(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, limit: int = 10) -> list[dict[str, Any]]:
     if "fct_orders" not in main_tables(con):
         return []
-    have = _columns(con, "fct_orders")
+    have = table_columns(con, "fct_orders")
     shown = [c for c in ("order_id", "ordered_at", "status", "channel", "items_count", "order_amount") if c in have]
     if "ordered_at" not in have:
         return _records(con.execute(f"select {', '.join(shown)} from main.fct_orders where customer_id = ? "

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cx.ui.queries import _columns, main_tables
+from cx.ui.queries import main_tables, table_columns
 
 HISTORY_DAYS = 28  # actuals shown before the forecast starts
 
@@ -28,14 +28,14 @@ def run_day(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
 
 
 def series_list(con: duckdb.DuckDBPyConnection, run: date) -> list[tuple[str, str]]:
-    metric = "metric" if "metric" in _columns(con, "sales_forecast") else "'value'"
+    metric = "metric" if "metric" in table_columns(con, "sales_forecast") else "'value'"
     rows = con.execute(f"select distinct series, {metric} from main.sales_forecast where as_of_date = ? "
                        "order by series <> 'total', series, 2", [run]).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
 def forecast(con: duckdb.DuckDBPyConnection, run: date, series: str, metric: str) -> pd.DataFrame:
-    have = _columns(con, "sales_forecast")
+    have = table_columns(con, "sales_forecast")
     extra = ", yhat_lower_95, yhat_upper_95" if {"yhat_lower_95", "yhat_upper_95"} <= have else ""
     where_metric = "and metric = $metric" if "metric" in have else ""
     frame = con.execute(f"select ds, yhat, yhat_lower, yhat_upper{extra} from main.sales_forecast "

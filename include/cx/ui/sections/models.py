@@ -27,7 +27,8 @@ GATES: dict[str, tuple[str, ...]] = {
     "forecast": ("mase:",),
     "segmentation": ("silhouette", "stability"),
 }
-PUBLISHED, PARTLY, BASELINE, FAILED, NO_RUN = "model published", "partly", "baseline kept", "below floor", "no run"
+PUBLISHED, PARTLY, BASELINE, FAILED = "model published", "partly", "baseline kept", "below floor"
+NO_RUN, NO_GATE = "no run", "no verdict"
 BASELINE_NAMES = {"recommendations": "best simple recommender", "forecast": "seasonal naive",
                   "sentiment": "lexicon", "segmentation": "quality floors"}
 
@@ -35,7 +36,7 @@ BASELINE_NAMES = {"recommendations": "best simple recommender", "forecast": "sea
 @dataclass
 class ModelVerdict:
     model: str
-    state: str  # one of PUBLISHED, PARTLY, BASELINE, FAILED, NO_RUN
+    state: str  # one of PUBLISHED, PARTLY, BASELINE, FAILED, NO_RUN, NO_GATE
     summary: str
     run_as_of: date | None = None
     model_version: str = ""
@@ -65,7 +66,7 @@ def verdict(model: str, rows: list[dict[str, Any]]) -> ModelVerdict:
         return ModelVerdict(model, NO_RUN, "no run on or before this day")
     head = rows[0]
     versions = ", ".join(sorted({str(r["model_version"]) for r in rows if r.get("model_version")}))
-    out = ModelVerdict(model, NO_RUN, "", head["run_as_of"], versions)
+    out = ModelVerdict(model, NO_GATE, "", head["run_as_of"], versions)
     if model == "sentiment":
         return _sentiment(out, rows)
     out.gate_rows = [r for r in rows if _is_gate(model, r["metric"])]

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cx.ui.queries import STAGES, _columns, main_tables
+from cx.ui.queries import STAGES, main_tables, table_columns
 from cx.ui.sections import models
 from cx.ui.sections.segments import movements
 
@@ -31,9 +31,12 @@ class Kpi:
 
     @property
     def change(self) -> float | None:
-        if self.value is None or not self.previous:
+        """Relative change for amounts; the plain difference for scores and shares."""
+        if self.value is None or self.previous is None:
             return None
-        return self.value / self.previous - 1
+        if self.unit:
+            return self.value - self.previous
+        return self.value / self.previous - 1 if self.previous else None
 
 
 def _series(frame: pd.DataFrame, days: list[date], column: str) -> list[float | None]:
@@ -66,7 +69,7 @@ def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> l
         out += [Kpi("Revenue", "", _series(sales, window, "revenue"), window),
                 Kpi("Orders", "", _series(sales, window, "orders"), window),
                 Kpi("Average order value", "", _series(sales, window, "aov"), window)]
-    if "fct_orders" in main_tables(con) and {"ordered_at", "status"} <= _columns(con, "fct_orders"):
+    if "fct_orders" in main_tables(con) and {"ordered_at", "status"} <= table_columns(con, "fct_orders"):
         buyers = con.execute("""select ordered_at::date as day, count(distinct customer_id) as buyers
                                 from main.fct_orders where ordered_at >= ? and ordered_at < ? + interval 1 day
                                 and status <> 'cancelled' group by 1""", [start, day]).df()
@@ -96,7 +99,7 @@ def stages_on(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]
     rows = []
     for stage in STAGES:
         count = None
-        if stage.table in tables and stage.table != "dim_customers":
+        if stage.table in tables:
             count = con.execute(f"select count(*) from main.{stage.table} where as_of_date = ?", [day]).fetchone()[0]
         rows.append({"stage": stage.name, "table": stage.table, "rows": count})
     return rows

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cx.ui.queries import _columns, _reason_sql, main_tables
+from cx.ui.queries import main_tables, reason_sql, table_columns
 
 # Sample fields that describe a day's aggregate, never a person: shown in a drill-down.
 AGGREGATE_SAMPLE_FIELDS = ("day", "rows", "trailing_mean", "history_days", "ratio")
@@ -29,7 +29,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _severity(con: duckdb.DuckDBPyConnection) -> str:
-    return "coalesce(severity, 'unspecified')" if "severity" in _columns(con, "dq_results") else "'unspecified'"
+    return "coalesce(severity, 'unspecified')" if "severity" in table_columns(con, "dq_results") else "'unspecified'"
 
 
 def day_checks(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ def quarantine_reasons(con: duckdb.DuckDBPyConnection, day: date, limit: int = 5
     if "quarantine" not in main_tables(con):
         return []
     return _records(con.execute(f"""
-        select source, {_reason_sql()} as reason, count(*) filter (where as_of_date = ?) as rows_day,
+        select source, {reason_sql()} as reason, count(*) filter (where as_of_date = ?) as rows_day,
                count(*) as rows_total
         from main.quarantine where as_of_date <= ? group by all
         having rows_day > 0 order by rows_day desc, source, reason limit ?""", [day, day, limit]).df())
@@ -170,6 +170,7 @@ def explain(check: dict[str, Any]) -> str:
     expected = check.get("expected") or {}
     low, high = expected.get("min_value"), expected.get("max_value")
     if low is not None or high is not None:
-        bounds = f"{_n(low) if low is not None else '…'} to {_n(high) if high is not None else '…'}"
-        parts.append(f"allowed {bounds}{' on ' + check['column'] if check.get('column') else ''}")
+        bounds = (f"between {_n(low)} and {_n(high)}" if low is not None and high is not None
+                  else f"at least {_n(low)}" if low is not None else f"at most {_n(high)}")
+        parts.append(f"allowed: {check.get('column') or 'value'} {bounds}")
     return "; ".join(parts) if parts else "See the rule below."

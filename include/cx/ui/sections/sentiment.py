@@ -30,13 +30,11 @@ def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     """Scored texts of the day with their product category and ticket channel, or None."""
     if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con) or not _schema_has(con, "marts", "fct_texts"):
         return None
-    products = ("left join main.dim_products p using (product_id)" if "dim_products" in main_tables(con)
-                else "left join (select null::varchar as product_id, null::varchar as name, "
-                     "null::varchar as category) p using (product_id)")
-    channels = ("left join (select ticket_id as text_id, any_value(channel) as channel "
-                "from staging.stg_support_tickets group by 1) ch using (text_id)"
-                if _schema_has(con, "staging", "stg_support_tickets") else
-                "left join (select null::varchar as text_id, null::varchar as channel) ch using (text_id)")
+    products = ("main.dim_products" if "dim_products" in main_tables(con) else
+                "(select null::varchar as product_id, null::varchar as name, null::varchar as category)")
+    channels = ("(select ticket_id as text_id, any_value(channel) as channel from staging.stg_support_tickets "
+                "group by 1)" if _schema_has(con, "staging", "stg_support_tickets") else
+                "(select null::varchar as text_id, null::varchar as channel)")
     return f"""
         with scores as (
             select review_id as text_id, 'review' as source, sentiment_score, sentiment_label
@@ -49,7 +47,8 @@ def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
                coalesce(p.category, case when t.source = 'review' then 'unknown product' end) as category,
                p.name as product_name, case when t.source = 'ticket' then coalesce(ch.channel, 'unknown') end as channel
         from scores join marts.fct_texts t on t.text_id = scores.text_id and t.source = scores.source
-        {products} {channels}
+        left join {products} p on p.product_id = t.product_id
+        left join {channels} ch on ch.text_id = scores.text_id and scores.source = 'ticket'
         where t.created_at < $day + interval 1 day"""
 
 
