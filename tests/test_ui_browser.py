@@ -3,7 +3,9 @@
 Starts ``airflow api-server`` (temporary AIRFLOW_HOME, migrated SQLite metadata DB,
 SimpleAuthManager with a known user, this repo's plugins folder) on a small warehouse,
 logs in through Airflow's own login page in Debian's chromium driven by Playwright,
-opens the page from the UI's navigation, and checks the last run's figures. Without a
+and uses the page as an analyst would: the overview from the UI's navigation, a
+customer lookup, an earlier day from the URL, a failing check's drill-down. Each step
+leaves a screenshot (see ``shots``); no request may leave the machine. Without a
 session the page, its Data Docs and its charts are refused.
 
 Needs /usr/bin/chromium (Debian package ``chromium``; Playwright's own browser
@@ -159,56 +161,92 @@ def _login(page, base: str) -> None:
     page.wait_for_url(f"{base}/", timeout=60_000)
 
 
-def test_cx_page_after_login_shows_the_last_run(airflow, browser):
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: $CX_ARTIFACTS_DIR/ui_screenshots (make test sets it), else pytest's tmp dir."""
+    root = os.environ.get("CX_ARTIFACTS_DIR")
+    folder = Path(root) / "ui_screenshots" if root else tmp_path_factory.mktemp("ui_screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+def _outside(url: str, base: str) -> bool:
+    """A request that would leave the machine (data: and blob: URLs never do)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme not in ("data", "blob", "about") and parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
+def test_cx_page_as_an_analyst_uses_it(airflow, browser, shots):
     from playwright.sync_api import expect
 
     base = airflow["base"]
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
     try:
         page = context.new_page()
         _login(page, base)
 
-        # The item the plugin adds to the UI's navigation opens the page inside the UI.
+        # The item the plugin adds to the UI's navigation opens the overview inside the UI.
         page.locator('a[aria-label="Customer Experience"]').click()
         page.wait_for_url(f"{base}/plugin/customer-experience")
         frame = page.frame_locator('iframe[title="Customer Experience"]')
         expect(frame.locator("#as-of")).to_have_text(LAST_DAY, timeout=60_000)
-        recs = frame.locator("#recommendation-metrics")
-        p_at_10 = recs.locator("tr", has_text="p@10")
-        expect(p_at_10).to_contain_text("0.1668")  # the model
-        expect(p_at_10).to_contain_text("0.1569")  # the baseline
-        expect(p_at_10).to_contain_text("+6.3%")
-        expect(p_at_10.locator("td").last).to_have_text("pass")
-        expect(frame.locator("#dag-runs")).to_contain_text("scheduled__2024-11-26")
-        expect(frame.locator("#stage-states")).to_contain_text("upstream_failed")
-        expect(frame.locator("#dq-failures")).to_contain_text("email_format")
-        expect(frame.locator("#segment-sizes tr", has_text=LAST_DAY)).to_contain_text("85")
-        expect(frame.locator("#quarantine-summary")).to_contain_text("duplicate_row")
-        charts = frame.locator("#forecast-charts img")
-        expect(charts).to_have_count(2)
-        for i in range(2):  # both PNGs load through the authenticated route
-            assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-        page_text = frame.locator("body").inner_text()
-        for secret in PII:
-            assert secret not in page_text
+        verdicts = frame.locator("#model-verdicts")
+        expect(verdicts.locator('tr[data-model="recommendations"]')).to_contain_text("model published")
+        expect(verdicts.locator('tr[data-model="forecast"]')).to_contain_text("1 of 2 series")
+        expect(frame.locator('.kpi[data-kpi="Revenue"] svg')).to_have_count(1)
+        # The seeded Airflow run of that day, linked to its grid and its failed task's log.
+        run = frame.locator("#dag-runs a.run-link")
+        expect(run).to_have_attribute("href", "/dags/cx_daily/runs/scheduled__2024-11-26T00%3A00%3A00%2B00%3A00")
+        expect(frame.locator("#dag-runs a.task-log-link")).to_have_text("models.recommendations")
+        page.screenshot(path=shots / "1_overview.png", full_page=True)
 
-        # Data Docs open from the page, through the same login.
-        frame.locator("#data-docs-link").click()
-        expect(frame.locator("#gx")).to_have_text(f"Data Docs of {LAST_DAY}", timeout=30_000)
+        # Customer lookup by the pseudonymised e-mail hash, inside the UI.
+        frame.locator("#tab-customer").click()
+        frame.locator("#customer-q").fill("a1b2c3")
+        frame.locator("#customer-lookup button").click()
+        expect(frame.locator("#customer-heading")).to_contain_text("c1", timeout=30_000)
+        expect(frame.locator("#customer-recommendations")).to_contain_text("Product 1")
+        expect(frame.locator("#customer-reviews")).to_contain_text("[email]")
+        page.screenshot(path=shots / "2_customer.png", full_page=True)
+        text = frame.locator("body").inner_text()
+        for secret in PII:
+            assert secret not in text
+
+        # An earlier day straight from the URL: every figure is that day's.
+        page.goto(f"{base}/cx/?as_of=2024-11-25")
+        expect(page.locator("#as-of")).to_have_text("2024-11-25")
+        expect(page.locator('#model-verdicts tr[data-model="recommendations"]')).to_contain_text("0.1501")
+        expect(page.locator("#no-airflow-run")).to_be_visible()
+        page.screenshot(path=shots / "3_earlier_day.png", full_page=True)
+        bad = page.goto(f"{base}/cx/?as_of=yesterday")
+        assert bad.status == 400 and "must be a date" in page.locator("#bad-request").inner_text()
+
+        # A failing check: from the day's checks to what the rule expected and what was observed.
+        page.goto(f"{base}/cx/quality?as_of={LAST_DAY}")
+        page.locator("#dq-checks a.check-link", has_text="volume_vs_trailing_mean").click()
+        expect(page.locator("#check-sentence")).to_contain_text("547 rows on 2024-11-26, 2.7x the trailing mean of 203")
+        page.screenshot(path=shots / "4_check_drill_down.png", full_page=True)
+        page.locator("#data-docs-link").click()
+        expect(page.locator("#gx")).to_have_text(f"Data Docs of {LAST_DAY}", timeout=30_000)
 
         # The session's cookie reaches the app's files; traversal stays refused.
         api = context.request
         docs = api.get(f"{base}/cx/data-docs/{LAST_DAY}/index.html")
         assert docs.status == 200
-        # Data Docs reference CDNs: blocked by the policy, so nothing leaves the network.
         assert "default-src 'self'" in docs.headers["content-security-policy"]
-        for bad in ("/cx/data-docs/..%2F..%2Fwarehouse%2Fcx.duckdb", "/cx/data-docs/%2E%2E/secret.txt",
-                    "/cx/charts/..%2F..%2Fsecret.txt/x.png", "/cx/dbt-docs/..%2Fsecret.txt"):
-            response = api.get(base + bad)
-            assert response.status == 404, bad
+        for bad_path in ("/cx/data-docs/..%2F..%2Fwarehouse%2Fcx.duckdb", "/cx/data-docs/%2E%2E/secret.txt",
+                         "/cx/charts/..%2F..%2Fsecret.txt/x.png", "/cx/dbt-docs/..%2Fsecret.txt"):
+            response = api.get(base + bad_path)
+            assert response.status == 404, bad_path
             assert "not for the browser" not in response.text()
     finally:
         context.close()
+    assert requests and not [url for url in requests if _outside(url, base)]
 
 
 def test_cx_page_and_files_refused_without_login(airflow, browser):
