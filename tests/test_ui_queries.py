@@ -86,6 +86,11 @@ def build_ui_warehouse(root: Path) -> dict[str, Path]:
                     "product_id varchar, rating integer, title varchar, body varchar, created_at timestamp)")
         con.executemany("insert into marts.fct_texts values (?, ?, ?, ?, ?, ?, ?, ?)", texts)
         con.execute("create table staging.stg_support_tickets as select 't1' as ticket_id, 'email' as channel")
+        con.execute("""create table marts.fct_interactions as select * from (values
+                       ('c1', 'p1', 'view', timestamp '2024-11-20 10:00'), ('c1', 'p1', 'view', timestamp '2024-11-21 10:00'),
+                       ('c1', 'p0', 'purchase', timestamp '2024-11-22 10:00'),
+                       ('c1', 'p2', 'purchase', timestamp '2024-11-27 10:00'))
+                       t(customer_id, product_id, interaction_type, occurred_at)""")
         raw = f'{{"email": "{PII[0]}", "first_name": "{PII[1]}", "last_name": "{PII[2]}", "phone": "{PII[3]}"}}'
         con.execute(
             "create table main.quarantine (source varchar, file varchar, line bigint, reason varchar, raw varchar, "
@@ -309,8 +314,9 @@ def test_customer_by_id_or_email_hash(con):
     by_id = customer.collect(con, "c1", D3)
     assert by_id["found"] and customer.collect(con, "A1B2C3", D3)["customer_id"] == "c1"
     assert by_id["segment"] == {"name": "Champions", "as_of": D3}
-    assert [(r["rank"], r["product_name"], r["score"]) for r in by_id["recommendations"]] == [
-        (1, "Product 1", 0.9), (2, "Product 2", 0.8)]
+    assert [(r["rank"], r["product_name"], r["score"], r["why"]) for r in by_id["recommendations"]] == [
+        (1, "Product 1", 0.9, "you: view 2x"),  # what the customer did with it, up to the day only:
+        (2, "Product 2", 0.8, "their most bought category (Fashion)")]  # the purchase of p2 came later
     assert len(by_id["orders"]) == 4 and by_id["orders"][0]["order_id"] == "o3"
     assert [r["sentiment_label"] for r in by_id["reviews"]] == ["negative", "positive"]
     assert by_id["tickets"][0]["body"] == "Still waiting for my refund. Regards, [name]"
@@ -335,6 +341,7 @@ def test_scrub_removes_personal_data():
     out = scrub(text)
     assert not any(p in out for p in PII)
     assert "I am very unhappy" in out  # a lower-case word after a cue is not a name
+    assert scrub("Where is O20241120-0000124? Call 0170-1234567") == "Where is O20241120-0000124? Call [number]"
     assert len(scrub("x" * 1000)) == 280
 
 

@@ -49,7 +49,7 @@ def fmt_day(value: Any) -> str:
     if _missing(value):
         return "–"
     if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
+        value = value.date() if value == value.normalize() else value.to_pydatetime()
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

@@ -14,7 +14,8 @@ import re
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 # Phone, card and account numbers: 7+ digits, possibly separated by spaces, dots, dashes or brackets.
-_DIGITS = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
+# A run glued to letters (an order id like O20241120-0000124) is an id, not a number to hide.
+_DIGITS = re.compile(r"(?<![A-Za-z0-9_-])\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
 _NAME = r"[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2}"
 _NAME_CUES = re.compile(
     r"(?P<cue>\b(?i:my name is|my name's|i am|i'm|this is|call me|ich bin|je suis|je m'appelle|"

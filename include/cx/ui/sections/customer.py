@@ -90,6 +90,36 @@ def recommendations(con: duckdb.DuckDBPyConnection, customer_id: str, day: date)
         where r.customer_id = $id order by r.rank""", {"day": day, "id": customer_id}).df())
 
 
+def reasons(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, products: list[str]) -> dict[str, str]:
+    """Why a product suits the customer, from their own interactions up to ``day``: how they
+    met it (bought, viewed, carted), else the category they bought most from."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                         "and table_name = 'fct_interactions'").fetchone()[0]
+    if not exists or not products:
+        return {}
+    seen = con.execute("""
+        select product_id, interaction_type, count(*) from marts.fct_interactions
+        where customer_id = $id and product_id in (select unnest($products)) and occurred_at < $day + interval 1 day
+        group by all order by 1, 3 desc""", {"id": customer_id, "products": products, "day": day}).fetchall()
+    out: dict[str, list[str]] = {}
+    for product, kind, n in seen:
+        out.setdefault(product, []).append(f"{kind.replace('_', ' ')} {n}x" if n > 1 else kind.replace("_", " "))
+    return {p: "you: " + ", ".join(kinds) for p, kinds in out.items()}
+
+
+def top_category(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> str | None:
+    """The category the customer bought most from (by purchase lines) up to ``day``."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                         "and table_name = 'fct_interactions'").fetchone()[0]
+    if not exists or "dim_products" not in main_tables(con):
+        return None
+    row = con.execute("""
+        select p.category from marts.fct_interactions i join main.dim_products p using (product_id)
+        where i.customer_id = ? and i.interaction_type = 'purchase' and i.occurred_at < ? + interval 1 day
+        group by 1 order by count(*) desc, 1 limit 1""", [customer_id, day]).fetchone()
+    return row[0] if row else None
+
+
 def orders(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, limit: int = 10) -> list[dict[str, Any]]:
     if "fct_orders" not in main_tables(con):
         return []
@@ -127,6 +157,16 @@ def texts(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, source: s
     return out
 
 
+def _explained(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> list[dict[str, Any]]:
+    recs = recommendations(con, customer_id, day)
+    why = reasons(con, customer_id, day, [r["product_id"] for r in recs])
+    favourite = top_category(con, customer_id, day)
+    for r in recs:
+        r["why"] = why.get(r["product_id"]) or (f"their most bought category ({favourite})"
+                                                 if favourite and r.get("category") == favourite else "")
+    return recs
+
+
 def collect(con: duckdb.DuckDBPyConnection, key: str, day: date) -> dict[str, Any]:
     """Everything the customer view shows, or ``found: False``."""
     customer_id = find(con, key)
@@ -134,5 +174,5 @@ def collect(con: duckdb.DuckDBPyConnection, key: str, day: date) -> dict[str, An
         return {"found": False}
     return {"found": True, "customer_id": customer_id, "profile": profile(con, customer_id),
             "segment": segment(con, customer_id, day), "value": value(con, customer_id, day),
-            "recommendations": recommendations(con, customer_id, day), "orders": orders(con, customer_id, day),
+            "recommendations": _explained(con, customer_id, day), "orders": orders(con, customer_id, day),
             "reviews": texts(con, customer_id, day, "review"), "tickets": texts(con, customer_id, day, "ticket")}

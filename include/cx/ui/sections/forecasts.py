@@ -27,38 +27,39 @@ def run_day(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
     return con.execute("select max(as_of_date) from main.sales_forecast where as_of_date <= ?", [day]).fetchone()[0]
 
 
-def series_list(con: duckdb.DuckDBPyConnection, run: date) -> list[tuple[str, str]]:
-    metric = "metric" if "metric" in table_columns(con, "sales_forecast") else "'value'"
-    rows = con.execute(f"select distinct series, {metric} from main.sales_forecast where as_of_date = ? "
-                       "order by series <> 'total', series, 2", [run]).fetchall()
-    return [(r[0], r[1]) for r in rows]
-
-
-def forecast(con: duckdb.DuckDBPyConnection, run: date, series: str, metric: str) -> pd.DataFrame:
+def forecast_rows(con: duckdb.DuckDBPyConnection, run: date, only: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Every forecast row of the run (or one series), in one read."""
     have = table_columns(con, "sales_forecast")
     extra = ", yhat_lower_95, yhat_upper_95" if {"yhat_lower_95", "yhat_upper_95"} <= have else ""
-    where_metric = "and metric = $metric" if "metric" in have else ""
-    frame = con.execute(f"select ds, yhat, yhat_lower, yhat_upper{extra} from main.sales_forecast "
-                        f"where as_of_date = $run and series = $series {where_metric} order by ds",
-                        {"run": run, "series": series, **({"metric": metric} if where_metric else {})}).df()
+    metric = "metric" if "metric" in have else "'value'"
+    frame = con.execute(f"""
+        select * from (select series, {metric} as metric, ds, yhat, yhat_lower, yhat_upper{extra}
+                       from main.sales_forecast where as_of_date = $run)
+        where $series is null or (series = $series and metric = $metric)
+        order by series <> 'total', series, metric, ds""",
+                        {"run": run, "series": only[0] if only else None, "metric": only[1] if only else None}).df()
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     return frame
 
 
-def actuals(con: duckdb.DuckDBPyConnection, series: str, metric: str, start: date, end: date) -> pd.DataFrame:
-    """Actual values per day between ``start`` and ``end`` (whatever has arrived by now)."""
+def actuals(con: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]], start: date, end: date) -> pd.DataFrame:
+    """Actual values per series, measure and day between ``start`` and ``end`` (whatever has arrived)."""
     have = _has_sales(con)
-    if metric not in have or "series" not in have:
-        return pd.DataFrame(columns=["ds", "actual"])
-    frame = con.execute(f'select ds, "{metric}" as actual from marts.fct_daily_sales '
-                        "where series = ? and ds between ? and ? order by ds", [series, start, end]).df()
+    measures = sorted({m for _, m in wanted if m in have})
+    columns = ["series", "metric", "ds", "actual"]
+    if not measures or "series" not in have:
+        return pd.DataFrame(columns=columns)
+    unions = " union all ".join(f"select series, '{m}' as metric, ds, \"{m}\" as actual from marts.fct_daily_sales "
+                                "where series in (select unnest($series)) and ds between $start and $end"
+                                for m in measures)
+    frame = con.execute(unions, {"series": sorted({s for s, _ in wanted}), "start": start, "end": end}).df()
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
-    return frame
+    return frame[columns]
 
 
 def judged(fc: pd.DataFrame, act: pd.DataFrame) -> dict[str, Any]:
     """How the forecast did on the days whose actuals have arrived."""
-    both = fc.merge(act, on="ds")
+    both = fc.merge(act[["ds", "actual"]], on="ds")
     if both.empty:
         return {"days": 0}
     err = (both["actual"] - both["yhat"]).abs()
@@ -68,18 +69,20 @@ def judged(fc: pd.DataFrame, act: pd.DataFrame) -> dict[str, Any]:
             "wape": float(err.sum() / denom) if denom else None}
 
 
-def one_series(con: duckdb.DuckDBPyConnection, run: date, series: str, metric: str) -> dict[str, Any]:
-    fc = forecast(con, run, series, metric)
-    if fc.empty:
-        return {"series": series, "metric": metric, "forecast": fc, "actuals": fc, "judged": {"days": 0}}
-    act = actuals(con, series, metric, run - timedelta(days=HISTORY_DAYS), fc["ds"].max())
-    return {"series": series, "metric": metric, "forecast": fc, "actuals": act,
-            "judged": judged(fc, act), "first": fc["ds"].min(), "last": fc["ds"].max()}
-
-
 def collect(con: duckdb.DuckDBPyConnection, day: date, only: tuple[str, str] | None = None) -> dict[str, Any]:
     run = run_day(con, day)
     if run is None:
         return {"run": None, "series": []}
-    wanted = [only] if only else series_list(con, run)
-    return {"run": run, "series": [one_series(con, run, s, m) for s, m in wanted]}
+    rows = forecast_rows(con, run, only)
+    if rows.empty:
+        return {"run": run, "series": []}
+    wanted = list(dict.fromkeys(zip(rows["series"], rows["metric"])))
+    act = actuals(con, wanted, run - timedelta(days=HISTORY_DAYS), rows["ds"].max())
+    series = []
+    for name, metric in wanted:
+        fc = rows[(rows["series"] == name) & (rows["metric"] == metric)].drop(columns=["series", "metric"])
+        a = act[(act["series"] == name) & (act["metric"] == metric)][["ds", "actual"]]
+        series.append({"series": name, "metric": metric, "forecast": fc.reset_index(drop=True),
+                       "actuals": a.reset_index(drop=True), "judged": judged(fc, a),
+                       "first": fc["ds"].min(), "last": fc["ds"].max()})
+    return {"run": run, "series": series}

@@ -134,7 +134,7 @@ def changes(con: duckdb.DuckDBPyConnection, day: date) -> list[str]:
                            + (" …" if len(rows) > 5 else ""))
     if "model_runs" in tables:
         rows = con.execute("""
-            with v as (select model, as_of_date, string_agg(distinct model_version, ', ') as version
+            with v as (select model, as_of_date, string_agg(distinct model_version, ', ' order by model_version) as version
                        from main.model_runs where as_of_date <= ? group by all),
                  ranked as (select *, row_number() over (partition by model order by as_of_date desc) as n from v)
             select a.model, b.version, a.version from ranked a join ranked b on a.model = b.model and b.n = 2

@@ -52,49 +52,64 @@ def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
         where t.created_at < $day + interval 1 day"""
 
 
+WINDOW_TABLE = "cx_ui_texts"
+
+
+def window(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> str | None:
+    """The day's scored texts of the trailing ``days`` in a temporary table (the texts view is
+    read once per page, not once per chart); its name, or None without texts."""
+    sql = _texts_sql(con)
+    if sql is None:
+        return None
+    con.execute(f"create or replace temp table {WINDOW_TABLE} as select * from ({sql}) "
+                f"where created_on > $day - interval {int(days)} day", {"day": day})
+    return WINDOW_TABLE
+
+
 def distribution(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
     """Texts per source and label in the day's scores."""
-    sql = _texts_sql(con)
-    if sql is None:
+    if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con):
         return []
-    return con.execute(f"select source, sentiment_label as label, count(*) as texts from ({sql}) "
-                       "group by all order by source, label", {"day": day}).df().to_dict("records")
+    return con.execute("""
+        select source, label, count(*) as texts from (
+            select 'review' as source, sentiment_label as label from main.review_sentiment where as_of_date = $day
+            union all
+            select 'ticket', sentiment_label from main.ticket_sentiment where as_of_date = $day)
+        group by all order by source, label""", {"day": day}).df().to_dict("records")
 
 
-def trend(con: duckdb.DuckDBPyConnection, day: date, by: str, days: int = TREND_DAYS) -> pd.DataFrame:
-    """Mean score per created day and ``by`` (category or channel) over the trailing window."""
-    sql = _texts_sql(con)
+def trend(con: duckdb.DuckDBPyConnection, texts: str | None, by: str) -> pd.DataFrame:
+    """Mean score per created day and ``by`` (category or channel) in the window's texts."""
     columns = ["created_on", "group", "texts", "mean_score", "negative_share"]
-    if sql is None:
+    if texts is None:
         return pd.DataFrame(columns=columns)
     return con.execute(f"""
         select created_on, {by} as "group", count(*) as texts, avg(sentiment_score) as mean_score,
                avg((sentiment_label = 'negative')::int) as negative_share
-        from ({sql}) where {by} is not null and created_on > $day - interval {int(days)} day
-        group by all order by created_on""", {"day": day}).df()[columns]
+        from {texts} where {by} is not null group by all order by created_on""").df()[columns]
 
 
-def by_group(con: duckdb.DuckDBPyConnection, day: date, by: str, days: int = TREND_DAYS) -> list[dict[str, Any]]:
-    frame = trend(con, day, by, days)
+def by_group(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per group over the window: texts, mean score, negative share (worst first)."""
     if frame.empty:
         return []
-    frame["negatives"] = frame["texts"] * frame["negative_share"]
-    grouped = frame.groupby("group").agg(texts=("texts", "sum"), negatives=("negatives", "sum"))
-    weighted = (frame["mean_score"] * frame["texts"]).groupby(frame["group"]).sum()
-    grouped["mean_score"] = weighted / grouped["texts"]
+    frame = frame.assign(negatives=frame["texts"] * frame["negative_share"],
+                         weighted=frame["mean_score"] * frame["texts"])
+    grouped = frame.groupby("group").agg(texts=("texts", "sum"), negatives=("negatives", "sum"),
+                                         weighted=("weighted", "sum"))
+    grouped["mean_score"] = grouped["weighted"] / grouped["texts"]
     grouped["negative_share"] = grouped["negatives"] / grouped["texts"]
-    return grouped.reset_index().sort_values("mean_score").to_dict("records")
+    return grouped.drop(columns="weighted").reset_index().sort_values("mean_score").to_dict("records")
 
 
-def most_negative(con: duckdb.DuckDBPyConnection, day: date, source: str, limit: int = 8,
+def most_negative(con: duckdb.DuckDBPyConnection, texts: str | None, day: date, source: str, limit: int = 8,
                   days: int = RECENT_DAYS) -> list[dict[str, Any]]:
     """The lowest-scored texts of ``source`` created in the trailing days, scrubbed."""
-    sql = _texts_sql(con)
-    if sql is None:
+    if texts is None:
         return []
     rows = con.execute(f"""
         select created_on, sentiment_score, sentiment_label, rating, product_name, category, channel, title, body
-        from ({sql}) where source = $source and created_on > $day - interval {int(days)} day
+        from {texts} where source = $source and created_on > $day - interval {int(days)} day
         order by sentiment_score, created_on desc limit $limit""",
                        {"day": day, "source": source, "limit": limit}).df()
     out = []
@@ -105,9 +120,10 @@ def most_negative(con: duckdb.DuckDBPyConnection, day: date, source: str, limit:
 
 
 def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    return {"distribution": distribution(con, day),
-            "category_trend": trend(con, day, "category"), "channel_trend": trend(con, day, "channel"),
-            "by_category": by_group(con, day, "category"), "by_channel": by_group(con, day, "channel"),
-            "negative_reviews": most_negative(con, day, "review"),
-            "negative_tickets": most_negative(con, day, "ticket"),
+    texts = window(con, day, max(TREND_DAYS, RECENT_DAYS))
+    categories, channels = trend(con, texts, "category"), trend(con, texts, "channel")
+    return {"distribution": distribution(con, day), "category_trend": categories, "channel_trend": channels,
+            "by_category": by_group(categories), "by_channel": by_group(channels),
+            "negative_reviews": most_negative(con, texts, day, "review"),
+            "negative_tickets": most_negative(con, texts, day, "ticket"),
             "trend_days": TREND_DAYS, "recent_days": RECENT_DAYS}
