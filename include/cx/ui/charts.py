@@ -43,7 +43,7 @@ def sentiment_trend(frame: pd.DataFrame, css_id: str, top: int = 6) -> Markup | 
         weekly = part.groupby("week").agg(weighted=("weighted", "sum"), texts=("texts", "sum"))
         points = [(d, float(r.weighted / r.texts)) for d, r in weekly.iterrows() if r.texts]
         series.append(svg.Series(str(group), points, colours[str(group)]))
-    return svg.line_chart(series, label="mean sentiment per week", css_id=css_id, y_zero=False, height=260)
+    return svg.line_chart(series, label="mean sentiment per week", css_id=css_id, y_zero=False, width=560, height=260)
 
 
 def sentiment_mix(distribution: list[dict[str, Any]], source: str) -> Markup | None:

@@ -52,7 +52,8 @@ def actuals(con: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]], start
     unions = " union all ".join(f"select series, '{m}' as metric, ds, \"{m}\" as actual from marts.fct_daily_sales "
                                 "where series in (select unnest($series)) and ds between $start and $end"
                                 for m in measures)
-    frame = con.execute(unions, {"series": sorted({s for s, _ in wanted}), "start": start, "end": end}).df()
+    frame = con.execute(f"select * from ({unions}) order by series, metric, ds",
+                        {"series": sorted({s for s, _ in wanted}), "start": start, "end": end}).df()
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     return frame[columns]
 
