@@ -41,7 +41,7 @@ STARTUP_TIMEOUT_S = 240
 # from the real schema (written with Airflow's ORM, in a process configured like the server).
 SEED_RUN = """
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
@@ -52,6 +52,7 @@ with create_session() as session:
     run = DagRun(dag_id="cx_daily", run_id="scheduled__2024-11-26T00:00:00+00:00", logical_date=day,
                  run_type="scheduled", state="success", run_after=day, start_date=day)
     session.add(run)
+    run.end_date = day + timedelta(minutes=7, seconds=30)  # a run of 7.5 minutes
     session.flush()
     tasks = [("validate.checkpoint", "success"), ("models.sentiment", "success"),
              ("models.recommendations", "upstream_failed"), ("publish", "success")]
@@ -203,6 +204,7 @@ def test_cx_page_as_an_analyst_uses_it(airflow, browser, shots):
         run = frame.locator("#dag-runs a.run-link")
         expect(run).to_have_attribute("href", "/dags/cx_daily/runs/scheduled__2024-11-26T00%3A00%3A00%2B00%3A00")
         expect(frame.locator("#dag-runs a.task-log-link")).to_have_text("models.recommendations")
+        expect(frame.locator("#dag-runs")).to_contain_text("7m 30s")
         page.screenshot(path=shots / "1_overview.png", full_page=True)
 
         # Customer lookup by the pseudonymised e-mail hash, inside the UI.

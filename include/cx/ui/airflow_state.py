@@ -1,4 +1,4 @@
-"""The DAG's recent runs, read from Airflow's metadata database by the API server.
+"""The day's DAG runs, read from Airflow's metadata database by the API server.
 
 Small, read-only queries through Airflow's ORM; the caller passes the session so
 this module imports nothing from Airflow at import time.
@@ -10,45 +10,6 @@ from collections import Counter
 from typing import Any
 
 DAG_ID = "cx_daily"
-
-
-def recent_dag_runs(session: Any, dag_id: str = DAG_ID, limit: int = 5) -> list[dict[str, Any]]:
-    """The newest runs (by logical date, then run_after): id, type, state, times."""
-    from sqlalchemy import select
-
-    from airflow.models.dagrun import DagRun
-
-    stmt = (
-        select(DagRun)
-        .where(DagRun.dag_id == dag_id)
-        .order_by(DagRun.logical_date.desc().nulls_last(), DagRun.run_after.desc())
-        .limit(limit)
-    )
-    return [
-        {
-            "run_id": run.run_id,
-            "run_type": str(run.run_type),
-            "state": str(run.state) if run.state is not None else None,
-            "logical_date": run.logical_date,
-            "start_date": run.start_date,
-            "end_date": run.end_date,
-        }
-        for run in session.scalars(stmt)
-    ]
-
-
-def stage_task_states(session: Any, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
-    """Task states of one run, counted per top-level task group (the pipeline stage)."""
-    from sqlalchemy import select
-
-    from airflow.models.taskinstance import TaskInstance
-
-    rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.state)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        .order_by(TaskInstance.start_date.asc().nulls_last(), TaskInstance.task_id)
-    ).all()
-    return group_task_states((task_id, state) for task_id, state in rows)
 
 
 def group_task_states(rows: Any) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import duckdb
 from cx.config import Settings
 from cx.ui import queries
 from cx.ui.reader import UiConfig, Unavailable, read_warehouse
-from cx.ui.sections import customer, forecasts, overview, quality, segments, sentiment
+from cx.ui.sections import customer, forecasts, models, overview, quality, segments, sentiment
 
 Collector = Callable[[duckdb.DuckDBPyConnection, date], dict[str, Any]]
 
@@ -58,10 +58,6 @@ def _quality(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
             "reasons": quality.quarantine_reasons(con, day), "history_days": quality.HISTORY_DAYS}
 
 
-def _segments(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    return segments.collect(con, day)
-
-
 def check_view(suite: str, expectation: str) -> Collector:
     def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
         return {"check": quality.check_detail(con, day, suite, expectation),
@@ -85,14 +81,14 @@ def customer_view(key: str | None) -> Collector:
 
 def forecast_view(only: tuple[str, str] | None = None) -> Collector:
     def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-        return {**forecasts.collect(con, day, only), "models": [v for v in overview.models.model_verdicts(con, day)
-                                                                if v.model == "forecast"]}
+        verdicts = [v for v in models.model_verdicts(con, day) if v.model == "forecast"]
+        return {**forecasts.collect(con, day, only), "models": verdicts}
     return collect
 
 
 VIEWS: dict[str, Collector] = {
     "overview": overview.collect,
-    "segments": _segments,
+    "segments": segments.collect,
     "sentiment": sentiment.collect,
     "quality": _quality,
 }

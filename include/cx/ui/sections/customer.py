@@ -22,6 +22,8 @@ from cx.ui.scrub import scrub
 # Published identifiers: ids and hex hashes. Anything else (an e-mail typed in) is refused
 # before it reaches a query, so the page never searches by a direct identifier.
 LOOKUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+VERBS = {"purchase": "bought", "view": "viewed", "add_to_cart": "put in the cart", "cart": "put in the cart",
+         "rating": "rated", "return": "returned", "wishlist": "wished for"}
 # dim_customers columns a profile shows (others may be personal or internal).
 PROFILE_COLUMNS = ("segment_name", "orders_count", "revenue_total", "recency_days", "frequency", "monetary",
                    "tenure_days", "web_sessions", "avg_sentiment", "churn_risk", "expected_value", "age_band",
@@ -103,8 +105,9 @@ def reasons(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, product
         group by all order by 1, 3 desc""", {"id": customer_id, "products": products, "day": day}).fetchall()
     out: dict[str, list[str]] = {}
     for product, kind, n in seen:
-        out.setdefault(product, []).append(f"{kind.replace('_', ' ')} {n}x" if n > 1 else kind.replace("_", " "))
-    return {p: "you: " + ", ".join(kinds) for p, kinds in out.items()}
+        verb = VERBS.get(kind, kind.replace("_", " "))
+        out.setdefault(product, []).append(f"{verb} it {n}x" if n > 1 else f"{verb} it")
+    return {p: "they " + ", ".join(kinds) for p, kinds in out.items()}
 
 
 def top_category(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> str | None:
