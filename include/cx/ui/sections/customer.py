@@ -92,35 +92,39 @@ def recommendations(con: duckdb.DuckDBPyConnection, customer_id: str, day: date)
         where r.customer_id = $id order by r.rank""", {"day": day, "id": customer_id}).df())
 
 
-def reasons(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, products: list[str]) -> dict[str, str]:
-    """Why a product suits the customer, from their own interactions up to ``day``: how they
-    met it (bought, viewed, carted), else the category they bought most from."""
+def interactions(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> list[tuple[str, str, int, str | None]]:
+    """(product, interaction type, count, category) of the customer up to ``day``, in one read."""
     exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
                          "and table_name = 'fct_interactions'").fetchone()[0]
-    if not exists or not products:
-        return {}
-    seen = con.execute("""
-        select product_id, interaction_type, count(*) from marts.fct_interactions
-        where customer_id = $id and product_id in (select unnest($products)) and occurred_at < $day + interval 1 day
-        group by all order by 1, 3 desc""", {"id": customer_id, "products": products, "day": day}).fetchall()
+    if not exists:
+        return []
+    products = ("main.dim_products" if "dim_products" in main_tables(con)
+                and "category" in table_columns(con, "dim_products")
+                else "(select null::varchar as product_id, null::varchar as category)")
+    return con.execute(f"""
+        select i.product_id, i.interaction_type, count(*) as n, any_value(p.category)
+        from marts.fct_interactions i left join {products} p on p.product_id = i.product_id
+        where i.customer_id = ? and i.occurred_at < ? + interval 1 day
+        group by all order by 1, 3 desc, 2""", [customer_id, day]).fetchall()
+
+
+def reasons(seen: list[tuple[str, str, int, str | None]], products: list[str]) -> dict[str, str]:
+    """Why a product suits the customer: how they met it (bought, viewed, carted)."""
     out: dict[str, list[str]] = {}
-    for product, kind, n in seen:
-        verb = VERBS.get(kind, kind.replace("_", " "))
-        out.setdefault(product, []).append(f"{verb} it {n}x" if n > 1 else f"{verb} it")
+    for product, kind, n, _ in seen:
+        if product in products:
+            verb = VERBS.get(kind, kind.replace("_", " "))
+            out.setdefault(product, []).append(f"{verb} it {n}x" if n > 1 else f"{verb} it")
     return {p: "they " + ", ".join(kinds) for p, kinds in out.items()}
 
 
-def top_category(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> str | None:
-    """The category the customer bought most from (by purchase lines) up to ``day``."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = 'fct_interactions'").fetchone()[0]
-    if not exists or "dim_products" not in main_tables(con):
-        return None
-    row = con.execute("""
-        select p.category from marts.fct_interactions i join main.dim_products p using (product_id)
-        where i.customer_id = ? and i.interaction_type = 'purchase' and i.occurred_at < ? + interval 1 day
-        group by 1 order by count(*) desc, 1 limit 1""", [customer_id, day]).fetchone()
-    return row[0] if row else None
+def top_category(seen: list[tuple[str, str, int, str | None]]) -> str | None:
+    """The category the customer bought most from (by purchase lines)."""
+    totals: dict[str, int] = {}
+    for _, kind, n, category in seen:
+        if kind == "purchase" and category:
+            totals[category] = totals.get(category, 0) + n
+    return min(totals, key=lambda c: (-totals[c], c)) if totals else None
 
 
 def orders(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, limit: int = 10) -> list[dict[str, Any]]:
@@ -162,8 +166,8 @@ def texts(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, source: s
 
 def _explained(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> list[dict[str, Any]]:
     recs = recommendations(con, customer_id, day)
-    why = reasons(con, customer_id, day, [r["product_id"] for r in recs])
-    favourite = top_category(con, customer_id, day)
+    seen = interactions(con, customer_id, day) if recs else []
+    why, favourite = reasons(seen, [r["product_id"] for r in recs]), top_category(seen)
     for r in recs:
         r["why"] = why.get(r["product_id"]) or (f"their most bought category ({favourite})"
                                                  if favourite and r.get("category") == favourite else "")
