@@ -508,3 +508,13 @@ def test_dbt_docs_only_the_docs_files_from_target(tmp_path, monkeypatch):
     assert artifacts.dbt_docs_root(settings)[0] == published
     assert artifacts.dbt_docs_file(settings, "extra.json") is not None
     assert artifacts.dbt_docs_file(settings, "../secret") is None
+
+
+def test_reasons_read_as_sentences_for_the_marts_interaction_types():
+    from cx.ui.sections.customer import reasons
+
+    seen = [("P1", "product_view", 7, "home"), ("P1", "add_to_cart", 1, "home"), ("P2", "purchase", 2, "toys")]
+    assert reasons(seen, ["P1", "P2"]) == {
+        "P1": "they viewed it 7x, put it in the cart",
+        "P2": "they bought it 2x",
+    }

@@ -22,8 +22,10 @@ from cx.ui.scrub import scrub
 # Published identifiers: ids and hex hashes. Anything else (an e-mail typed in) is refused
 # before it reaches a query, so the page never searches by a direct identifier.
 LOOKUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-VERBS = {"purchase": "bought", "view": "viewed", "add_to_cart": "put in the cart", "cart": "put in the cart",
-         "rating": "rated", "return": "returned", "wishlist": "wished for"}
+# What a customer did with a product, as the reason line reads it ("{}" is the count).
+VERBS = {"purchase": "bought it", "view": "viewed it", "product_view": "viewed it",
+         "add_to_cart": "put it in the cart", "cart": "put it in the cart", "rating": "rated it",
+         "return": "returned it", "wishlist": "wished for it"}
 # dim_customers columns a profile shows (others may be personal or internal).
 PROFILE_COLUMNS = ("segment_name", "orders_count", "revenue_total", "recency_days", "frequency", "monetary",
                    "tenure_days", "web_sessions", "avg_sentiment", "churn_risk", "expected_value", "age_band",
@@ -113,8 +115,8 @@ def reasons(seen: list[tuple[str, str, int, str | None]], products: list[str]) -
     out: dict[str, list[str]] = {}
     for product, kind, n, _ in seen:
         if product in products:
-            verb = VERBS.get(kind, kind.replace("_", " "))
-            out.setdefault(product, []).append(f"{verb} it {n}x" if n > 1 else f"{verb} it")
+            verb = VERBS.get(kind, kind.replace("_", " ") + " it")
+            out.setdefault(product, []).append(f"{verb} {n}x" if n > 1 else verb)
     return {p: "they " + ", ".join(kinds) for p, kinds in out.items()}
 
 
