@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cx.errors import NothingToDo
 from cx.models import recommend as rec
 from cx.models.recommend import purchase_signals, repeat_then_popularity, scaled_popularity
 from cx.models.recommend._blend import _ValidationTable
@@ -456,14 +457,20 @@ def test_run_skips_without_interactions(tmp_path, monkeypatch) -> None:
     wh = tmp_path / "cx.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(wh))
     monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    assert "skipped" in rec.run(AS_OF)
+    with pytest.raises(NothingToDo, match="marts.fct_interactions or marts.dim_products missing"):
+        rec.run(AS_OF)
     con = duckdb.connect(str(wh))
     con.execute("create schema marts")
     con.execute("create table marts.fct_interactions (customer_id varchar, product_id varchar, "
                 "interaction_type varchar, occurred_at timestamp, quantity double, rating integer)")
     con.execute("create table marts.dim_products (product_id varchar, is_product boolean, is_available boolean)")
     con.close()
-    assert "skipped" in rec.run(AS_OF)
+    with pytest.raises(NothingToDo, match=f"no interactions up to {AS_OF}"):
+        rec.run(AS_OF)
+    con = duckdb.connect(str(wh))
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
+                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    con.close()
 
 
 # ---------------------------------------------------------------------------- candidates

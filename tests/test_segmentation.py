@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cx.errors import NothingToDo
 from cx.models import segmentation as seg
 from cx.models.segmentation import SegmentationConfig, segment_customers
 from cx.models.segmentation._clustering import _rank_consensus
@@ -447,9 +448,15 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
 
 
 def test_run_skips_without_features(warehouse: Path) -> None:
-    assert "skipped" in seg.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.customer_features is missing"):
+        seg.run(date(2024, 1, 1))
     _write(warehouse, "marts.customer_features", planted_features(n_per_group=1)[0].iloc[:0])
-    assert "skipped" in seg.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.customer_features is empty"):
+        seg.run(date(2024, 1, 1))
+    con = duckdb.connect(str(warehouse))
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
+                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    con.close()
 
 
 def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_change(warehouse: Path) -> None:

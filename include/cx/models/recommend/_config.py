@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from cx.config import Settings
+from cx.models._stage import config_from_settings
 
 MODEL_NAME = "recommendations"
 VERSION_MODEL = "lightfm-hybrid-blend-v2"
@@ -17,6 +18,10 @@ BASELINES = ("popularity", "repeat_pop")  # the holdout metrics of the baselines
 OUTPUT_COLUMNS = ["customer_id", "rank", "product_id", "score", "model_version"]
 INTERACTION_COLUMNS = ("customer_id", "product_id", "interaction_type", "occurred_at", "rating")  # and row order
 BLEND_TERMS = ("frequency", "recency", "popularity", "lightfm")
+
+# The fields that mirror cx.config.Settings (the blend's validation window is as long as the holdout).
+_SETTINGS_FIELDS = {"top_n": "recs_top_n", "exclude_bought_days": "recs_exclude_bought_days",
+                    "holdout_days": "recs_holdout_days", "validation_days": "recs_holdout_days", "seed": "seed"}
 
 
 @dataclass(frozen=True)
@@ -94,14 +99,7 @@ class RecommendConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> RecommendConfig:
-        base = cls(
-            top_n=settings.recs_top_n,
-            exclude_bought_days=settings.recs_exclude_bought_days,
-            holdout_days=settings.recs_holdout_days,
-            validation_days=settings.recs_holdout_days,
-            seed=settings.seed,
-        )
-        return replace(base, **overrides)
+        return config_from_settings(cls, settings, _SETTINGS_FIELDS, **overrides)
 
     @property
     def blend_weights(self) -> np.ndarray:

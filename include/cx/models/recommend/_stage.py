@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import pickle
-import time
 from datetime import date
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from cx.config import Settings, load_settings
-from cx.model_runs import OUTPUT_SCHEMA, write_model_runs
+from cx.errors import NothingToDo
+from cx.model_runs import OUTPUT_SCHEMA
+from cx.models._stage import StageOutput, run_stage
 from cx.models.recommend._baselines import DAY
 from cx.models.recommend._config import INTERACTION_COLUMNS, MODEL_NAME, RecommendConfig
-from cx.models.recommend._core import recommend, result_metrics
+from cx.models.recommend._core import RecommendResult, recommend, result_metrics
 from cx.row_order import order_by_sql
-from cx.warehouse import connect, read_df, read_large_df, replace_partition, table_exists
+from cx.warehouse import read_df, read_large_df, table_exists
 
-log = logging.getLogger(__name__)
 
 def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
     end = pd.Timestamp(as_of) + DAY
@@ -45,24 +46,48 @@ def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
 
 
 def run(as_of: date, settings: Settings | None = None) -> dict:
+    """Recommend for every customer as of ``as_of``: model_outputs.customer_recommendations
+    and model_runs (publish copies them), the day's recommender kept beside them."""
     settings = settings or load_settings()
     cfg = RecommendConfig.from_settings(settings)
-    started = time.monotonic()
-    with connect(settings) as con:
-        if not (table_exists(con, "fct_interactions", "marts") and table_exists(con, "dim_products", "marts")):
-            log.info("recommendations skipped: marts.fct_interactions or marts.dim_products missing")
-            return {"skipped": "marts.fct_interactions or marts.dim_products missing"}
-        frames = _read_inputs(con, as_of)
+    artifact = settings.models_dir / "recommend" / f"{as_of}.pkl"
+    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of),
+                     partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact))
+
+
+def _read(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
+    if not (table_exists(con, "fct_interactions", "marts") and table_exists(con, "dim_products", "marts")):
+        raise NothingToDo("marts.fct_interactions or marts.dim_products missing")
+    frames = _read_inputs(con, as_of)
     interactions = frames["interactions"]
     assert interactions is not None and frames["products"] is not None and frames["customers"] is not None
     if interactions.empty:
-        log.info("recommendations skipped: no interactions up to %s", as_of)
-        return {"skipped": f"no interactions up to {as_of}"}
+        raise NothingToDo(f"no interactions up to {as_of}")
     interactions["occurred_at"] = pd.to_datetime(interactions["occurred_at"])
+    return frames
 
-    result = recommend(interactions, frames["products"], frames["customers"], frames["segments"], as_of, cfg)
 
-    path = settings.models_dir / "recommend" / f"{as_of}.pkl"
+def _compute(frames: dict[str, Any], as_of: date, cfg: RecommendConfig, artifact: Path) -> StageOutput:
+    result = recommend(frames["interactions"], frames["products"], frames["customers"], frames["segments"], as_of, cfg)
+    _keep(result, cfg, artifact)
+    metrics = result_metrics(result, cfg.eval_k)
+    summary = {
+        "rows": len(result.recommendations),
+        "customers": int(result.recommendations["customer_id"].nunique()),
+        "model_version": result.model_version,
+        "passed": result.passed,
+        "blend": result.blend,
+        **{m.metric: m.value for m in metrics},
+        "baseline_p@k": metrics[0].baseline_value,
+        "plain_lightfm_p@k": result.metrics["lightfm"].get("precision"),
+        "artifact": str(artifact),
+    }
+    return StageOutput({"customer_recommendations": result.recommendations}, [(result.model_version, metrics)],
+                       summary)
+
+
+def _keep(result: RecommendResult, cfg: RecommendConfig, path: Path) -> None:
+    """The day's recommender, its blend, configuration and metrics, for later inspection."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         pickle.dump(
@@ -76,22 +101,3 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
             },
             handle,
         )
-    metrics = result_metrics(result, cfg.eval_k)
-    with connect(settings) as con:
-        written = replace_partition(con, "customer_recommendations", result.recommendations, as_of,
-                                    schema=OUTPUT_SCHEMA)
-        write_model_runs(con, MODEL_NAME, result.model_version, metrics, as_of)
-    summary = {
-        "rows": written,
-        "customers": int(result.recommendations["customer_id"].nunique()),
-        "model_version": result.model_version,
-        "passed": result.passed,
-        "blend": result.blend,
-        **{m.metric: m.value for m in metrics},
-        "baseline_p@k": metrics[0].baseline_value,
-        "plain_lightfm_p@k": result.metrics["lightfm"].get("precision"),
-        "artifact": str(path),
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    log.info("recommendations %s", summary)
-    return summary

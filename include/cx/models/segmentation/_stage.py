@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from cx.config import Settings, load_settings
-from cx.model_runs import OUTPUT_SCHEMA, Metric, write_model_runs
+from cx.errors import NothingToDo
+from cx.model_runs import OUTPUT_SCHEMA, Metric
+from cx.models._stage import StageOutput, run_stage
 from cx.models.segmentation._config import FEATURES, INT_FEATURES, MODEL, SegmentationConfig
 from cx.models.segmentation._core import segment_customers
 from cx.models.segmentation._features import order_activity
 from cx.models.sentiment import aggregate_sentiment
-from cx.warehouse import connect, read_df, replace_partition, table_exists
+from cx.warehouse import read_df, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,15 @@ def _read_sentiment(con: Any, as_of: date) -> pd.DataFrame | None:
     return per_customer
 
 
-def _add_new_columns(con: Any, table: str, frame: pd.DataFrame) -> None:
+def _add_new_columns(con: Any, output: StageOutput) -> None:
     """Add feature columns that an older version of the table lacks (the contract
     promises "the features used"), so the by-name insert does not fail."""
-    if not table_exists(con, table, OUTPUT_SCHEMA):
-        return
+    for table, frame in output.partitions.items():
+        if table_exists(con, table, OUTPUT_SCHEMA):
+            _add_columns(con, table, frame)
+
+
+def _add_columns(con: Any, table: str, frame: pd.DataFrame) -> None:
     have = {r[0] for r in con.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         [OUTPUT_SCHEMA, table]).fetchall()}
@@ -124,15 +131,21 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     """Segment today's customers into model_outputs.customer_segments + model_runs (publish copies them)."""
     settings = settings or load_settings()
     cfg = SegmentationConfig(seed=settings.seed)
-    with connect(settings) as con:
-        features, previous, min_new_id = _read_inputs(con, as_of, cfg)
-    if features is None:
-        log.info("segmentation skipped: marts.customer_features is missing")
-        return {"skipped": "marts.customer_features is missing"}
-    if features.empty:
-        log.info("segmentation skipped: marts.customer_features is empty")
-        return {"skipped": "marts.customer_features is empty"}
+    return run_stage(MODEL, as_of, settings, partial(_read, as_of=as_of, cfg=cfg), partial(_compute, cfg=cfg),
+                     _add_new_columns)
 
+
+def _read(con: Any, as_of: date, cfg: SegmentationConfig) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+    features, previous, min_new_id = _read_inputs(con, as_of, cfg)
+    if features is None:
+        raise NothingToDo("marts.customer_features is missing")
+    if features.empty:
+        raise NothingToDo("marts.customer_features is empty")
+    return features, previous, min_new_id
+
+
+def _compute(inputs: tuple[pd.DataFrame, pd.DataFrame | None, int], cfg: SegmentationConfig) -> StageOutput:
+    features, previous, min_new_id = inputs
     result = segment_customers(features, cfg, previous, min_new_id=min_new_id)
     m = result.metrics
     details = {"sizes": m["sizes"], "segment_ids": m["segment_ids"], "features_used": m["features_used"],
@@ -149,11 +162,6 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
                {"matched_segments": m["matched_segments"], "previous": previous is not None and len(previous) > 0}),
         Metric("customers", float(m["customers"])),
     ]
-    with connect(settings) as con:
-        _add_new_columns(con, "customer_segments", result.assignments)
-        rows = replace_partition(con, "customer_segments", result.assignments, as_of, schema=OUTPUT_SCHEMA)
-        write_model_runs(con, MODEL, cfg.model_version, metrics, as_of)
-    log.info("segmentation: %d customers, k=%s, silhouette=%s, stability=%s, sizes=%s",
-             rows, m["k"], m["silhouette"], m["stability"], m["sizes"])
-    return {"rows": rows, "k": m["k"], "silhouette": m["silhouette"], "stability": m["stability"],
-            "sizes": m["sizes"], "model_version": cfg.model_version}
+    summary = {"rows": len(result.assignments), "k": m["k"], "silhouette": m["silhouette"],
+               "stability": m["stability"], "sizes": m["sizes"], "model_version": cfg.model_version}
+    return StageOutput({"customer_segments": result.assignments}, [(cfg.model_version, metrics)], summary)
