@@ -113,18 +113,15 @@ def _add_new_columns(con: Any, output: StageOutput) -> None:
     """Add feature columns that an older version of the table lacks (the contract
     promises "the features used"), so the by-name insert does not fail."""
     for table, frame in output.partitions.items():
-        if table_exists(con, table, OUTPUT_SCHEMA):
-            _add_columns(con, table, frame)
-
-
-def _add_columns(con: Any, table: str, frame: pd.DataFrame) -> None:
-    have = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [OUTPUT_SCHEMA, table]).fetchall()}
-    for name in frame.columns:
-        if name not in have and name in FEATURES:
-            sql_type = "BIGINT" if name in INT_FEATURES else "DOUBLE"
-            con.execute(f'alter table {OUTPUT_SCHEMA}."{table}" add column "{name}" {sql_type}')
+        if not table_exists(con, table, OUTPUT_SCHEMA):
+            continue
+        have = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [OUTPUT_SCHEMA, table]).fetchall()}
+        for name in frame.columns:
+            if name not in have and name in FEATURES:
+                sql_type = "BIGINT" if name in INT_FEATURES else "DOUBLE"
+                con.execute(f'alter table {OUTPUT_SCHEMA}."{table}" add column "{name}" {sql_type}')
 
 
 def run(as_of: date, settings: Settings | None = None) -> dict:
