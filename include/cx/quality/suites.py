@@ -212,7 +212,8 @@ def _against_baseline(frame: pd.DataFrame, rows: str, purpose: str, min_rows: in
     if len(frame) < min_rows:
         return Prepared(frame, f"only {len(frame)} {rows} in the run; need {min_rows} for {purpose}")
     if not exists or history < min_history:
-        return Prepared(frame, f"{history} {rows} in the trailing {history_days} days; need {min_history} for a baseline")
+        return Prepared(frame, f"{history} {rows} in the trailing {history_days} days; "
+                               f"need {min_history} for a baseline")
     parameter, categories, floor, false_alarm_rate = kl
     return Prepared(frame, parameters={parameter: kl_limit(len(frame), categories, floor, false_alarm_rate)})
 

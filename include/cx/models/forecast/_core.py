@@ -11,7 +11,14 @@ import pandas as pd
 from cx.model_runs import Metric
 from cx.models.forecast._backtest import fold_origins, mean_forecast, naive_scale, score
 from cx.models.forecast._calendar import Calendar, holiday_closures
-from cx.models.forecast._config import CANDIDATES, OUTPUT_COLUMNS, VERSION_MEAN, VERSION_NAIVE, ForecastConfig, SeriesForecast
+from cx.models.forecast._config import (
+    CANDIDATES,
+    OUTPUT_COLUMNS,
+    VERSION_MEAN,
+    VERSION_NAIVE,
+    ForecastConfig,
+    SeriesForecast,
+)
 from cx.models.forecast._model import _candidates, baseline_forecast, version_of
 
 def choose_model(backtest: dict[str, dict[str, float]]) -> tuple[str, str]:

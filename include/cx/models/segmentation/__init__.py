@@ -46,4 +46,12 @@ from cx.models.segmentation._core import segment_customers
 from cx.models.segmentation._features import order_activity
 from cx.models.segmentation._stage import run
 
-__all__ = ["FEATURES", "MODEL", "SegmentationConfig", "SegmentationResult", "order_activity", "run", "segment_customers"]
+__all__ = [
+    "FEATURES",
+    "MODEL",
+    "SegmentationConfig",
+    "SegmentationResult",
+    "order_activity",
+    "run",
+    "segment_customers",
+]
