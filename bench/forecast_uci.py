@@ -56,7 +56,7 @@ from cx.config import load_settings
 from cx.importers import uci
 from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import forecast as fc
-from cx.models.forecast_backtest import naive_scale, score
+from cx.models.forecast import naive_scale, score
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_online_retail"

@@ -23,6 +23,7 @@ import pandas as pd
 
 from cx.config import load_settings
 from cx.models import recommend as rec
+from cx.models.recommend._stage import _read_inputs
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     con = duckdb.connect(args.warehouse, read_only=True)
-    frames = rec._read_inputs(con, args.as_of)
+    frames = _read_inputs(con, args.as_of)
     con.close()
     frames["interactions"]["occurred_at"] = pd.to_datetime(frames["interactions"]["occurred_at"])
     cfg = rec.RecommendConfig.from_settings(load_settings())

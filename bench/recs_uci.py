@@ -66,7 +66,7 @@ from cx.config import load_settings
 from cx.importers import uci
 from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import recommend as rec
-from cx.models.recommend_eval import holdout_split
+from cx.models.recommend.evaluation import holdout_split
 
 REPO = Path(__file__).resolve().parents[1]
 DBT = REPO / "dbt_project"

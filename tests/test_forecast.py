@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cx.errors import NothingToDo
+from cx.model_runs import metrics_frame
 from cx.models import forecast as fc
-from cx.models.forecast_backtest import naive_scale, score, seasonal_naive
+from cx.models.forecast import naive_scale, score, seasonal_naive
 
 AS_OF = date(2024, 3, 31)
 SATURDAY = 5  # the UCI shop never trades on Saturdays
@@ -303,7 +305,18 @@ def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
 def test_run_skips_without_sales(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CX_WAREHOUSE", str(tmp_path / "cx.duckdb"))
     monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    assert "skipped" in fc.run(AS_OF)
+    with pytest.raises(NothingToDo, match="marts.fct_daily_sales missing"):
+        fc.run(AS_OF)
+    con = duckdb.connect(str(tmp_path / "cx.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_daily_sales (ds date, series varchar, revenue double, orders bigint)")
+    con.close()
+    with pytest.raises(NothingToDo, match=f"no daily sales up to {AS_OF}"):
+        fc.run(AS_OF)
+    con = duckdb.connect(str(tmp_path / "cx.duckdb"))
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
+                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    con.close()
 
 
 # ---------------------------------------------------------------------------- reproducibility
@@ -326,6 +339,6 @@ def test_refit_publishes_identical_rows_without_wall_clock_facts() -> None:
     y = weekly_series(70, seed=3)
     runs = [fc.forecast_series("total", "revenue", y, SATURDAYS_CLOSED, _cfg()) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0].forecast, runs[1].forecast, check_exact=True)
-    published = [fc.metrics_frame("forecast", r.model_version, fc.run_metrics(r, 0.8)) for r in runs]
+    published = [metrics_frame("forecast", r.model_version, fc.run_metrics(r, 0.8)) for r in runs]
     pd.testing.assert_frame_equal(published[0], published[1], check_exact=True)
     assert "seconds" not in published[0]["details"].str.cat() and runs[0].timing["seconds"] >= 0

@@ -13,9 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cx.errors import NothingToDo
 from cx.models import recommend as rec
-from cx.models.recommend_baselines import purchase_signals, repeat_then_popularity, scaled_popularity
-from cx.models.recommend_eval import (
+from cx.models.recommend import purchase_signals, repeat_then_popularity, scaled_popularity
+from cx.models.recommend._blend import _ValidationTable
+from cx.models.recommend._candidates import lightfm_candidates, lightfm_rank_term, top_columns
+from cx.models.recommend._stage import _read_inputs
+from cx.models.recommend._terms import count_greater
+from cx.models.recommend._topk import descending_order, top_slots
+from cx.models.recommend.evaluation import (
     catalog_coverage,
     evaluate_lists,
     holdout_split,
@@ -161,7 +167,7 @@ def test_descending_order_is_the_stable_argsort() -> None:
     scores = np.array([[0.5, 0.5, -0.0, 0.0, np.inf, -np.inf, 0.25],
                        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
                        [-1e-30, 1e-30, 3.0, -3.0, 0.5, 0.5, 2.0]], dtype="float32")
-    assert np.array_equal(rec.descending_order(scores), np.argsort(-scores, axis=1, kind="stable"))
+    assert np.array_equal(descending_order(scores), np.argsort(-scores, axis=1, kind="stable"))
     assert rec.rank_normalise(scores)[1].tolist() == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0.0])
 
 
@@ -371,7 +377,7 @@ def test_learn_blend_finds_the_informative_term() -> None:
     bought = np.zeros((n_users, width), dtype=bool)
     best = np.argsort(-terms[1], axis=1)[:, :3]  # the 3 most recent items are bought
     np.put_along_axis(bought, best, True, axis=1)
-    table = rec._ValidationTable([terms], [np.ones((n_users, width), dtype=bool)], [bought], n_users)
+    table = _ValidationTable([terms], [np.ones((n_users, width), dtype=bool)], [bought], n_users)
     cfg = rec.RecommendConfig(eval_k=3)
     weights, p_default, p_learned = rec.learn_blend(table, cfg)
     assert p_learned > p_default + 0.2
@@ -451,14 +457,20 @@ def test_run_skips_without_interactions(tmp_path, monkeypatch) -> None:
     wh = tmp_path / "cx.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(wh))
     monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    assert "skipped" in rec.run(AS_OF)
+    with pytest.raises(NothingToDo, match="marts.fct_interactions or marts.dim_products missing"):
+        rec.run(AS_OF)
     con = duckdb.connect(str(wh))
     con.execute("create schema marts")
     con.execute("create table marts.fct_interactions (customer_id varchar, product_id varchar, "
                 "interaction_type varchar, occurred_at timestamp, quantity double, rating integer)")
     con.execute("create table marts.dim_products (product_id varchar, is_product boolean, is_available boolean)")
     con.close()
-    assert "skipped" in rec.run(AS_OF)
+    with pytest.raises(NothingToDo, match=f"no interactions up to {AS_OF}"):
+        rec.run(AS_OF)
+    con = duckdb.connect(str(wh))
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
+                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    con.close()
 
 
 # ---------------------------------------------------------------------------- candidates
@@ -471,18 +483,18 @@ def test_count_greater_and_top_columns_match_a_full_sort() -> None:
     values[:, 0] = scores[:, 3]  # equal to an item: not counted as greater
     ascending = np.sort(scores, axis=1)
     brute = (scores[:, None, :] > values[:, :, None]).sum(axis=2)
-    assert np.array_equal(rec.count_greater(ascending, values), brute)
+    assert np.array_equal(count_greater(ascending, values), brute)
 
-    full = rec.descending_order(scores)
+    full = descending_order(scores)
     probe = np.sort(rng.choice(500, 64, replace=False))
     for c in (1, 10, 60, 499, 500, 800):
-        top = rec.top_columns(scores, min(c, 500), np.sort(scores[:, probe], axis=1))
+        top = top_columns(scores, min(c, 500), np.sort(scores[:, probe], axis=1))
         assert np.array_equal(top, full[:, : min(c, 500)])
     # A probe whose threshold misses (too high, or everything tied) falls back to the full row.
     high = np.full((40, 64), 10.0, dtype="float32")
-    assert np.array_equal(rec.top_columns(scores, 10, high), full[:, :10])
+    assert np.array_equal(top_columns(scores, 10, high), full[:, :10])
     tied = np.zeros((3, 500), dtype="float32")
-    top = rec.top_columns(tied, 10, np.zeros((3, 64), dtype="float32"))
+    top = top_columns(tied, 10, np.zeros((3, 64), dtype="float32"))
     assert top.shape == (3, 10) and all(len(set(row)) == 10 for row in top)
 
 
@@ -493,21 +505,21 @@ def test_lightfm_rank_term_is_the_dense_rank() -> None:
     cols = rng.choice(400, (30, 50))
     values = np.take_along_axis(scores, cols, axis=1)
     truth = np.take_along_axis(dense, cols, axis=1)
-    top = rec.top_columns(scores, 20, np.sort(scores, axis=1))
+    top = top_columns(scores, 20, np.sort(scores, axis=1))
     top_values = np.take_along_axis(scores, top, axis=1)
     # Every item in the probe: exact.
-    exact = rec.lightfm_rank_term(values, top_values, np.sort(scores, axis=1), 400)
+    exact = lightfm_rank_term(values, top_values, np.sort(scores, axis=1), 400)
     assert np.allclose(exact, truth)
     # A sample of 100 items: exact for the top 20, close elsewhere.
     probe = np.sort(rng.choice(400, 100, replace=False))
-    approx = rec.lightfm_rank_term(values, top_values, np.sort(scores[:, probe], axis=1), 400)
+    approx = lightfm_rank_term(values, top_values, np.sort(scores[:, probe], axis=1), 400)
     in_top = (cols[:, :, None] == top[:, None, :]).any(axis=2)
     assert in_top.sum() > 20 and np.allclose(approx[in_top], truth[in_top])
     assert np.abs(approx - truth).mean() < 0.03
     # lightfm_candidates: the same in blocks, with the top's terms exact.
     fitted = type("F", (), {"item_ids": list(range(400)), "scores": lambda self, users: scores[users]})()
     users = np.arange(30)
-    got_top, top_term, other = rec.lightfm_candidates(fitted, users, cols, 20, probe, block=7)
+    got_top, top_term, other = lightfm_candidates(fitted, users, cols, 20, probe, block=7)
     assert np.array_equal(got_top, top)
     assert np.allclose(top_term, np.take_along_axis(dense, top, axis=1))
     assert np.allclose(other, approx)
@@ -612,7 +624,6 @@ def test_same_lists_and_metrics_whatever_the_row_order_and_threads(taste: dict[s
 
 def test_ties_rank_by_product() -> None:
     """Equal scores rank by item index (product_id order), not by candidate slot."""
-    from cx.models.recommend_topk import top_slots
 
     scores = np.array([[0.5, 0.9, 0.5, 0.5, -np.inf]], dtype="float32")
     items = np.array([[7, 3, 2, 9, 1]])

@@ -12,8 +12,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cx.errors import NothingToDo
 from cx.models import segmentation as seg
 from cx.models.segmentation import SegmentationConfig, segment_customers
+from cx.models.segmentation._clustering import _rank_consensus
+from cx.models.segmentation._features import _Scaler, _buyer_mask, _design, _impute, _raw_features
+from cx.models.segmentation._naming import _base_name, _candidate_names, _unique_names
 
 CFG = SegmentationConfig(n_init=4)
 
@@ -80,8 +84,8 @@ def tiny() -> pd.DataFrame:
 
 
 def test_imputation_and_dropping_on_tiny_frame() -> None:
-    raw = seg._raw_features(tiny())
-    imputed, dropped = seg._impute(raw)
+    raw = _raw_features(tiny())
+    imputed, dropped = _impute(raw)
     # never ordered -> recency censored at the longest silence seen among buyers
     assert imputed.loc[4, "recency_days"] == 400
     assert dropped["web_sessions"] == "all missing"
@@ -89,7 +93,7 @@ def test_imputation_and_dropping_on_tiny_frame() -> None:
     # no carts -> population median, not 0 (absence must not look like a perfect converter)
     assert imputed.loc[1, "cart_abandonment_rate"] == pytest.approx(0.3)
     assert not imputed.isna().any().any()
-    x, used, design_dropped = seg._design(imputed.loc[seg._buyer_mask(raw)], seg.FEATURES, CFG)
+    x, used, design_dropped = _design(imputed.loc[_buyer_mask(raw)], seg.FEATURES, CFG)
     assert design_dropped["return_rate"] == "constant" and "return_rate" not in used
     assert x.shape == (5, len(used)) and np.abs(x).max() <= CFG.clip_scaled
 
@@ -97,9 +101,9 @@ def test_imputation_and_dropping_on_tiny_frame() -> None:
 def test_robust_scale_survives_zero_inflated_features() -> None:
     # 80% zeros: the IQR is 0, so the 5-95% range sets the unit instead of silencing the column
     values = np.array([[0.0]] * 80 + [[0.4]] * 20)
-    scaler = seg._Scaler.fit(values)
+    scaler = _Scaler.fit(values)
     assert scaler.scale[0] == pytest.approx(0.4 / 3.29)
-    assert seg._Scaler.fit(np.array([[1.0], [1.0]])).scale[0] == 1.0
+    assert _Scaler.fit(np.array([[1.0], [1.0]])).scale[0] == 1.0
 
 
 def test_tiny_frame_segments_every_customer() -> None:
@@ -133,50 +137,50 @@ def test_degenerate_frames() -> None:
 def test_unique_names_fall_back_then_qualify() -> None:
     pct = pd.DataFrame({"recency_days": [0.5, 0.5, 0.5], "monetary": [0.9, 0.7, 0.2]}, index=[0, 1, 2])
     # the stronger claim wins "big spenders"; the other takes its next candidate
-    names = seg._unique_names({0: [("big spenders", 0.8), ("loyal", 0.3)], 1: [("big spenders", 0.4), ("loyal", 0.5)],
+    names = _unique_names({0: [("big spenders", 0.8), ("loyal", 0.3)], 1: [("big spenders", 0.4), ("loyal", 0.5)],
                                2: [("new", 0.6)]}, {}, pct)
     assert names == {0: "big spenders", 1: "loyal", 2: "new"}
     # no free candidate left: a qualifier from the feature on which they differ most
-    names = seg._unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)], 2: [("new", 0.6)]}, {}, pct)
+    names = _unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)], 2: [("new", 0.6)]}, {}, pct)
     assert names == {0: "hibernating (high spend)", 1: "hibernating (low spend)", 2: "new"}
     # a kept name (yesterday's) wins over a stronger newcomer
-    names = seg._unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)]}, {1: "hibernating"}, pct)
+    names = _unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)]}, {1: "hibernating"}, pct)
     assert names[1] == "hibernating" and names[0] == "hibernating (high spend)"
 
 
 def test_base_name_rules() -> None:
     cfg = SegmentationConfig()
     pct_high = {"recency_days": 0.2, "frequency": 0.9, "monetary": 0.9, "tenure_days": 0.8}
-    assert seg._base_name({"frequency": 20.0}, pct_high, cfg) == "champions"
+    assert _base_name({"frequency": 20.0}, pct_high, cfg) == "champions"
     lapsed = {"recency_days": 0.9, "frequency": 0.8, "monetary": 0.5, "tenure_days": 0.8}
-    assert seg._base_name({"frequency": 5.0}, lapsed, cfg) == "at risk"
+    assert _base_name({"frequency": 5.0}, lapsed, cfg) == "at risk"
     quiet = {"recency_days": 0.9, "frequency": 0.4, "monetary": 0.4, "tenure_days": 0.6}
-    assert seg._base_name({"frequency": 2.0}, quiet, cfg) == "hibernating"
+    assert _base_name({"frequency": 2.0}, quiet, cfg) == "hibernating"
     browse = {"web_sessions": 0.9, "frequency": 0.1, "tenure_days": 0.5}
-    assert seg._base_name({"frequency": 0.0, "cart_abandonment_rate": 0.2}, browse, cfg) == "browsers"
-    assert seg._base_name({"frequency": 0.0}, {"web_sessions": 0.1, "tenure_days": 0.5}, cfg) == "dormant accounts"
-    assert seg._base_name({"frequency": 2.0}, {"tenure_days": 0.05}, cfg) == "new"
+    assert _base_name({"frequency": 0.0, "cart_abandonment_rate": 0.2}, browse, cfg) == "browsers"
+    assert _base_name({"frequency": 0.0}, {"web_sessions": 0.1, "tenure_days": 0.5}, cfg) == "dormant accounts"
+    assert _base_name({"frequency": 2.0}, {"tenure_days": 0.05}, cfg) == "new"
     # ranking lowest on tenure in a small population is not "new" after 450 days
     old_hands = {"frequency": 2.0, "tenure_days": 450.0}
-    assert seg._base_name(old_hands, {"tenure_days": 0.05}, cfg, {"tenure_days": 800.0}) != "new"
+    assert _base_name(old_hands, {"tenure_days": 0.05}, cfg, {"tenure_days": 800.0}) != "new"
     # nor is a high recency rank "lapsed" when it is only a few days more than usual
-    assert seg._base_name({"frequency": 5.0, "recency_days": 9.0}, {"recency_days": 0.9, "tenure_days": 0.5},
+    assert _base_name({"frequency": 5.0, "recency_days": 9.0}, {"recency_days": 0.9, "tenure_days": 0.5},
                           cfg, {"recency_days": 6.0}) == "cooling down"
     # the most pronounced trait names the group
     cheap = {"recency_days": 0.5, "frequency": 0.7, "monetary": 0.5, "avg_item_price": 0.1, "tenure_days": 0.5}
-    assert seg._base_name({"frequency": 8.0}, cheap, cfg) == "bargain hunters"
-    assert seg._base_name({"frequency": 3.0}, {"monetary": 0.5, "tenure_days": 0.5}, cfg) == "occasional buyers"
+    assert _base_name({"frequency": 8.0}, cheap, cfg) == "bargain hunters"
+    assert _base_name({"frequency": 3.0}, {"monetary": 0.5, "tenure_days": 0.5}, cfg) == "occasional buyers"
 
 
 def test_lapsed_spenders_are_never_named_for_their_spend() -> None:
     cfg = SegmentationConfig()
     whales_gone_quiet = {"recency_days": 0.95, "frequency": 0.9, "monetary": 0.99, "avg_basket_size": 0.99,
                          "avg_item_price": 0.1, "tenure_days": 0.7}
-    names = [n for n, _ in seg._candidate_names({"frequency": 9.0}, whales_gone_quiet, cfg)]
+    names = [n for n, _ in _candidate_names({"frequency": 9.0}, whales_gone_quiet, cfg)]
     assert names == ["at risk"]
     # without a price feature, a cheap-looking group is not called "bargain hunters"
     small = {"recency_days": 0.4, "frequency": 0.5, "monetary": 0.1, "avg_basket_size": 0.1, "tenure_days": 0.5}
-    assert "bargain hunters" not in [n for n, _ in seg._candidate_names({"frequency": 2.0}, small, cfg)]
+    assert "bargain hunters" not in [n for n, _ in _candidate_names({"frequency": 2.0}, small, cfg)]
 
 
 def test_k_consensus_of_three_indices() -> None:
@@ -185,11 +189,11 @@ def test_k_consensus_of_three_indices() -> None:
             3: {"silhouette": 0.44, "calinski_harabasz": 936.0, "davies_bouldin": 0.94},
             4: {"silhouette": 0.41, "calinski_harabasz": 994.0, "davies_bouldin": 0.91},
             5: {"silhouette": 0.39, "calinski_harabasz": 878.0, "davies_bouldin": 1.05}}
-    assert seg._rank_consensus(by_k) == 4
+    assert _rank_consensus(by_k) == 4
     # a tie in mean rank goes to the higher silhouette
     tie = {2: {"silhouette": 0.5, "calinski_harabasz": 10.0, "davies_bouldin": 1.0},
            3: {"silhouette": 0.4, "calinski_harabasz": 20.0, "davies_bouldin": 1.0}}
-    assert seg._rank_consensus(tie) == 2
+    assert _rank_consensus(tie) == 2
 
 
 def test_planted_groups_are_recovered(planted) -> None:
@@ -444,9 +448,15 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
 
 
 def test_run_skips_without_features(warehouse: Path) -> None:
-    assert "skipped" in seg.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.customer_features is missing"):
+        seg.run(date(2024, 1, 1))
     _write(warehouse, "marts.customer_features", planted_features(n_per_group=1)[0].iloc[:0])
-    assert "skipped" in seg.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.customer_features is empty"):
+        seg.run(date(2024, 1, 1))
+    con = duckdb.connect(str(warehouse))
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
+                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    con.close()
 
 
 def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_change(warehouse: Path) -> None:

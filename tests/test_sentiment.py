@@ -13,6 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, recall_score, roc_auc_score
 
+from cx.errors import NothingToDo
 from cx.models import sentiment as st
 from cx.models import sentiment_lexicon as lex
 from cx.models.sentiment import SentimentConfig, score_texts
@@ -893,6 +894,8 @@ def test_run_reports_lexicon_fallback(warehouse: Path) -> None:
 
 
 def test_run_skips_missing_or_empty(warehouse: Path) -> None:
-    assert "skipped" in st.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.fct_texts is missing"):
+        st.run(date(2024, 1, 1))
     _write_texts(warehouse, synthetic_reviews(3, seed=0).iloc[:0])
-    assert "skipped" in st.run(date(2024, 1, 1))
+    with pytest.raises(NothingToDo, match="marts.fct_texts is empty"):
+        st.run(date(2024, 1, 1))

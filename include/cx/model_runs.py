@@ -7,6 +7,7 @@ so users can see each day whether a model earned its place.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -64,7 +65,20 @@ def write_model_runs(
     as_of_date: date,
 ) -> int:
     """Replace this model's rows for the day (other models' rows stay)."""
+    return write_runs(con, model, [(model_version, metrics)], as_of_date)
+
+
+def write_runs(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    runs: Sequence[tuple[str, Sequence[Metric]]],
+    as_of_date: date,
+) -> int:
+    """:func:`write_model_runs` for a model whose rows carry several versions (one
+    forecast per series, each published by its own model): (model_version, metrics) pairs."""
     con.execute(f"create schema if not exists {OUTPUT_SCHEMA}; "
                 f"create table if not exists {OUTPUT_SCHEMA}.model_runs ({DDL})")
-    frame = metrics_frame(model, model_version, metrics).drop(columns=["model"])
-    return replace_partition(con, "model_runs", frame, as_of_date, schema=OUTPUT_SCHEMA, scope={"model": model})
+    frames = [metrics_frame(model, version, list(metrics)) for version, metrics in runs]
+    frame = pd.concat(frames, ignore_index=True) if frames else metrics_frame(model, "", [])
+    return replace_partition(con, "model_runs", frame.drop(columns=["model"]), as_of_date, schema=OUTPUT_SCHEMA,
+                             scope={"model": model})

@@ -223,13 +223,7 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     con.execute(
         """
         create or replace table main.dim_customers as
-        with sentiment as (
-            select texts.customer_id, avg(scores.sentiment_score) as avg_sentiment
-            from _text_scores scores
-            join marts.fct_texts texts using (text_id, source)
-            where texts.customer_id is not null
-            group by texts.customer_id
-        ),
+        with sentiment as ($sentiment),
         segments as (
             select customer_id, segment_id, segment_name
             from main.customer_segments where as_of_date = $segments_day
@@ -247,18 +241,12 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         left join segments using (customer_id)
         left join sentiment using (customer_id)
         order by customers.customer_id
-        """.replace("$segments_day", _sql_date(segments_day))
+        """.replace("$segments_day", _sql_date(segments_day)).replace("$sentiment", _mean_sentiment("customer_id"))
     )
     con.execute(
         """
         create or replace table main.dim_products as
-        with sentiment as (
-            select texts.product_id, avg(scores.sentiment_score) as avg_sentiment
-            from _text_scores scores
-            join marts.fct_texts texts using (text_id, source)
-            where texts.product_id is not null
-            group by texts.product_id
-        )
+        with sentiment as ($sentiment)
         select
             products.product_id, products.name, products.category, products.brand, products.price,
             round(products.avg_rating, 4) as avg_rating, round(sentiment.avg_sentiment, 4) as avg_sentiment,
@@ -267,8 +255,17 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         from marts.dim_products products
         left join sentiment using (product_id)
         order by products.product_id
-        """
+        """.replace("$sentiment", _mean_sentiment("product_id"))
     )
+
+
+def _mean_sentiment(key: str) -> str:
+    """The mean sentiment of each ``key``'s (customer_id, product_id) scored texts."""
+    return f"""select texts.{key}, avg(scores.sentiment_score) as avg_sentiment
+            from _text_scores scores
+            join marts.fct_texts texts using (text_id, source)
+            where texts.{key} is not null
+            group by texts.{key}"""
 
 
 def _sql_date(day: date | None) -> str:

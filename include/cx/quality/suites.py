@@ -202,6 +202,22 @@ class Prepared:
     parameters: dict[str, Any] = field(default_factory=dict)  # frame-dependent $PARAMETERs
 
 
+def _against_baseline(frame: pd.DataFrame, rows: str, purpose: str, min_rows: int,
+                      baseline: tuple[bool, int, int, int], kl: tuple[str, int, float, float]) -> Prepared:
+    """A distribution compared with the trailing days' (KL divergence) needs ``min_rows``
+    rows in the run and a baseline from enough history. ``baseline``: (there is one, its
+    rows, the rows it needs, its days); ``kl``: (the parameter of the limit, categories,
+    the limit's floor, the false-alarm rate)."""
+    exists, history, min_history, history_days = baseline
+    if len(frame) < min_rows:
+        return Prepared(frame, f"only {len(frame)} {rows} in the run; need {min_rows} for {purpose}")
+    if not exists or history < min_history:
+        return Prepared(frame, f"{history} {rows} in the trailing {history_days} days; "
+                               f"need {min_history} for a baseline")
+    parameter, categories, floor, false_alarm_rate = kl
+    return Prepared(frame, parameters={parameter: kl_limit(len(frame), categories, floor, false_alarm_rate)})
+
+
 def prepare(suite: str, frame: pd.DataFrame, p: RunParams) -> Prepared:
     """The frame the suite validates and its own parameters, or a reason to skip it
     (too little data for a meaningful comparison)."""
@@ -220,21 +236,13 @@ def prepare(suite: str, frame: pd.DataFrame, p: RunParams) -> Prepared:
         return Prepared(enough.reset_index(drop=True))
     if suite == "stg_reviews_rating_mix":
         rated = frame.loc[frame["rating"].notna()].reset_index(drop=True)
-        if len(rated) < t.rating_min_reviews:
-            return Prepared(rated, f"only {len(rated)} rated reviews in the run; need {t.rating_min_reviews} "
-                                   "for a rating mix")
-        if p.rating_weights is None or p.rating_history < t.rating_min_history_reviews:
-            return Prepared(rated, f"{p.rating_history} rated reviews in the trailing {t.rating_history_days} days; "
-                                   f"need {t.rating_min_history_reviews} for a baseline")
-        limit = kl_limit(len(rated), len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate)
-        return Prepared(rated, parameters={"rating_kl_max": limit})
+        return _against_baseline(rated, "rated reviews", "a rating mix", t.rating_min_reviews,
+                                 (p.rating_weights is not None, p.rating_history, t.rating_min_history_reviews,
+                                  t.rating_history_days),
+                                 ("rating_kl_max", len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate))
     if suite == "fct_orders_amount":
-        if len(frame) < t.amount_min_orders:
-            return Prepared(frame, f"only {len(frame)} orders in the run; need {t.amount_min_orders} "
-                                   "for a distribution")
-        if p.amount_median is None or p.amount_history < t.amount_min_history_orders:
-            return Prepared(frame, f"{p.amount_history} orders in the trailing {t.amount_history_days} days; "
-                                   f"need {t.amount_min_history_orders} for a baseline")
-        limit = kl_limit(len(frame), DECILES, t.amount_kl_floor, t.kl_false_alarm_rate)
-        return Prepared(frame, parameters={"order_amount_kl_max": limit})
+        return _against_baseline(frame, "orders", "a distribution", t.amount_min_orders,
+                                 (p.amount_median is not None, p.amount_history, t.amount_min_history_orders,
+                                  t.amount_history_days),
+                                 ("order_amount_kl_max", DECILES, t.amount_kl_floor, t.kl_false_alarm_rate))
     return Prepared(frame)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 
 import pandas as pd
 
 from cx.config import Settings, load_settings
-from cx.model_runs import OUTPUT_SCHEMA, write_model_runs
+from cx.errors import NothingToDo
+from cx.models._stage import StageOutput, run_stage
 from cx.models.sentiment.config import MODEL, SentimentConfig
 from cx.models.sentiment.model import score_texts
-from cx.warehouse import connect, read_df, replace_partition, table_exists
-
-log = logging.getLogger(__name__)
+from cx.warehouse import read_df, table_exists
 
 
 def aggregate_sentiment(scores: pd.DataFrame, texts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -52,19 +50,18 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     """Score marts.fct_texts; publish review_sentiment, ticket_sentiment and model_runs."""
     settings = settings or load_settings()
     cfg = SentimentConfig(seed=settings.seed)
-    with connect(settings) as con:
-        if not table_exists(con, "fct_texts", "marts"):
-            log.info("sentiment skipped: marts.fct_texts is missing")
-            return {"skipped": "marts.fct_texts is missing"}
-        texts = read_df(con, "select * from marts.fct_texts")
-    if texts.empty:
-        log.info("sentiment skipped: marts.fct_texts is empty")
-        return {"skipped": "marts.fct_texts is empty"}
 
-    result = score_texts(texts, cfg)
-    with connect(settings) as con:
-        replace_partition(con, "review_sentiment", result.reviews, as_of, schema=OUTPUT_SCHEMA)
-        replace_partition(con, "ticket_sentiment", result.tickets, as_of, schema=OUTPUT_SCHEMA)
-        write_model_runs(con, MODEL, result.model_version, result.metrics, as_of)
-    log.info("sentiment: %s", result.summary)
-    return result.summary
+    def read(con) -> pd.DataFrame:
+        if not table_exists(con, "fct_texts", "marts"):
+            raise NothingToDo("marts.fct_texts is missing")
+        texts = read_df(con, "select * from marts.fct_texts")
+        if texts.empty:
+            raise NothingToDo("marts.fct_texts is empty")
+        return texts
+
+    def compute(texts: pd.DataFrame) -> StageOutput:
+        result = score_texts(texts, cfg)
+        return StageOutput({"review_sentiment": result.reviews, "ticket_sentiment": result.tickets},
+                           [(result.model_version, result.metrics)], result.summary)
+
+    return run_stage(MODEL, as_of, settings, read, compute)

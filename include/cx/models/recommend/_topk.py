@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from cx.models.recommend import Candidates, CandidateScorer
+    from cx.models.recommend._candidates import Candidates, CandidateScorer
 
 _INDEX_BITS = 20
 _ITEM_BITS = 31  # item indexes below 2**31; with 32 bits of score the key fits an int64

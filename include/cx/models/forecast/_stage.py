@@ -1,0 +1,68 @@
+"""The stage: read the daily sales, forecast, write charts, the day's forecasts and model_runs."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cx.config import Settings, load_settings
+from cx.errors import NothingToDo
+from cx.models._stage import StageOutput, run_stage
+from cx.models.forecast._calendar import shop_calendar
+from cx.models.forecast._charts import write_charts
+from cx.models.forecast._config import MODEL_NAME, VERSION_NAIVE, ForecastConfig
+from cx.models.forecast._core import forecast_all, forecast_frame, run_metrics
+from cx.models.forecast._series import build_series
+from cx.warehouse import read_df, table_exists
+
+def run(as_of: date, settings: Settings | None = None) -> dict:
+    """Forecast the daily sales series: model_outputs.sales_forecast and model_runs (publish
+    copies them), and one chart per series under the day's charts folder."""
+    settings = settings or load_settings()
+    cfg = ForecastConfig.from_settings(settings)
+    chart_dir = settings.charts_dir / str(as_of)
+    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of),
+                     partial(_compute, as_of=as_of, cfg=cfg, chart_dir=chart_dir))
+
+
+def _read(con: Any, as_of: date) -> pd.DataFrame:
+    if not table_exists(con, "fct_daily_sales", "marts"):
+        raise NothingToDo("marts.fct_daily_sales missing")
+    return read_df(con, "select ds, series, revenue, orders from marts.fct_daily_sales where ds <= ?", [as_of])
+
+
+def _compute(sales: pd.DataFrame, as_of: date, cfg: ForecastConfig, chart_dir: Path) -> StageOutput:
+    series = build_series(sales, as_of, cfg.top_categories)
+    if not series:
+        raise NothingToDo(f"no daily sales up to {as_of}")
+    calendar = shop_calendar(series[("total", "revenue")], cfg)
+    fit_started = time.monotonic()
+    results = forecast_all(series, calendar, cfg)
+    fit_seconds = time.monotonic() - fit_started
+    charts = write_charts(results, series, chart_dir, cfg)
+    forecasts = forecast_frame(results)
+    summary = {
+        "rows": len(forecasts),
+        "series": len(results),
+        "closed_weekdays": sorted(calendar.weekdays),
+        "closures": len(calendar.closures),
+        "published": {f"{r.series}:{r.metric}": r.model_version for r in results},
+        "baseline_published": [f"{r.series}:{r.metric}" for r in results if r.model_version == VERSION_NAIVE],
+        "mase": {
+            f"{r.series}:{r.metric}": round(r.backtest[r.details["chosen"]]["mase"], 3)
+            for r in results
+            if r.backtest and "chosen" in r.details
+        },
+        "charts": str(chart_dir),
+        "chart_files": len(charts),
+        "fit_seconds": round(fit_seconds, 1),
+        "fit_cpu_seconds": round(sum(r.timing.get("cpu_seconds", 0.0) for r in results), 1),
+    }
+    # One write for all series keeps the day atomic; each row carries its own version.
+    runs = [(r.model_version, run_metrics(r, cfg.interval_width)) for r in results]
+    return StageOutput({"sales_forecast": forecasts}, runs, summary)
