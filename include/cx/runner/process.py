@@ -37,12 +37,61 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
-def run_tied(command: Sequence[str], log: IO, env: dict[str, str] | None = None) -> int:
+def run_tied(command: Sequence[str], log: IO, env: dict[str, str] | None = None,
+             split: bool = False) -> int:
     """Run ``command`` with output to ``log``; the child is killed if this process dies
-    (kill -9 of `make run` must not leave `dags test` and its dbt holding the warehouse)."""
-    completed = subprocess.run(list(command), stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
+    (kill -9 of `make run` must not leave `dags test` and its dbt holding the warehouse).
+
+    ``split``: the child is cx.runner.dagtest; each task's lines also go to the file
+    its markers name (where Airflow's UI reads that task's log), as they come.
+    """
+    process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                preexec_fn=_child_setup(os.getpid()))
-    return completed.returncode
+    splitter = TaskLogSplitter() if split else None
+    assert process.stdout is not None
+    try:
+        for raw in process.stdout:
+            line = raw.decode(errors="replace")
+            log.write(line)
+            if splitter:
+                splitter.feed(line)
+        log.flush()
+        return process.wait()
+    finally:
+        if splitter:
+            splitter.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+class TaskLogSplitter:
+    """Routes the lines between cx.runner.dagtest's markers to the file the start
+    marker names: one file per task try, the one Airflow's log reader opens."""
+
+    def __init__(self) -> None:
+        self._file: IO | None = None
+        self.written: list[Path] = []
+
+    def feed(self, line: str) -> None:
+        from cx.runner.dagtest import TASK_LOG_END, TASK_LOG_START
+
+        text = line.rstrip("\n")
+        if text.startswith(TASK_LOG_START):
+            self.close()
+            path = Path(text[len(TASK_LOG_START):])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", buffering=1)  # line-buffered: readable while the task runs
+            self.written.append(path)
+        elif text == TASK_LOG_END:
+            self.close()
+        elif self._file is not None:
+            self._file.write(line)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 @contextmanager
