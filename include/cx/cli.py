@@ -37,7 +37,7 @@ def effective_start_date(run_date: date, configured: date) -> date:
 
 
 def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None,
-             extra_args: tuple[str, ...] = ()) -> float:
+             extra_args: tuple[str, ...] = (), dag_id: str = "cx_daily") -> float:
     """One cx_daily run through `airflow dags test`, judged from Airflow's record of it
     (task-instance states and returned summaries); raises SystemExit unless it did its work."""
     from cx.runner.dagtest import STARTED_AT_ENV
@@ -49,20 +49,20 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
     conf = {"range_start": range_start.isoformat()} if range_start else {}
     # Airflow's `dags test` through cx.runner.dagtest: the run starts when it is started
     # here, and each task's log lands where the UI reads it.
-    command = [sys.executable, "-m", "cx.runner.dagtest", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf),
+    command = [sys.executable, "-m", "cx.runner.dagtest", dag_id, run_date.isoformat(), "-c", json.dumps(conf),
                *extra_args]
     label = f"{range_start}..{run_date} (bulk)" if range_start else str(run_date)
     start_date = effective_start_date(range_start or run_date, settings.start_date)
-    print(f"==> cx_daily {label}", flush=True)
+    print(f"==> {dag_id} {label}", flush=True)
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
     created_after = started_at - timedelta(seconds=5)
     env = {**os.environ, "CX_START_DATE": start_date.isoformat(), STARTED_AT_ENV: started_at.isoformat()}
-    log = log_path(settings.artifacts_dir / "run_logs", run_date)
+    log = log_path(settings.artifacts_dir / "run_logs", run_date, dag_id)
     with open(log, "w") as log_file:
         returncode = run_tied(command, log_file, env, split=True)
     elapsed = time.monotonic() - started
-    record = find_run(run_date, created_after)
+    record = find_run(run_date, created_after, dag_id)
     log_text = log.read_text(errors="replace")
     errors = task_errors(log_text)
     verdict = judge(record.tasks if record else [], errors, record.state if record else None,
@@ -80,7 +80,7 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
         print(f"    skipped: {line}", flush=True)
     if not verdict.ok:
         problems = "\n".join(f"  - {p}" for p in verdict.problems)
-        raise SystemExit(f"cx_daily {label} FAILED after {elapsed:.0f}s:\n{problems}\nfull log: {log}")
+        raise SystemExit(f"{dag_id} {label} FAILED after {elapsed:.0f}s:\n{problems}\nfull log: {log}")
     print(f"    ok in {elapsed:.0f}s (log: {log})", flush=True)
     return elapsed
 

@@ -129,8 +129,8 @@ def exclusive(path: Path, what: str, notify: Callable[[str], None] = print,
         os.close(fd)  # closing releases the lock; the kernel does it too if we are killed
 
 
-def log_path(log_dir: Path, run_date: object) -> Path:
+def log_path(log_dir: Path, run_date: object, dag_id: str = "cx_daily") -> Path:
     """A log file of its own per `dags test` invocation (two runs never share one)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     log_dir.mkdir(parents=True, exist_ok=True)
-    return log_dir / f"cx_daily_{run_date}_{stamp}_{os.getpid()}.log"
+    return log_dir / f"{dag_id}_{run_date}_{stamp}_{os.getpid()}.log"
