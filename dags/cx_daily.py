@@ -73,7 +73,11 @@ with DAG(
     tags=["cx", "personalization", "dbt", "ml"],
 ) as dag:
 
-    @task(task_id="check_landing_files", execution_timeout=QUICK_TIMEOUT, doc_md="Lists what arrived in the landing zone for the run's days.")
+    @task(
+        task_id="check_landing_files",
+        execution_timeout=QUICK_TIMEOUT,
+        doc_md="Lists what arrived in the landing zone for the run's days.",
+    )
     @map_errors
     def check_landing_files(ds: str | None = None, params: dict | None = None) -> dict:
         from cx.pipeline import check_landing

@@ -27,7 +27,9 @@ One run per **extraction day** `D` (the landing zone's date folder):
    of a backfill). When it says no, the model stages are skipped and publish
    keeps the latest models' outputs.
 8. `models`: sentiment → segmentation → recommendations, and forecasting; they write
-   to the `model_outputs` schema, not to what users read.
+   to the `model_outputs` schema, not to what users read. A stage with nothing to do
+   (no texts, no sales yet) is **skipped** with its reason in its log; the stages after
+   it still run.
 9. `publish`: the one step that changes `main`, in one transaction: the day's model
    outputs, the dimensions, order facts, quarantine and reconciliation. A run that fails
    or is killed before or during it leaves every published table at the previous day.
