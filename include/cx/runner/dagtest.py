@@ -88,10 +88,21 @@ def main(argv: list[str]) -> int:
         return 1
 
 
+def stop_workers() -> None:
+    """Stop the worker processes a task started and would leave for the interpreter's exit
+    (joblib's reusable executor, used by the model stages)."""
+    if "joblib" in sys.modules:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+
+
 if __name__ == "__main__":
     code = main(sys.argv[1:])
+    stop_workers()
     sys.stdout.flush()
     sys.stderr.flush()
     # The run is recorded and its logs written: skip the interpreter's teardown, which takes
-    # seconds after every run (and would count in the run's wall time, not in Airflow's).
+    # seconds after every run (and would count in the run's wall time, not in Airflow's);
+    # cx.runner.process.run_tied ends whatever else is left in the run's process group.
     os._exit(code)

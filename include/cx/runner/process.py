@@ -3,12 +3,14 @@ metadata DB), a log file per invocation, and child processes that die with it.""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,31 +40,44 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
 
 
 def run_tied(command: Sequence[str], log: IO, env: dict[str, str] | None = None,
-             split: bool = False) -> int:
+             split: bool = False, drain_s: float = 10.0) -> int:
     """Run ``command`` with output to ``log``; the child is killed if this process dies
     (kill -9 of `make run` must not leave `dags test` and its dbt holding the warehouse).
 
     ``split``: the child is cx.runner.dagtest; each task's lines also go to the file
     its markers name (where Airflow's UI reads that task's log), as they come.
+
+    The child runs in a process group of its own, ended once the child has exited: worker
+    processes a task left behind (joblib's) would otherwise live on, holding the output pipe.
     """
     process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                               preexec_fn=_child_setup(os.getpid()))
+                               preexec_fn=_child_setup(os.getpid()), process_group=0)
     splitter = TaskLogSplitter() if split else None
     assert process.stdout is not None
-    try:
-        for raw in process.stdout:
+    stream = process.stdout
+
+    def copy() -> None:
+        for raw in stream:
             line = raw.decode(errors="replace")
             log.write(line)
             if splitter:
                 splitter.feed(line)
-        log.flush()
-        return process.wait()
+
+    reader = threading.Thread(target=copy, name="run-output", daemon=True)
+    reader.start()
+    try:
+        returncode = process.wait()
+        reader.join(drain_s)
+        return returncode
     finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # leftovers of the run, if any
+        if process.poll() is None:
+            process.wait()
+        reader.join(drain_s)
+        log.flush()
         if splitter:
             splitter.close()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 class TaskLogSplitter:
