@@ -4,10 +4,10 @@
     python -m cx.cli summary [--as-of 2024-03-31]
 
 `run` drives `airflow dags test cx_daily` (the embedded, single-machine way of
-running DAGs, through cx.runner.dagtest so the runs show in the Airflow UI with their
-real durations and a log per task; docs/running.md): a range longer than CX_BULK_MIN_DAYS days is one bulk run (one
-ingest, one dbt build, models once), shorter ranges are one run per day, exactly
-like the schedule. Each run is judged from Airflow's record of it (task-instance
+running DAGs), through cx.runner.dagtest so the runs show in the Airflow UI with
+their real durations and a log per task (docs/running.md). A range longer than
+CX_BULK_MIN_DAYS days is one bulk run (one ingest, one dbt build, models once),
+shorter ranges are one run per day, exactly like the schedule. Each run is judged from Airflow's record of it (task-instance
 states and the tasks' returned summaries, cx.runner), one `run` at a time per
 warehouse, and its `dags test` dies with it.
 """
