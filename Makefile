@@ -2,7 +2,7 @@
 #   make demo                      everything, on generated data
 #   make test                      the whole test suite
 #   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
-#   make airflow                   the Airflow UI on localhost:8080
+#   make airflow                   the Airflow UI (prints its URL and the admin password file)
 #   make test-acceptance           UCI and foreign-shop landing zones through make run
 #   make test-backfill             the long backfill test (real scheduler, 14 days)
 #   make docs                      dbt docs site under $CX_ARTIFACTS_DIR/dbt_docs
@@ -115,8 +115,16 @@ docs: install
 
 # airflow standalone starts its components by the bare name `airflow`: the venv's bin
 # goes first on PATH, so the command works from a shell with no virtualenv activated.
+# Sized to the machine: the LocalExecutor starts one process per task slot at once (32
+# by default); at least CX_MAX_ACTIVE_RUNS + 1 slots, as each run but the oldest can hold
+# one with its wait_for_earlier_days sensor. Catch-up is off unless asked for: the demo's
+# data ends long before today, and a catch-up from CX_START_DATE would queue every day since.
+airflow: export CX_CATCHUP ?= false
+airflow: export AIRFLOW__CORE__PARALLELISM ?= $(shell n=$$(nproc); r=$${CX_MAX_ACTIVE_RUNS:-4}; echo $$(( 2*n > r+1 ? 2*n : r+1 )))
+airflow: export AIRFLOW__API__WORKERS ?= 1
+airflow: export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES ?= $(shell n=$$(nproc); echo $$(( n < 2 ? n : 2 )))
 airflow: airflow-init
-	@echo "Airflow UI: http://localhost:$${AIRFLOW__API__PORT:-8080}  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	@$(PY) -m cx.orchestration.startup
 	PATH="$(ROOT)/$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 clean:

@@ -6,16 +6,13 @@ Nothing heavy is imported and no database is touched at parse time.
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
-# Telemetry off before Cosmos reads its settings at import (there is no internet,
-# and users do not want it).
-os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+from cx.orchestration import disable_telemetry
 
-from airflow.sdk import DAG, Param, PokeReturnValue, TaskGroup, get_current_context, task  # noqa: E402
+disable_telemetry()  # before Cosmos reads its settings at import
+
+from airflow.sdk import DAG, Param, PokeReturnValue, TaskGroup, TriggerRule, chain, task  # noqa: E402
 from cosmos import (  # noqa: E402
     DbtTaskGroup,
     ExecutionConfig,
@@ -25,18 +22,20 @@ from cosmos import (  # noqa: E402
 )
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
 
-from cx.airflow_support import (  # noqa: E402
+from cx.config import load_settings  # noqa: E402
+from cx.orchestration import (  # noqa: E402
     DAG_DOC,
     DUCKDB_POOL,
+    QUICK_TIMEOUT,
+    WAIT_TIMEOUT,
     dbt_task_env,
     default_args,
     locked_dbt_executable,
-    no_retry,
+    map_errors,
     published_assets,
     report_models_after_build,
-    run_window_from_context,
+    run_window,
 )
-from cx.config import load_settings  # noqa: E402
 
 settings = load_settings()
 manifest = settings.dbt_project_dir / "target" / "manifest.json"
@@ -74,31 +73,36 @@ with DAG(
     tags=["cx", "personalization", "dbt", "ml"],
 ) as dag:
 
-    @task(task_id="check_landing_files", doc_md="Lists what arrived in the landing zone for the run's days.")
-    @no_retry
-    def check_landing_files() -> dict:
+    @task(
+        task_id="check_landing_files",
+        execution_timeout=QUICK_TIMEOUT,
+        doc_md="Lists what arrived in the landing zone for the run's days.",
+    )
+    @map_errors
+    def check_landing_files(ds: str | None = None, params: dict | None = None) -> dict:
         from cx.pipeline import check_landing
 
-        return check_landing(run_window_from_context(get_current_context()))
+        return check_landing(run_window(ds, params))
 
     @task(
         task_id="check_freshness",
+        execution_timeout=QUICK_TIMEOUT,
         doc_md="Each source's latest delivery against its SLA (`CX_FRESHNESS_SLA_DAYS`, "
         "`CX_FRESHNESS_SLA_OVERRIDES`). Stale sources: warning, alert, row in `main.source_freshness`; "
         "the run fails only with `CX_FRESHNESS_FAIL=true`.",
     )
-    @no_retry
-    def check_freshness() -> dict:
-        from cx.airflow_support import freshness_run
+    @map_errors
+    def check_freshness(**context) -> dict:
+        from cx.orchestration import freshness_run
 
-        return freshness_run(get_current_context())
+        return freshness_run(context)
 
     @task(task_id="load_landing", pool=DUCKDB_POOL, doc_md="Ingests the run's landing files into the `landing` schema.")
-    @no_retry
-    def load_landing() -> dict:
+    @map_errors
+    def load_landing(ds: str | None = None, params: dict | None = None) -> dict:
         from cx.pipeline import load_landing as load
 
-        return load(run_window_from_context(get_current_context()))
+        return load(run_window(ds, params))
 
     project_config = ProjectConfig(
         dbt_project_path=settings.dbt_project_dir,
@@ -138,11 +142,11 @@ with DAG(
         doc_md="Great Expectations, stage `inputs`: the run's staged rows and the marts the models read. "
         "Critical failures stop the model stages.",
     )
-    @no_retry
-    def validate() -> dict:
+    @map_errors
+    def validate(ds: str | None = None, params: dict | None = None) -> dict:
         from cx.quality.checkpoint import run
 
-        window = run_window_from_context(get_current_context())
+        window = run_window(ds, params)
         return run(window.run_from, window.run_to, stage="inputs")
 
     @task.sensor(
@@ -151,76 +155,80 @@ with DAG(
         # reschedule mode would start (and parse the DAG in) a new process at each poke.
         mode="poke",
         poke_interval=5,
-        timeout=timedelta(hours=12),
+        timeout=WAIT_TIMEOUT,
+        execution_timeout=WAIT_TIMEOUT,
         doc_md="Backfills and catch-up only: waits until the runs of earlier days have finished. The "
         "marts describe the newest day ingested, so each day is loaded, built, validated, modelled and "
         "published in date order, while the runs' other tasks overlap.",
     )
-    @no_retry
-    def wait_for_earlier_days() -> PokeReturnValue:
-        from cx.airflow_support import earlier_days_done
+    @map_errors
+    def wait_for_earlier_days(**context) -> PokeReturnValue:
+        from cx.orchestration import earlier_days_done
 
-        return PokeReturnValue(is_done=earlier_days_done(get_current_context()))
+        return PokeReturnValue(is_done=earlier_days_done(context))
 
     @task.short_circuit(
         task_id="should_train_models",
+        execution_timeout=QUICK_TIMEOUT,
         ignore_downstream_trigger_rules=False,
         doc_md="ML cadence (`CX_ML_CADENCE` or the run's `ml_cadence`): daily, weekly, or latest. "
         "False skips the model stages; publish then keeps the latest models' outputs.",
     )
-    @no_retry
-    def should_train() -> bool:
-        from cx.airflow_support import training_decision
+    @map_errors
+    def should_train(**context) -> bool:
+        from cx.orchestration import training_decision
 
-        return training_decision(get_current_context())
+        return training_decision(context)
 
     with TaskGroup("models", tooltip="Model stages: each reads the marts, writes its table and model_runs") as models:
 
         @task(task_id="sentiment", doc_md="Review and ticket sentiment → `main.review_sentiment`.")
-        @no_retry
-        def sentiment() -> dict:
+        @map_errors
+        def sentiment(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.sentiment import run
 
-            return run(run_window_from_context(get_current_context()).run_to)
+            return run(run_window(ds, params).run_to)
 
-        @task(task_id="segmentation", doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.")
-        @no_retry
-        def segmentation() -> dict:
+        @task(task_id="segmentation", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+               doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.")
+        @map_errors
+        def segmentation(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.segmentation import run
 
-            return run(run_window_from_context(get_current_context()).run_to)
+            return run(run_window(ds, params).run_to)
 
-        @task(task_id="recommendations", doc_md="LightFM top-N per customer → `main.customer_recommendations`.")
-        @no_retry
-        def recommendations() -> dict:
+        @task(task_id="recommendations", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+               doc_md="LightFM top-N per customer → `main.customer_recommendations`.")
+        @map_errors
+        def recommendations(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.recommend import run
 
-            return run(run_window_from_context(get_current_context()).run_to)
+            return run(run_window(ds, params).run_to)
 
         @task(task_id="forecasting", doc_md="Prophet revenue/orders forecasts → `main.sales_forecast`.")
-        @no_retry
-        def forecasting() -> dict:
+        @map_errors
+        def forecasting(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.forecast import run
 
-            return run(run_window_from_context(get_current_context()).run_to)
+            return run(run_window(ds, params).run_to)
 
-        sentiment_task = sentiment()
-        segmentation_task = segmentation()
-        sentiment_task >> segmentation_task >> recommendations()
-        forecasting()
+        # A stage with nothing to do is skipped (cx.errors.NothingToDo); the stages after it
+        # still run (none failed, and the gate upstream of each said yes).
+        model_stages = [sentiment(), segmentation(), recommendations(), forecasting()]
+        chain(*model_stages[:3])
 
     @task(
         task_id="publish",
         pool=DUCKDB_POOL,
-        trigger_rule="none_failed",
+        trigger_rule=TriggerRule.NONE_FAILED,
         outlets=published_assets(),
         doc_md="Assembles the published tables in `main` and reports row counts.",
     )
-    @no_retry
-    def publish() -> dict:
-        from cx.airflow_support import publish_run
+    @map_errors
+    def publish(ds: str | None = None, params: dict | None = None) -> dict:
+        from cx.orchestration import publish_run
 
-        return publish_run(run_window_from_context(get_current_context()).run_to)
+        return publish_run(run_window(ds, params).run_to)
 
     @task(
         task_id="validate_published",
@@ -228,37 +236,29 @@ with DAG(
         doc_md="Great Expectations, stage `published`: the contract's tables as users read them, "
         "for the run's as-of day. Results in `main.dq_results`.",
     )
-    @no_retry
-    def validate_published() -> dict:
+    @map_errors
+    def validate_published(ds: str | None = None, params: dict | None = None) -> dict:
         from cx.quality.checkpoint import run
 
-        window = run_window_from_context(get_current_context())
+        window = run_window(ds, params)
         return run(window.run_from, window.run_to, stage="published")
 
     @task(
         task_id="dbt_docs",
         pool=DUCKDB_POOL,
-        trigger_rule="none_failed",
+        trigger_rule=TriggerRule.NONE_FAILED,
         doc_md="The dbt documentation site (`$CX_ARTIFACTS_DIR/dbt_docs`, linked from the CX page); "
         "only on the newest run, not on each day of a backfill.",
     )
-    @no_retry
-    def dbt_docs() -> dict:
-        from cx.airflow_support import dbt_docs_run
+    @map_errors
+    def dbt_docs(**context) -> dict:
+        from cx.orchestration import dbt_docs_run
 
-        return dbt_docs_run(get_current_context())
+        return dbt_docs_run(context)
 
     landing = check_landing_files()
     landing >> check_freshness()
     gate = should_train()
-    (
-        landing
-        >> wait_for_earlier_days()
-        >> load_landing()
-        >> transform
-        >> validate()
-        >> gate
-        >> models
-        >> publish()
-        >> [validate_published(), dbt_docs()]
-    )
+    chain(landing, wait_for_earlier_days(), load_landing(), transform, validate(), gate)
+    gate >> model_stages  # the gate's "no" skips every model stage, whatever its trigger rule
+    chain(models, publish(), [validate_published(), dbt_docs()])

@@ -62,11 +62,11 @@ def test_failure_payload_summarises_without_pii():
 
 
 def test_log_failure_line_is_scrubbed(caplog):
-    from cx.airflow_support import log_failure
+    from cx.orchestration import log_failure
 
-    with caplog.at_level("ERROR", logger="cx.airflow_support"):
+    with caplog.at_level("ERROR", logger="cx.orchestration.defaults"):
         log_failure(_context())
-    (record,) = [r for r in caplog.records if r.name == "cx.airflow_support"]
+    (record,) = [r for r in caplog.records if r.name == "cx.orchestration.defaults"]
     message = record.getMessage()
     assert "task=models.segmentation" in message and "ValueError" in message
     assert "jane.doe" not in message and "4111" not in message

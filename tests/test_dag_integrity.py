@@ -50,7 +50,7 @@ def test_stage_order(dagbag):
     assert "--resource-type" not in producer.dbt_cmd_flags  # its `dbt build` runs the data tests too
     assert producer.dbt_cmd_flags[-2:] == ["--exclude-resource-type", "unit_test"]  # unit tests: in CI
     assert not [t for t in ids if t.endswith(".test")]
-    assert dag.get_task("models.segmentation").upstream_task_ids == {"models.sentiment"}
+    assert dag.get_task("models.segmentation").upstream_task_ids == {"models.sentiment", "should_train_models"}
 
 
 def test_duckdb_writers_share_one_pool(dagbag):
@@ -98,7 +98,8 @@ def test_operations_wiring(dagbag):
     assert dag.get_task("wait_for_earlier_days").upstream_task_ids == {"check_landing_files"}
     assert dag.get_task("load_landing").upstream_task_ids == {"wait_for_earlier_days"}
     assert dag.get_task("wait_for_earlier_days").mode == "poke"
-    assert dag.get_task("should_train_models").downstream_task_ids == {"models.sentiment", "models.forecasting"}
+    assert dag.get_task("should_train_models").downstream_task_ids == {
+        "models.sentiment", "models.segmentation", "models.recommendations", "models.forecasting"}
     assert dag.get_task("publish").trigger_rule == "none_failed"  # publishes when the models are skipped
     assert {a.name for a in dag.get_task("publish").outlets} >= {"cx.dim_customers", "cx.customer_segments"}
     assert dag.get_task("publish").downstream_task_ids == {"validate_published", "dbt_docs"}
@@ -194,7 +195,7 @@ def _ctx(run_type, counts, cadence=None):
 
 
 def test_wait_for_earlier_days_asks_airflow_for_running_earlier_runs():
-    from cx.airflow_support import NEIGHBOUR_DAYS, earlier_days_done
+    from cx.orchestration import NEIGHBOUR_DAYS, earlier_days_done
 
     ctx = _ctx("backfill", [2, 0])
     assert earlier_days_done(ctx) is False
@@ -207,7 +208,7 @@ def test_wait_for_earlier_days_asks_airflow_for_running_earlier_runs():
 
 
 def test_training_gate_uses_the_run_cadence_and_later_runs(monkeypatch, tmp_path):
-    from cx.airflow_support import training_decision
+    from cx.orchestration import training_decision
 
     monkeypatch.setenv("CX_LANDING_DIR", str(tmp_path))
     monkeypatch.setenv("CX_ML_CADENCE", "daily")
@@ -239,11 +240,11 @@ def test_schedule_settings(monkeypatch):
 def test_deterministic_errors_fail_without_retry_and_others_keep_retries():
     from airflow.sdk.exceptions import AirflowFailException
 
-    from cx.airflow_support import no_retry
+    from cx.orchestration import map_errors
     from cx.errors import ConfigurationError, DataQualityError
 
     def raising(error):
-        @no_retry
+        @map_errors
         def task_callable():
             raise error
         return task_callable
@@ -257,7 +258,7 @@ def test_deterministic_errors_fail_without_retry_and_others_keep_retries():
 
 
 def test_every_python_task_maps_deterministic_errors(dagbag):
-    from cx.airflow_support import no_retry
+    from cx.orchestration import map_errors
 
     dag = dagbag.dags["cx_daily"]
     python_tasks = [t for t in dag.tasks if hasattr(t, "python_callable")]
@@ -265,7 +266,7 @@ def test_every_python_task_maps_deterministic_errors(dagbag):
     for task in python_tasks:
         callable_ = task.python_callable
         assert getattr(callable_, "__wrapped__", None) is not None, task.task_id
-        assert callable_.__code__ is no_retry(lambda: None).__code__, task.task_id
+        assert callable_.__code__ is map_errors(lambda: None).__code__, task.task_id
 
 
 def test_settings_errors_are_configuration_errors(monkeypatch):
@@ -322,3 +323,47 @@ def test_unknown_holiday_country_is_a_configuration_error():
 
     with pytest.raises(ConfigurationError, match="CX_HOLIDAY_COUNTRY"):
         parse_holiday_country("XX")
+
+
+# --- time limits, skips and trigger rules -----------------------------------------------------
+
+
+def test_every_task_has_a_time_limit(dagbag):
+    dag = dagbag.dags["cx_daily"]
+    assert [t.task_id for t in dag.tasks if t.execution_timeout is None] == []
+    sensor = dag.get_task("wait_for_earlier_days")
+    assert sensor.execution_timeout.total_seconds() >= sensor.timeout  # the limit does not cut a backfill's wait short
+
+
+def test_nothing_to_do_skips_the_task_with_its_reason(monkeypatch):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from cx.errors import NothingToDo
+    from cx.orchestration import defaults, map_errors
+    from cx.runner.verdict import SKIP_REASON_KEY
+
+    pushed = []
+    ti = SimpleNamespace(xcom_push=lambda key, value: pushed.append((key, value)))
+    monkeypatch.setattr("airflow.sdk.get_current_context", lambda: {"ti": ti})
+
+    @map_errors
+    def stage():
+        raise NothingToDo("no review or ticket texts up to 2010-12-02")
+
+    with pytest.raises(AirflowSkipException, match="no review or ticket texts"):
+        stage()
+    assert pushed == [(SKIP_REASON_KEY, "no review or ticket texts up to 2010-12-02")]
+    assert defaults.SKIP_REASON_KEY == SKIP_REASON_KEY
+
+
+def test_stages_after_a_skipped_stage_still_run_and_publish_follows(dagbag):
+    from airflow.sdk import TriggerRule
+
+    dag = dagbag.dags["cx_daily"]
+    gate = dag.get_task("should_train_models")
+    stages = {t.task_id for t in dag.tasks if t.task_id.startswith("models.")}
+    # the gate is upstream of every stage, so its "no" skips them all (short-circuit, direct downstream)
+    assert stages <= gate.downstream_task_ids
+    for task_id in ("models.segmentation", "models.recommendations"):
+        assert dag.get_task(task_id).trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+    assert dag.get_task("publish").trigger_rule == TriggerRule.NONE_FAILED

@@ -173,3 +173,27 @@ def test_make_run_quotes_the_dates_and_inits_under_the_run_lock(tmp_path):
     assert 'summary --as-of "$TO"' in dry
     assert 'flock "$lock" bash -c' in dry and 'make --no-print-directory airflow-init' in dry  # cx.cli run's lock
     assert 'lock="$AIRFLOW_HOME/cx_run.lock"' in dry
+
+
+def test_run_returns_when_the_child_exits_and_ends_what_it_left_holding_the_output(tmp_path):
+    """A task's worker processes (joblib's) outlive the `dags test` process that started them
+    and keep its output pipe open: the run must not wait for them, nor leave them running."""
+    import subprocess as sp
+    import time as clock
+
+    from cx.runner.process import run_tied
+
+    pid_file = tmp_path / "leftover.pid"
+    child = ("import subprocess, sys\n"
+             f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+             f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+             "print('run done', flush=True)\n")
+    began = clock.monotonic()
+    with open(tmp_path / "run.log", "w") as log:
+        assert run_tied([sys.executable, "-c", child], log, drain_s=2) == 0
+    assert clock.monotonic() - began < 30
+    assert "run done" in (tmp_path / "run.log").read_text()
+    leftover = int(pid_file.read_text())
+    clock.sleep(0.5)
+    state = sp.run(["ps", "-o", "stat=", "-p", str(leftover)], capture_output=True, text=True).stdout.strip()
+    assert state in ("", "Z"), state  # killed (gone, or a zombie awaiting its reaper)

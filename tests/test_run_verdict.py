@@ -175,3 +175,17 @@ def test_a_dag_that_did_not_import_is_reported_with_its_exception():
            "airflow.sdk.exceptions.AirflowException: Dag 'cx_daily' could not be found\n")
     assert log_errors(log) == ["AirflowException: Dag 'cx_daily' could not be found",
                                "CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON"]
+
+
+def test_a_stage_skipped_for_having_nothing_to_do_is_named_with_its_reason_and_is_not_a_failure():
+    tasks = [TaskRecord("check_landing_files", "success", returned={"files": {}}),
+             TaskRecord("models.sentiment", "skipped", returned={"skipped": "no review or ticket texts"}),
+             TaskRecord("publish", "success", returned={"fct_orders": 3})]
+    verdict = judge(tasks)
+    assert verdict.ok and verdict.skipped == ["models.sentiment: no review or ticket texts"]
+    assert "skipped: no review or ticket texts" in format_stages(tasks)
+
+
+def test_a_run_where_every_task_was_skipped_is_a_failure():
+    verdict = judge([TaskRecord("check_landing_files", "skipped"), TaskRecord("publish", "skipped")])
+    assert not verdict.ok and verdict.problems == ["no task ran: every task was skipped"]

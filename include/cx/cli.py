@@ -4,9 +4,10 @@
     python -m cx.cli summary [--as-of 2024-03-31]
 
 `run` drives `airflow dags test cx_daily` (the embedded, single-machine way of
-running DAGs): a range longer than CX_BULK_MIN_DAYS days is one bulk run (one
-ingest, one dbt build, models once), shorter ranges are one run per day, exactly
-like the schedule. Each run is judged from Airflow's record of it (task-instance
+running DAGs), through cx.runner.dagtest so the runs show in the Airflow UI with
+their real durations and a log per task (docs/running.md). A range longer than
+CX_BULK_MIN_DAYS days is one bulk run (one ingest, one dbt build, models once),
+shorter ranges are one run per day, exactly like the schedule. Each run is judged from Airflow's record of it (task-instance
 states and the tasks' returned summaries, cx.runner), one `run` at a time per
 warehouse, and its `dags test` dies with it.
 """
@@ -26,11 +27,6 @@ from cx.config import PUBLISHED_TABLES, Settings, load_settings
 from cx.errors import ConfigurationError
 
 
-def airflow_executable() -> str:
-    beside = Path(sys.executable).with_name("airflow")
-    return str(beside) if beside.exists() else "airflow"
-
-
 def effective_start_date(run_date: date, configured: date) -> date:
     """The DAG start date the `dags test` of ``run_date`` runs with.
 
@@ -42,28 +38,32 @@ def effective_start_date(run_date: date, configured: date) -> date:
 
 
 def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None,
-             extra_args: tuple[str, ...] = ()) -> float:
+             extra_args: tuple[str, ...] = (), dag_id: str = "cx_daily") -> float:
     """One cx_daily run through `airflow dags test`, judged from Airflow's record of it
     (task-instance states and returned summaries); raises SystemExit unless it did its work."""
+    from cx.runner.dagtest import STARTED_AT_ENV
     from cx.runner.process import log_path, run_tied
     from cx.runner.record import find_run
     from cx.runner.verdict import judge, log_errors, task_errors
 
     settings = settings or load_settings()
     conf = {"range_start": range_start.isoformat()} if range_start else {}
-    command = [airflow_executable(), "dags", "test", "cx_daily", run_date.isoformat(), "-c", json.dumps(conf),
+    # Airflow's `dags test` through cx.runner.dagtest: the run starts when it is started
+    # here, and each task's log lands where the UI reads it.
+    command = [sys.executable, "-m", "cx.runner.dagtest", dag_id, run_date.isoformat(), "-c", json.dumps(conf),
                *extra_args]
     label = f"{range_start}..{run_date} (bulk)" if range_start else str(run_date)
     start_date = effective_start_date(range_start or run_date, settings.start_date)
-    env = {**os.environ, "CX_START_DATE": start_date.isoformat()}
-    print(f"==> cx_daily {label}", flush=True)
+    print(f"==> {dag_id} {label}", flush=True)
     started = time.monotonic()
-    created_after = datetime.now(timezone.utc) - timedelta(seconds=5)
-    log = log_path(settings.artifacts_dir / "run_logs", run_date)
+    started_at = datetime.now(timezone.utc)
+    created_after = started_at - timedelta(seconds=5)
+    env = {**os.environ, "CX_START_DATE": start_date.isoformat(), STARTED_AT_ENV: started_at.isoformat()}
+    log = log_path(settings.artifacts_dir / "run_logs", run_date, dag_id)
     with open(log, "w") as log_file:
-        returncode = run_tied(command, log_file, env)
+        returncode = run_tied(command, log_file, env, split=True)
     elapsed = time.monotonic() - started
-    record = find_run(run_date, created_after)
+    record = find_run(run_date, created_after, dag_id)
     log_text = log.read_text(errors="replace")
     errors = task_errors(log_text)
     verdict = judge(record.tasks if record else [], errors, record.state if record else None,
@@ -81,7 +81,7 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
         print(f"    skipped: {line}", flush=True)
     if not verdict.ok:
         problems = "\n".join(f"  - {p}" for p in verdict.problems)
-        raise SystemExit(f"cx_daily {label} FAILED after {elapsed:.0f}s:\n{problems}\nfull log: {log}")
+        raise SystemExit(f"{dag_id} {label} FAILED after {elapsed:.0f}s:\n{problems}\nfull log: {log}")
     print(f"    ok in {elapsed:.0f}s (log: {log})", flush=True)
     return elapsed
 

@@ -2,7 +2,8 @@
 the rest (a lock, a lost worker), which Airflow retries.
 
 The pure code raises these and never imports Airflow; the DAG maps
-DeterministicError to Airflow's no-retry failure (cx.airflow_support.no_retry).
+DeterministicError to Airflow's no-retry failure and NothingToDo to its skip
+(cx.orchestration.map_errors).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
-from cx.runner.verdict import TaskRecord
+from cx.runner.verdict import SKIP_REASON_KEY, TaskRecord
 
 DAG_ID = "cx_daily"
 
@@ -42,12 +42,13 @@ def find_run(run_date: date, created_after: datetime, dag_id: str = DAG_ID) -> R
             return None
         tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id,
                                                          TaskInstance.run_id == run.run_id)).all()
-        returned = {
-            x.task_id: XComModel.deserialize_value(x)
-            for x in session.scalars(select(XComModel).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value",
-                XComModel.map_index == -1))
-        }
+        returned: dict[str, object] = {}
+        for x in session.scalars(select(XComModel).where(
+                XComModel.dag_id == dag_id, XComModel.run_id == run.run_id,
+                XComModel.key.in_(("return_value", SKIP_REASON_KEY)), XComModel.map_index == -1)):
+            value = XComModel.deserialize_value(x)
+            # a stage skipped for having nothing to do left its reason, not a summary
+            returned[x.task_id] = {"skipped": str(value)} if x.key == SKIP_REASON_KEY else value
         tasks = [TaskRecord(ti.task_id, str(ti.state.value if hasattr(ti.state, "value") else ti.state)
                             if ti.state is not None else None, ti.try_number or 0, returned.get(ti.task_id))
                  for ti in tis]

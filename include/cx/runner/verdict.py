@@ -15,6 +15,8 @@ from typing import Any
 FAILED_STATES = frozenset({"failed", "upstream_failed"})
 DONE_STATES = frozenset({"success", "skipped"})
 MODEL_PREFIX = "models."
+# The XCom key under which a stage skipped by cx.errors.NothingToDo leaves its reason.
+SKIP_REASON_KEY = "skip_reason"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
         elif state not in DONE_STATES:
             problems.append(f"{t.task_id} did not finish (state {state})")
         elif state == "skipped":
-            skipped.append(f"{t.task_id}: {_first(errors.get(t.task_id)) or upstream}")
+            skipped.append(f"{t.task_id}: {skip_reason(t.returned) or _first(errors.get(t.task_id)) or upstream}")
         elif t.task_id.startswith(MODEL_PREFIX):
             silent = silent_model_stage(t.returned, t.task_id)
             if silent:
@@ -73,9 +75,18 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
                         + (f": {why}" if why else ""))
     if upstream_failed:
         problems.append(f"not run, an upstream task failed: {_names(upstream_failed)}")
+    if not problems and not any((t.state or "").lower() == "success" for t in tasks):
+        problems.append("no task ran: every task was skipped")
     if not problems and run_state and run_state.lower() != "success":
         problems.append(f"Airflow recorded the run as {run_state}")
     return Verdict(not problems, problems, skipped)
+
+
+def skip_reason(returned: Any) -> str | None:
+    """The reason a stage gave for having nothing to do (cx.errors.NothingToDo), if any."""
+    if isinstance(returned, Mapping) and isinstance(returned.get("skipped"), str) and returned["skipped"]:
+        return returned["skipped"]
+    return None
 
 
 # Summary keys that count a model stage's output rows: "rows" or "<name>_rows", and
