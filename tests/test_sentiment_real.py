@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cx.models.sentiment import LABELS, SentimentConfig, decide, per_class_f1, score_texts, tune_cuts
+from cx.models.sentiment import (LABELS, SentimentConfig, decide, fit_features, per_class_f1, score_texts,
+                                 tune_cuts)
 from cx.models.sentiment.evaluation import label_codes
 from cx.models.sentiment.holdout import as_fct_texts, hide_half, holdout_report
 
@@ -95,3 +96,29 @@ def test_duplicated_keys_keep_the_same_row_whatever_the_order() -> None:
     first = score_texts(both, SentimentConfig()).reviews.set_index("review_id").sort_index()
     second = score_texts(both.iloc[::-1], SentimentConfig()).reviews.set_index("review_id").sort_index()
     assert len(first) == len(texts) and first.equals(second)
+
+
+def test_title_words_have_columns_of_their_own() -> None:
+    cfg = SentimentConfig()
+    docs = ["love it . fits well", "runs small . sent it back", "love it", "runs small"] * 3
+    titles = ["love it", "runs small", "", ""] * 3
+    features = fit_features(docs, np.ones(len(docs)), cfg, titles)
+    assert features.title is not None and "runs small" in features.title.vocabulary_
+    with_titles = features.transform(docs, np.zeros(len(docs)), titles)
+    without = features.transform(docs, np.zeros(len(docs)), [""] * len(docs))
+    assert with_titles.shape == without.shape == (len(docs), features.n_features)
+    # the same words in a title and in a body are different columns
+    extra = (with_titles - without).tocsr()
+    assert set(np.flatnonzero(extra.getnnz(axis=1))) == {i for i, t in enumerate(titles) if t}
+    # no titles at all (e.g. tickets-only or a corpus without titles): no title block
+    assert fit_features(docs, np.ones(len(docs)), cfg, [""] * len(docs)).title is None
+
+
+def test_stacked_scores_are_probability_differences_and_labels_keep_their_sign() -> None:
+    reviews = sample("b2w_pt").iloc[:800]
+    result = score_texts(as_fct_texts(reviews, hide_half(reviews, 3)), SentimentConfig())
+    out = result.reviews
+    assert out["sentiment_score"].between(-1, 1).all()
+    assert (out.loc[out["sentiment_label"] == "positive", "sentiment_score"] > 0).all()
+    assert (out.loc[out["sentiment_label"] == "negative", "sentiment_score"] < 0).all()
+    assert (out["sentiment_label"] == "neutral").any()
