@@ -43,9 +43,10 @@ class SentimentConfig:
     # (docs/sentiment.md), flat around it.
     ridge_alpha: float = 1.0
     meta_c: float = 1.0  # inverse L2 penalty of the stacking logistic regression (5 inputs)
-    # The lexicon score joins the text features as one more column: prior knowledge for
-    # the seven languages it knows, which matters most when ratings are few. The model
-    # learns how much to trust it; this only sets its scale next to TF-IDF values.
+    # The lexicon score joins the text features as one more column, and the stacking
+    # model's inputs: prior knowledge for the seven languages it knows, which matters most
+    # when ratings are few. The model learns how much to trust it; this sets its scale
+    # (0 leaves it out of both).
     lexicon_feature_weight: float = 1.0
     negation_scope: int = 3  # words after a negator that get a negated copy ("not very good")
     max_iter: int = 1000  # conjugate-gradient iterations of the ridge solver

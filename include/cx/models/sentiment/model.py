@@ -47,7 +47,8 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
 def _fit(x: sparse.spmatrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> Ridge:
     """Ridge regressions of the star rating and of each label's +1/-1 indicator."""
     codes = label_codes(y)
-    targets = np.column_stack([stars.astype(np.float64), *[np.where(codes == c, 1.0, -1.0) for c in range(len(LABELS))]])
+    indicators = [np.where(codes == c, 1.0, -1.0) for c in range(len(LABELS))]
+    targets = np.column_stack([stars.astype(np.float64), *indicators])
     # BLAS only does vector updates here; its threads just spin and fight the sparse
     # products (and the other Airflow tasks) for cores.
     with threadpool_limits(limits=1, user_api="blas"):
