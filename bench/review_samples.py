@@ -13,8 +13,8 @@ import pandas as pd
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "reviews"
 SEED = 42
-# Reviews kept of the larger corpora: enough for a held-back half whose macro-F1 moves by
-# about +-0.02 between draws, small enough to keep the repository small.
+# Reviews kept of the larger corpora: enough for 180-230 three-star reviews in the held-back
+# half (the class that limits macro-F1), few enough to keep the repository small.
 KEEP = {"womens_clothing_en": 4_000, "b2w_pt": 3_000}
 
 
