@@ -42,6 +42,10 @@ class SentimentConfig:
     # and of 0.3/1/3 by cross-validation on the training half of the full clothing corpus
     # (docs/sentiment.md), flat around it.
     ridge_alpha: float = 1.0
+    # Largest |log-count ratio| the label indicators' features are scaled by (0: unscaled,
+    # as in v4). 3 was best of 1/2/3/4/6/10 by cross-validation on training halves
+    # (docs/sentiment.md).
+    nb_scale: float = 3.0
     meta_c: float = 1.0  # inverse L2 penalty of the stacking logistic regression (5 inputs)
     # The lexicon score joins the text features as one more column, and the stacking
     # model's inputs: prior knowledge for the seven languages it knows, which matters most
@@ -52,7 +56,7 @@ class SentimentConfig:
     max_iter: int = 1000  # conjugate-gradient iterations of the ridge solver
     conflict_threshold: float = 0.5  # |score| that contradicts a rating (>= 4 or <= 2)
     lexicon: LexiconConfig = LexiconConfig()
-    model_version: str = "stacked-ridge-v4"
+    model_version: str = "stacked-nb-ridge-v5"
 
 
 @dataclass(frozen=True)

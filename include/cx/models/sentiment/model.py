@@ -5,7 +5,8 @@ Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). Two level
 - ridge regressions on TF-IDF character and word n-grams, title words and the lexicon
   score, each label class weighted equally: one of the star rating (ordinal: 2 stars is
   closer to 1 than to 5) and one per label (+1 for the label, -1 otherwise: what tells a
-  three-star review from its neighbours is not on the line from 1 to 5 stars);
+  three-star review from its neighbours is not on the line from 1 to 5 stars), on the
+  features scaled by the label's log-count ratio (NB weighting);
 - a logistic regression (classes weighted equally) on their out-of-fold outputs and the
   lexicon score: score = P(positive) - P(negative) in [-1, 1].
 
@@ -44,19 +45,53 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
     return (len(y) / (len(counts) * pd.Series(y).map(counts))).to_numpy(dtype=np.float64)
 
 
-def _fit(x: sparse.spmatrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> Ridge:
+class _FirstLevel:
+    """Ridge of the star rating on the features, and one ridge per label of its +1/-1
+    indicator on the features scaled by that label's log-count ratio (NB weighting, Wang
+    & Manning 2012): n-grams that tell the label apart weigh more before the penalty."""
+
+    def __init__(self, rating: Ridge, ratios: list[np.ndarray], indicators: list[Ridge]) -> None:
+        self.rating, self.ratios, self.indicators = rating, ratios, indicators
+
+    def predict(self, x: sparse.spmatrix) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.column_stack([self.rating.predict(x)] + [
+                m.predict(x @ sparse.diags(r)) for r, m in zip(self.ratios, self.indicators)])
+
+
+def log_count_ratio(x: sparse.spmatrix, member: np.ndarray, scale: float) -> np.ndarray:
+    """Log of how much likelier each feature is present in the label's reviews than in the
+    others' (add-one smoothed), scaled so the largest magnitude is ``scale``."""
+    present = (x > 0).astype(np.float64)
+    p = 1.0 + np.asarray(present[member].sum(axis=0)).ravel()
+    q = 1.0 + np.asarray(present[~member].sum(axis=0)).ravel()
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    top = np.abs(r).max()
+    return r * (scale / top) if top > 0 else np.ones_like(r)
+
+
+def _fit(x: sparse.spmatrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> _FirstLevel:
     """Ridge regressions of the star rating and of each label's +1/-1 indicator."""
     codes = label_codes(y)
-    indicators = [np.where(codes == c, 1.0, -1.0) for c in range(len(LABELS))]
-    targets = np.column_stack([stars.astype(np.float64), *indicators])
+    weights = _class_weights(y)
+
+    def ridge() -> Ridge:
+        return Ridge(alpha=cfg.ridge_alpha, solver="sparse_cg", tol=1e-6, max_iter=cfg.max_iter)
+
+    ratios, indicators = [], []
     # BLAS only does vector updates here; its threads just spin and fight the sparse
     # products (and the other Airflow tasks) for cores.
     with threadpool_limits(limits=1, user_api="blas"):
-        return Ridge(alpha=cfg.ridge_alpha, solver="sparse_cg", tol=1e-6, max_iter=cfg.max_iter).fit(
-            x, targets, sample_weight=_class_weights(y))
+        rating = ridge().fit(x, stars.astype(np.float64), sample_weight=weights)
+        for c in range(len(LABELS)):
+            member = codes == c
+            r = log_count_ratio(x, member, cfg.nb_scale) if cfg.nb_scale > 0 else np.ones(x.shape[1])
+            indicators.append(ridge().fit(x @ sparse.diags(r), np.where(member, 1.0, -1.0), sample_weight=weights))
+            ratios.append(r)
+    return _FirstLevel(rating, ratios, indicators)
 
 
-def _stack_inputs(model: Ridge, x: sparse.spmatrix, lexicon: np.ndarray, cfg: SentimentConfig) -> np.ndarray:
+def _stack_inputs(model: _FirstLevel, x: sparse.spmatrix, lexicon: np.ndarray, cfg: SentimentConfig) -> np.ndarray:
     """Inputs of the stacking model: the predicted rating around the neutral 3 stars (2
     stars per unit, clipped to [-1, 1]), the three label indicators, the lexicon score."""
     out = model.predict(x)
