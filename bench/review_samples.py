@@ -1,7 +1,7 @@
 """Draw the real review samples in tests/data/reviews from their source files (run once by
 hand; the tests and bench read the samples, never the network). See that folder's README.
 
-    python bench/review_samples.py WOMENS_CSV OLIST_REVIEWS_CSV B2W_CSV
+    python bench/review_samples.py WOMENS_CSV OLIST_REVIEWS_CSV B2W_CSV TRIPADVISOR_CSV
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ def tidy(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     return frame
 
 
-def main(womens_csv: str, olist_csv: str, b2w_csv: str) -> None:
+def main(womens_csv: str, olist_csv: str, b2w_csv: str, tripadvisor_csv: str) -> None:
     womens = pd.read_csv(womens_csv).rename(columns={"Review Text": "ReviewText"})
     olist = pd.read_csv(olist_csv)
     b2w = pd.read_csv(b2w_csv)
+    hotels = pd.read_csv(tripadvisor_csv)
     samples = {
         "womens_clothing_en": tidy(pd.DataFrame({"title": womens["Title"], "body": womens["ReviewText"],
                                                  "rating": womens["Rating"]}), "en"),
@@ -43,6 +44,8 @@ def main(womens_csv: str, olist_csv: str, b2w_csv: str) -> None:
                                        "rating": olist["review_score"]}), "pt"),
         "b2w_pt": tidy(pd.DataFrame({"title": b2w["review_title"], "body": b2w["review_text"],
                                      "rating": b2w["overall_rating"]}), "pt"),
+        "tripadvisor_en": tidy(pd.DataFrame({"title": pd.NA, "body": hotels["Review"], "rating": hotels["Rating"]}),
+                               "en"),
     }
     for name, frame in samples.items():
         frame = frame.iloc[: KEEP.get(name, len(frame))]
@@ -51,4 +54,4 @@ def main(womens_csv: str, olist_csv: str, b2w_csv: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
