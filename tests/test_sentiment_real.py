@@ -20,9 +20,12 @@ SAMPLES = Path(__file__).parent / "data" / "reviews"
 # Floors a little under the figures measured on the samples (docs/sentiment.md): a change
 # that loses more than noise on real text fails here. On B2W the floor is issue 23's target
 # (macro-F1 0.68, AUC 0.94), met there and on the full corpora outside the repository in
-# docs/sentiment.md; the clothing and Olist samples do not reach it.
-FLOORS = {"womens_clothing_en": {"macro_f1": 0.59, "roc_auc": 0.95},
+# docs/sentiment.md. The TripAdvisor sample is the corpus measured at 0.693 in the docs
+# with its rows renumbered, so another half is held back: 0.6799 there (0.664-0.693 over
+# six splits), hence a floor under the target. The clothing and Olist samples do not reach it.
+FLOORS = {"womens_clothing_en": {"macro_f1": 0.60, "roc_auc": 0.95},
           "b2w_pt": {"macro_f1": 0.68, "roc_auc": 0.94},
+          "tripadvisor_en": {"macro_f1": 0.67, "roc_auc": 0.97},
           "olist_pt": {"macro_f1": 0.60, "roc_auc": 0.95}}
 
 
