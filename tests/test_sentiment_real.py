@@ -142,3 +142,19 @@ def test_generated_reviews_are_not_easier_than_real_ones() -> None:
     result = score_texts(texts, SentimentConfig())
     print(result.summary)
     assert result.fallback is None and 0.6 < result.summary["macro_f1"] < 0.95
+
+
+def test_log_count_ratio_weighs_up_the_words_of_a_label() -> None:
+    from scipy import sparse
+
+    from cx.models.sentiment.model import log_count_ratio
+
+    # columns: only in the label's reviews, only in the others', in every review, absent
+    x = sparse.csr_matrix(np.array([[1, 0, 1, 0], [2, 0, 1, 0], [0, 1, 1, 0], [0, 3, 1, 0]], dtype=float))
+    member = np.array([True, True, False, False])
+    r = log_count_ratio(x, member, 3.0)
+    assert np.isclose(np.abs(r).max(), 3.0)
+    assert r[0] > 0 > r[1] and np.isclose(r[0], -r[1])
+    assert np.isclose(r[2], 0.0) and np.isclose(r[3], 0.0)
+    # presence, not counts: a word written twice is no more telling
+    assert np.allclose(log_count_ratio(x.multiply(5).tocsr(), member, 3.0), r)
