@@ -1,11 +1,12 @@
 """Multilingual sentiment of reviews and support tickets, learnt from the shop's own ratings.
 
 Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). A language-agnostic
-ordinal model (TF-IDF character n-grams + word n-grams + the lexicon score, ridge
-regression of the star rating with label classes weighted equally, since real ratings are
-mostly 5 stars) learns them, and scores every review and ticket: score = (predicted stars
-- 3) / 2 in [-1, 1], label = negative/neutral/positive by two cut points of the score
-tuned for macro-F1 on out-of-fold scores.
+two-level model learns them: ridge regressions (of the star rating and of each label's
+indicator, label classes weighted equally, since real ratings are mostly 5 stars) on
+TF-IDF character n-grams, word n-grams, title words and the lexicon score, stacked by a
+class-balanced logistic regression; score = P(positive) - P(negative) in [-1, 1], label =
+negative/neutral/positive by two cut points of the score tuned for macro-F1 on
+out-of-fold scores.
 
 Modules: :mod:`.config` (configuration, labels), :mod:`.text` (documents, normalisation,
 tokens), :mod:`.features` (TF-IDF, samples), :mod:`.model` (training, scoring, gate),

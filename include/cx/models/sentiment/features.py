@@ -109,30 +109,45 @@ def make_vectorizers(cfg: SentimentConfig) -> list[tuple[str, NgramTfidf]]:
 
 @dataclass(frozen=True)
 class TextFeatures:
-    """Fitted features: the TF-IDF parts and the scaled lexicon score as one more column."""
+    """Fitted features: the TF-IDF parts of the document (title and body), the title's own
+    words when there are titles, and the scaled lexicon score as one more column."""
 
     parts: tuple[NgramTfidf, ...]
     lexicon_weight: float
+    title: NgramTfidf | None = None
 
     @property
     def n_features(self) -> int:
-        return sum(len(p.vocabulary_) for p in self.parts) + 1
+        return sum(len(p.vocabulary_) for p in (*self.parts, *([self.title] if self.title else []))) + 1
 
-    def transform(self, normalised: Sequence[str], lexicon_score: np.ndarray) -> sparse.csr_matrix:
+    def transform(self, normalised: Sequence[str], lexicon_score: np.ndarray,
+                  titles: Sequence[str] | None = None) -> sparse.csr_matrix:
         lex_col = np.asarray(lexicon_score, dtype=np.float64).reshape(-1, 1) * self.lexicon_weight
         blocks = [p.transform(normalised) for p in self.parts]
+        if self.title is not None:
+            blocks.append(self.title.transform(titles if titles is not None else [""] * len(normalised)))
         return sparse.hstack([*blocks, sparse.csr_matrix(lex_col)], format="csr", dtype=np.float64)
 
 
-def fit_features(normalised: Sequence[str], weights: np.ndarray, cfg: SentimentConfig) -> TextFeatures:
-    """Vocabularies and IDF of the (weighted) normalised documents; no labels involved."""
+def fit_features(normalised: Sequence[str], weights: np.ndarray, cfg: SentimentConfig,
+                 titles: Sequence[str] | None = None) -> TextFeatures:
+    """Vocabularies and IDF of the (weighted) normalised documents and titles; no labels
+    involved. A title is the review's own verdict ("Runs small", "Love it!"): its words
+    get columns of their own, apart from the same words in the body."""
     parts = []
     for name, part in make_vectorizers(cfg):
         try:
             parts.append(part.fit(normalised, weights))
         except ValueError as exc:  # e.g. no word repeats twice: the other part still works
             log.warning("sentiment: %s features skipped (%s)", name, exc)
-    return TextFeatures(tuple(parts), cfg.lexicon_feature_weight)
+    title = None
+    if titles is not None and any(titles):
+        try:
+            title = NgramTfidf(lambda doc: word_features(doc, cfg.negation_scope), per_word=False, min_df=cfg.min_df,
+                               max_features=cfg.title_max_features).fit(titles, weights)
+        except ValueError as exc:  # no title word repeats: the document parts still carry them
+            log.warning("sentiment: title features skipped (%s)", exc)
+    return TextFeatures(tuple(parts), cfg.lexicon_feature_weight, title)
 
 
 def stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:

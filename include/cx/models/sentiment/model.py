@@ -1,13 +1,19 @@
 """Train on the shop's rated reviews, score every review and ticket, gate against the lexicon.
 
-Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). An ordinal model
-learns them: a ridge regression of the star rating on TF-IDF character and word n-grams
-plus the lexicon score, each label class weighted equally; score = (predicted stars - 3)
-/ 2 clipped to [-1, 1]. The label cuts the score at two points (below 0 negative, above 0
-positive, the band between neutral) tuned on out-of-fold scores for macro-F1
-(:func:`tune_cuts`). On the real samples this beat a multinomial logistic regression
-(argmax, or its P(pos) - P(neg) cut the same way) on macro-F1 at the same AUC
-(docs/sentiment.md), and labels and scores never disagree in sign.
+Rated reviews are weak labels (1-2 negative, 3 neutral, 4-5 positive). Two levels:
+
+- ridge regressions on TF-IDF character and word n-grams, title words and the lexicon
+  score, each label class weighted equally: one of the star rating (ordinal: 2 stars is
+  closer to 1 than to 5) and one per label (+1 for the label, -1 otherwise: what tells a
+  three-star review from its neighbours is not on the line from 1 to 5 stars), on the
+  features scaled by the label's log-count ratio (NB weighting);
+- a logistic regression (classes weighted equally) on their out-of-fold outputs and the
+  lexicon score: score = P(positive) - P(negative) in [-1, 1].
+
+The label cuts the score at two points (below ``low`` negative, from ``high`` positive,
+neutral between) tuned on out-of-fold scores for macro-F1 (:func:`tune_cuts`), so labels
+and scores never disagree in sign. Measured against the ordinal ridge alone on real corpora
+in docs/sentiment.md.
 """
 
 from __future__ import annotations
@@ -18,35 +24,92 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from cx.model_runs import Metric
 from cx.models import sentiment_lexicon
 from cx.models.sentiment.config import LABELS, SentimentConfig, SentimentResult, label_from_score, rating_to_label
-from cx.models.sentiment.evaluation import _lexicon_wins, decide, evaluate, rating_conflicts, tune_cuts
+from cx.models.sentiment.evaluation import (NEG, POS, _lexicon_wins, decide, evaluate, label_codes,
+                                            rating_conflicts, tune_cuts)
 from cx.models.sentiment.features import distinct_texts, fit_features, row_sample, stratified_sample
 from cx.models.sentiment.text import build_documents, normalise_text
 from cx.models.sentiment_lexicon import LEXICON_VERSION
 
 
-def _fit(x: sparse.spmatrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> Ridge:
-    """Ridge regression of the star rating (an ordinal target: 2 stars is closer to 1 than
-    to 5, which three classes throw away), each label class weighted to equal total weight
-    since ratings are skewed to 5 stars and the minority classes are the interesting ones."""
+def _class_weights(y: np.ndarray) -> np.ndarray:
+    """Each label class to equal total weight: ratings are skewed to 5 stars and the
+    minority classes are the interesting ones."""
     counts = pd.Series(y).value_counts()
-    weight = (len(y) / (len(counts) * pd.Series(y).map(counts))).to_numpy(dtype=np.float64)
+    return (len(y) / (len(counts) * pd.Series(y).map(counts))).to_numpy(dtype=np.float64)
+
+
+class _FirstLevel:
+    """Ridge of the star rating on the features, and one ridge per label of its +1/-1
+    indicator on the features scaled by that label's log-count ratio (NB weighting, Wang
+    & Manning 2012): n-grams that tell the label apart weigh more before the penalty."""
+
+    def __init__(self, rating: Ridge, ratios: list[np.ndarray], indicators: list[Ridge]) -> None:
+        self.rating, self.ratios, self.indicators = rating, ratios, indicators
+
+    def predict(self, x: sparse.spmatrix) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.column_stack([self.rating.predict(x)] + [
+                m.predict(x @ sparse.diags(r)) for r, m in zip(self.ratios, self.indicators)])
+
+
+def log_count_ratio(x: sparse.spmatrix, member: np.ndarray, scale: float) -> np.ndarray:
+    """Log of how much likelier each feature is present in the label's reviews than in the
+    others' (add-one smoothed), scaled so the largest magnitude is ``scale``."""
+    present = (x > 0).astype(np.float64)
+    p = 1.0 + np.asarray(present[member].sum(axis=0)).ravel()
+    q = 1.0 + np.asarray(present[~member].sum(axis=0)).ravel()
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    top = np.abs(r).max()
+    return r * (scale / top) if top > 0 else np.ones_like(r)
+
+
+def _fit(x: sparse.spmatrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> _FirstLevel:
+    """Ridge regressions of the star rating and of each label's +1/-1 indicator."""
+    codes = label_codes(y)
+    weights = _class_weights(y)
+
+    def ridge() -> Ridge:
+        return Ridge(alpha=cfg.ridge_alpha, solver="sparse_cg", tol=1e-6, max_iter=cfg.max_iter)
+
+    ratios, indicators = [], []
     # BLAS only does vector updates here; its threads just spin and fight the sparse
     # products (and the other Airflow tasks) for cores.
     with threadpool_limits(limits=1, user_api="blas"):
-        return Ridge(alpha=cfg.ridge_alpha, solver="sparse_cg", tol=1e-6, max_iter=cfg.max_iter).fit(
-            x, stars.astype(np.float64), sample_weight=weight)
+        rating = ridge().fit(x, stars.astype(np.float64), sample_weight=weights)
+        for c in range(len(LABELS)):
+            member = codes == c
+            r = log_count_ratio(x, member, cfg.nb_scale) if cfg.nb_scale > 0 else np.ones(x.shape[1])
+            indicators.append(ridge().fit(x @ sparse.diags(r), np.where(member, 1.0, -1.0), sample_weight=weights))
+            ratios.append(r)
+    return _FirstLevel(rating, ratios, indicators)
 
 
-def _predict(model: Ridge, x: sparse.spmatrix) -> np.ndarray:
-    """Score in [-1, 1]: the predicted rating around the neutral 3 stars, 2 stars per unit."""
-    return np.clip((model.predict(x) - 3.0) / 2.0, -1.0, 1.0)
+def _stack_inputs(model: _FirstLevel, x: sparse.spmatrix, lexicon: np.ndarray, cfg: SentimentConfig) -> np.ndarray:
+    """Inputs of the stacking model: the predicted rating around the neutral 3 stars (2
+    stars per unit, clipped to [-1, 1]), the three label indicators, the lexicon score."""
+    out = model.predict(x)
+    return np.column_stack([np.clip((out[:, 0] - 3.0) / 2.0, -1.0, 1.0), out[:, 1:],
+                            np.asarray(lexicon, dtype=np.float64) * cfg.lexicon_feature_weight])
+
+
+def _fit_stack(inputs: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> LogisticRegression:
+    with threadpool_limits(limits=1, user_api="blas"):
+        return LogisticRegression(C=cfg.meta_c, class_weight="balanced", max_iter=1000).fit(inputs, label_codes(y))
+
+
+def _stack_score(model: LogisticRegression, inputs: np.ndarray) -> np.ndarray:
+    """P(positive) - P(negative), in [-1, 1] (a class absent from training has P = 0)."""
+    proba = np.zeros((len(inputs), len(LABELS)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        proba[:, model.classes_] = model.predict_proba(inputs)
+    return proba[:, POS] - proba[:, NEG]
 
 
 def order_texts(texts: pd.DataFrame) -> pd.DataFrame:
@@ -70,26 +133,29 @@ def order_texts(texts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _crossfit(
-    x: sparse.csr_matrix, stars: np.ndarray, y: np.ndarray, cfg: SentimentConfig
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Out-of-fold scores of the labelled rows, and their out-of-fold labels: each fold's
-    labels use cut points tuned on the other folds' scores, so the held-out macro-F1 does
-    not flatter the tuned decision rule."""
+    x: sparse.csr_matrix, stars: np.ndarray, y: np.ndarray, lexicon: np.ndarray, cfg: SentimentConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Out-of-fold stacking inputs, scores and labels of the labelled rows. Each fold's
+    ridge outputs come from ridges that never saw it; its score from a stacking model
+    fitted on the other folds' outputs; its labels from cut points tuned on the other
+    folds' scores: the held-out macro-F1 flatters neither level nor the decision rule."""
     counts = pd.Series(y).value_counts()
     n_splits = int(min(cfg.eval_folds, max(2, counts.min()), len(y)))
     skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=cfg.seed)
-    oof = np.zeros(len(y))
     with warnings.catch_warnings():
         # A class rarer than n_splits is allowed: it is simply absent from some folds.
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         splits = list(skf.split(np.zeros(len(y)), y))
+    inputs = np.zeros((len(y), 2 + len(LABELS)))
     for train, test in splits:
-        oof[test] = _predict(_fit(x[train], stars[train], y[train], cfg), x[test])
+        inputs[test] = _stack_inputs(_fit(x[train], stars[train], y[train], cfg), x[test], lexicon[test], cfg)
+    oof = np.zeros(len(y))
+    for train, test in splits:
+        oof[test] = _stack_score(_fit_stack(inputs[train], y[train], cfg), inputs[test])
     oof_label = np.empty(len(y), dtype=object)
-    for _, test in splits:
-        others = np.setdiff1d(np.arange(len(y)), test)
-        oof_label[test] = decide(oof[test], tune_cuts(oof[others], y[others]))
-    return oof, oof_label, n_splits
+    for train, test in splits:
+        oof_label[test] = decide(oof[test], tune_cuts(oof[train], y[train]))
+    return inputs, oof, oof_label, n_splits
 
 
 def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
@@ -103,6 +169,7 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     labels = rating_to_label(rating).where(is_review)
     labelled = (labels.notna().to_numpy() & ~empty)
     languages = texts["language"] if "language" in texts else pd.Series(None, index=texts.index)
+    titles = texts["title"] if "title" in texts else pd.Series(None, index=texts.index)
 
     distinct, first = distinct_texts(docs, languages)
     distinct_docs = docs.iloc[first].tolist()
@@ -131,31 +198,35 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     else:
         version = cfg.model_version
         normalised = [normalise_text(d) for d in distinct_docs]
+        # The document is keyed by its title, so each distinct text has one title.
+        titles_n = [normalise_text(t) for t in titles.iloc[first].astype(object).where(titles.iloc[first].notna(), "")]
         # TF-IDF vocabulary and IDF come from a seeded sample of all texts (no labels
         # involved), so tickets and unrated reviews shape the features they are scored with.
         vocab_rows = row_sample(len(texts), cfg.vocab_sample, cfg.seed)
         weights = np.bincount(distinct[vocab_rows], minlength=len(first))
         fitted = np.flatnonzero(weights)
-        features = fit_features([normalised[i] for i in fitted], weights[fitted], cfg)
+        features = fit_features([normalised[i] for i in fitted], weights[fitted], cfg, [titles_n[i] for i in fitted])
         labelled_idx = np.flatnonzero(labelled)
         train_idx = labelled_idx[stratified_sample(y, cfg.max_labelled, cfg.seed)]
         y_train = labels[train_idx].to_numpy(dtype=object)
         # Up to one batch, every distinct text is featurised once and the training rows are
         # taken from it; above, the training rows are featurised on their own.
-        x_all = (features.transform(normalised, distinct_lexicon) if len(first) <= cfg.batch_size else None)
+        x_all = (features.transform(normalised, distinct_lexicon, titles_n) if len(first) <= cfg.batch_size else None)
         x_train = (x_all[distinct[train_idx]] if x_all is not None else
-                   features.transform([normalised[i] for i in distinct[train_idx]], lexicon_score[train_idx]))
+                   features.transform([normalised[i] for i in distinct[train_idx]], lexicon_score[train_idx],
+                                      [titles_n[i] for i in distinct[train_idx]]))
         stars = rating.to_numpy(dtype=np.float64)[train_idx]
-        oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, cfg)
+        inputs, oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, lexicon_score[train_idx], cfg)
         cuts = tune_cuts(oof, y_train)
-        final = _fit(x_train, stars, y_train, cfg)
+        final, stack = _fit(x_train, stars, y_train, cfg), _fit_stack(inputs, y_train, cfg)
         del x_train
         # Every distinct text once, in batches: the full matrix would not fit at 1M texts.
         distinct_score = np.zeros(len(first))
         for start in range(0, len(first), cfg.batch_size):
             batch = slice(start, start + cfg.batch_size)
-            x = x_all[batch] if x_all is not None else features.transform(normalised[batch], distinct_lexicon[batch])
-            distinct_score[batch] = _predict(final, x)
+            x = x_all[batch] if x_all is not None else features.transform(normalised[batch], distinct_lexicon[batch],
+                                                                          titles_n[batch])
+            distinct_score[batch] = _stack_score(stack, _stack_inputs(final, x, distinct_lexicon[batch], cfg))
         score = distinct_score[distinct]
         score[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
         label = decide(score, cuts)
