@@ -6,7 +6,6 @@ silently wrong, and reconciliation balances (docs/parsing.md)."""
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def test_adversarial_values_are_parsed_repaired_or_quarantined(tmp_path: Path, m
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
-    settings = replace(load_settings(), warehouse=warehouse, landing_dir=landing)
+    settings = load_settings().replace(warehouse=warehouse, landing_dir=landing)
     with connect(settings) as con:
         ingest_range(con, landing, DAY, DAY)
     build(DAY, DAY, settings, tests=False)

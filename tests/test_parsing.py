@@ -3,7 +3,6 @@ them, for both orders of numeric dates (CX_DATE_ORDER)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def test_timestamps_and_numbers_from_other_shops(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
-    settings = replace(load_settings(), warehouse=warehouse, date_order=order)
+    settings = load_settings().replace(warehouse=warehouse, date_order=order)
     run_dbt(["run-operation", "install_parsing_macros"], settings)
     con = duckdb.connect(str(warehouse), read_only=True)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -96,7 +95,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def in_order(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    settings = replace(load_settings(), landing_dir=landing,
+    settings = load_settings().replace(landing_dir=landing,
                        warehouse=tmp_path_factory.mktemp("in_order") / "cx.duckdb")
     _load(settings, DAY[0], DAY[3])
     after_bulk = _state(settings)
@@ -109,7 +108,7 @@ def in_order(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("shuffled") / "cx.duckdb")
+    settings = in_order["settings"].replace(warehouse=tmp_path_factory.mktemp("shuffled") / "cx.duckdb")
     # The first run only sees days 4-5: orders of customers the CRM delivered on day 1
     # are orphans until day 1 arrives, and must then be resolved.
     _load(settings, DAY[3], DAY[4])
@@ -123,7 +122,7 @@ def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
 def empty_days(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The in-order warehouse, then two days on which nothing arrived at all (a range
     ending with empty days), then day 2 re-run out of order."""
-    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("empty_days") / "cx.duckdb")
+    settings = in_order["settings"].replace(warehouse=tmp_path_factory.mktemp("empty_days") / "cx.duckdb")
     shutil.copy(in_order["settings"].warehouse, settings.warehouse)
     quiet = [DAY[4] + timedelta(days=k) for k in (1, 2)]
     _load(settings, quiet[0], quiet[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ PROFILE = Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml"
 
 
 def test_connect_applies_the_duckdb_settings(tmp_path: Path) -> None:
-    settings = replace(load_settings(), warehouse=tmp_path / "cx.duckdb", duckdb_threads=1,
+    settings = load_settings().replace(warehouse=tmp_path / "cx.duckdb", duckdb_threads=1,
                        duckdb_memory_limit="1GB", duckdb_max_vacuum_tasks=3,
                        duckdb_checkpoint_threshold="64MB")
     with connect(settings) as con:
