@@ -61,3 +61,12 @@
         'orders': ['customer_id', 'ordered_at', 'status', 'channel', 'currency'],
     }[source]) }}
 {%- endmacro %}
+
+
+{# The relation holding a source's rows that passed validation: orders and order
+   items after the referential checks, the other sources as staged. #}
+{% macro clean_rows_of(source) -%}
+    {%- if source == 'orders' -%}{{ ref('int_orders__validated') }}
+    {%- elif source == 'order_items' -%}{{ ref('int_order_items__validated') }}
+    {%- else -%}{{ ref('stg_' ~ source) }}{%- endif -%}
+{%- endmacro %}

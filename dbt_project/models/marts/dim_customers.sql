@@ -20,7 +20,9 @@ order_stats as (
         count(*) as orders_count,
         count(*) filter (where status <> 'cancelled' and order_amount > 0) as frequency,
         sum({{ exact('order_amount') }}) filter (where status <> 'cancelled') as revenue_total,
-        sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (where status <> 'cancelled') as monetary
+        sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (
+            where status <> 'cancelled'
+        ) as monetary
     from orders
     group by customer_id
 ),
@@ -64,8 +66,10 @@ select
     coalesce(order_stats.frequency, 0) as frequency,
     round(coalesce(order_stats.monetary, 0), 2)::double as monetary,
     greatest(
-        date_diff('day', least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at)::date,
-                  as_of.as_of_date),
+        date_diff(
+            'day', least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at)::date,
+            as_of.as_of_date
+        ),
         0
     ) as tenure_days,
     coalesce(web.web_sessions, 0) as web_sessions,
