@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
@@ -25,7 +25,7 @@ def _context(exc: BaseException | None = None) -> dict:
         "task_instance": ti,
         "ti": ti,
         "run_id": ti.run_id,
-        "logical_date": datetime(2024, 3, 10, tzinfo=timezone.utc),
+        "logical_date": datetime(2024, 3, 10, tzinfo=UTC),
         "exception": exc if exc is not None else ValueError(PII_ERROR),
     }
 
@@ -116,7 +116,7 @@ class _Capture(BaseHTTPRequestHandler):
     received: list[tuple[str, dict, dict]] = []
     status = 200
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append((self.path, dict(self.headers), body))
         self.send_response(type(self).status)

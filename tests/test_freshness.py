@@ -157,7 +157,7 @@ def test_check_freshness_can_fail_the_run_after_recording(landing_env, monkeypat
 class _Capture(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(204)

@@ -48,7 +48,7 @@ def _read_text_rows(path: Path) -> tuple[list[str], list[dict[str, str | None]],
                     bad += 1
                     continue
                 # CSV cannot tell null from empty: an empty field is null.
-                rows.append({n: (v if v != "" else None) for n, v in zip(names, rec)})
+                rows.append({n: (v if v != "" else None) for n, v in zip(names, rec, strict=False)})
         return names, rows, bad
     rows, bad, names = [], 0, []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -430,7 +430,7 @@ def test_csv_with_newlines_round_trips_through_duckdb(clean: tuple[Path, dict]) 
         df = rel.df()
         assert len(df) == manifest["files"]["reviews"][path.parent.name][path.name]
         mine, _ = read_file(path)
-        assert list(df.iloc[:, list(c.strip().lower() for c in df.columns).index("body")].fillna("")) == \
+        assert list(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].fillna("")) == \
             list(mine["body"].fillna(""))
         checked += int(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].str.contains("\n").any())
     assert checked > 0
@@ -508,6 +508,6 @@ def test_fast_writers_match_reference_encoders() -> None:
     values = (["a", "b", "c"], [None, "x", ""], ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
               ["1", None, "%s"])
     columns = [np.array(v, dtype=object) for v in values]
-    expected = [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+    expected = [json.dumps(dict(zip(names, row, strict=False)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns), strict=False)]
     assert _json_lines(names, columns) == expected
     assert _json_lines(["a", "a"], [np.array(["1"], dtype=object), np.array(["2"], dtype=object)]) == ['{"a": "2"}']

@@ -154,7 +154,7 @@ def test_customer_ids_lose_float_suffix_and_guests_stay_empty(
     assert summary["customers"] == len(customers)
     # Each customer is delivered on the day it is first seen, with that line's Country.
     seen = source[source["CustomerID"] != ""].drop_duplicates("CustomerID")
-    expected = dict(zip(seen["CustomerID"].str[:-2], zip(seen["day"], seen["Country"])))
+    expected = dict(zip(seen["CustomerID"].str[:-2], zip(seen["day"], seen["Country"], strict=True), strict=True))
     assert {r.customer_id: (r.day, r.country) for r in customers.itertuples()} == expected
 
 
@@ -176,13 +176,13 @@ def test_products_first_seen_and_on_description_change(landing: tuple[Path, dict
     assert redelivered, "expected description changes within the first days"
     for code, g in redelivered.items():
         names = g["name"].tolist()
-        assert all(b != "" and b != a for a, b in zip(names, names[1:])), (code, names)
+        assert all(b != "" and b != a for a, b in zip(names, names[1:], strict=False)), (code, names)
     hand_warmer = by_code["22632"]
     assert hand_warmer["day"].tolist()[:2] == ["2010-12-01", "2010-12-02"]
     assert hand_warmer["name"].tolist()[:2] == ["HAND WARMER RED RETROSPOT", "HAND WARMER RED POLKA DOT"]
 
     # A day that only repeats the last delivered description delivers nothing.
-    delivered = dict(zip(zip(products["product_id"], products["day"]), products["name"]))
+    delivered = dict(zip(zip(products["product_id"], products["day"], strict=True), products["name"], strict=True))
     day_names = lines[lines["Description"] != ""].groupby(["product_id", "day"])["Description"].agg(frozenset)
     last_name: dict[str, str] = {}
     for (code, day), names in day_names.sort_index().items():

@@ -121,17 +121,17 @@ def test_links_out_of_the_landing_zone_are_listed_never_read(tmp_path: Path, con
 def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> None:
     root = tmp_path / "landing"
     _write(root, "reviews", "r.csv", (
-        'review_id,created_at,title,body\r\n'
-        'r1,2024-01-01,"Nice, really","said ""wow""\r\ntwo lines"\r\n'
-        'r2,2024-01-01,"Broken,oops\r\n'
-        'r3,2024-01-01,plain,text\r\n'
-        'r4,2024-01-01,"multi","a\r\nb\r\nc"\r\n'
-        'r5,2024-01-01,5" screen,fine\r\n'
-        'r6,2024-01-01,last,"never closed\r\n'
-        'r7,2024-01-01,after,all\r\n'
-        'r8,2024-01-01,"carriage\rreturn",quoted\r\n'
-        'r9,2024-01-01,stray\rreturn,unquoted\r\n'
-    ).encode())
+        b'review_id,created_at,title,body\r\n'
+        b'r1,2024-01-01,"Nice, really","said ""wow""\r\ntwo lines"\r\n'
+        b'r2,2024-01-01,"Broken,oops\r\n'
+        b'r3,2024-01-01,plain,text\r\n'
+        b'r4,2024-01-01,"multi","a\r\nb\r\nc"\r\n'
+        b'r5,2024-01-01,5" screen,fine\r\n'
+        b'r6,2024-01-01,last,"never closed\r\n'
+        b'r7,2024-01-01,after,all\r\n'
+        b'r8,2024-01-01,"carriage\rreturn",quoted\r\n'
+        b'r9,2024-01-01,stray\rreturn,unquoted\r\n'
+    ))
     summary = ingest_range(con, root, DAY, DAY, ("reviews",))
     rows = con.execute("select review_id, title, body, _line from landing.reviews order by _line").fetchall()
     assert rows == [

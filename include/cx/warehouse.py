@@ -121,7 +121,7 @@ def read_large_df(
         batches = [
             pa.RecordBatch.from_arrays(
                 [pc.dictionary_encode(column) if name in categorical else column
-                 for name, column in zip(batch.schema.names, batch.columns)],
+                 for name, column in zip(batch.schema.names, batch.columns, strict=True)],
                 schema=schema,
             )
             for batch in reader

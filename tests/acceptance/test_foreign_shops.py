@@ -23,10 +23,18 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-
-from conftest import (Pipeline, assert_as_of, assert_reconciled, assert_run_succeeded, pipeline_env,
-                      published_counts, reconciliation, uci_src)
 from foreign_shops import Shop, ShopSpec, SourceShape, build_shop
+
+from conftest import (
+    Pipeline,
+    assert_as_of,
+    assert_reconciled,
+    assert_run_succeeded,
+    pipeline_env,
+    published_counts,
+    reconciliation,
+    uci_src,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +183,7 @@ def test_eu_empty_days_and_stale_products_are_reported(eu) -> None:
     assert_run_succeeded(runs[0])
     fresh = p.query("select * from main.source_freshness where as_of_date = ?", [EU_TO])
     assert not fresh.empty
-    status = dict(zip(fresh["source"], fresh["status"]))
+    status = dict(zip(fresh["source"], fresh["status"], strict=True))
     # Products stopped twelve days before the range's end (orders two days before it).
     assert status["products"] == "stale" and status["orders"] != "absent", status
     assert status["web_events"] == "absent", status

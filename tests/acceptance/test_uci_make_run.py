@@ -17,8 +17,17 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import (Pipeline, assert_as_of, assert_reconciled, assert_run_succeeded, pipeline_env,
-                      published_counts, reconciliation, succeeded, uci_src)
+from conftest import (
+    Pipeline,
+    assert_as_of,
+    assert_reconciled,
+    assert_run_succeeded,
+    pipeline_env,
+    published_counts,
+    reconciliation,
+    succeeded,
+    uci_src,
+)
 from cx.importers import uci
 
 pytestmark = pytest.mark.e2e
@@ -159,7 +168,7 @@ def test_daily_run_of_a_day_without_deliveries(uci_run) -> None:
     rec = reconciliation(p)
     assert rec["is_balanced"].all() and SATURDAY not in set(pd.to_datetime(rec["landing_date"]).dt.date)
     fresh = p.query("select source, status from main.source_freshness where as_of_date = ?", [SATURDAY])
-    assert dict(zip(fresh["source"], fresh["status"]))["orders"] == "fresh", fresh
+    assert dict(zip(fresh["source"], fresh["status"], strict=True))["orders"] == "fresh", fresh
 
 
 def test_daily_runs_keep_the_bulk_partitions(uci_run) -> None:
