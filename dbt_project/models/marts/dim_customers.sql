@@ -14,11 +14,10 @@ order_stats as (
     select
         customer_id,
         min(ordered_at) as first_order_at,
-        -- A purchase sells something: a credit note (an order of returns only, as
-        -- retail systems book them) is not a visit, so it moves neither R nor F.
-        max(ordered_at) filter (where status <> 'cancelled' and order_amount > 0) as last_order_at,
+        -- Recency and frequency count purchases (fct_orders.is_purchase).
+        max(ordered_at) filter (where is_purchase) as last_order_at,
         count(*) as orders_count,
-        count(*) filter (where status <> 'cancelled' and order_amount > 0) as frequency,
+        count(*) filter (where is_purchase) as frequency,
         sum({{ exact('order_amount') }}) filter (where status <> 'cancelled') as revenue_total,
         sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (
             where status <> 'cancelled'
