@@ -81,10 +81,19 @@ def test_every_cx_variable_the_code_reads_is_a_setting() -> None:
     an unvalidated, undocumented setting (or a typo)."""
     fields = {variable(name) for name in Settings.model_fields}
     found: dict[str, set[str]] = {}
-    paths = [*ROOT.glob("include/**/*.py"), *ROOT.glob("include/cx/bin/*"), *ROOT.glob("dags/*.py"),
-             *ROOT.glob("plugins/*.py"), *ROOT.glob("dbt_project/**/*.yml"), *ROOT.glob("dbt_project/**/*.sql"),
-             *ROOT.glob("include/gx/*.yml"), ROOT / "docker-compose.yml", ROOT / "Dockerfile",
-             ROOT / ".env.example", ROOT / "Makefile"]
+    paths = [
+        *ROOT.glob("include/**/*.py"),
+        *ROOT.glob("include/cx/bin/*"),
+        *ROOT.glob("dags/*.py"),
+        *ROOT.glob("plugins/*.py"),
+        *ROOT.glob("dbt_project/**/*.yml"),
+        *ROOT.glob("dbt_project/**/*.sql"),
+        *ROOT.glob("include/gx/*.yml"),
+        ROOT / "docker-compose.yml",
+        ROOT / "Dockerfile",
+        ROOT / ".env.example",
+        ROOT / "Makefile",
+    ]
     for path in paths:
         if path.is_file():
             for name in re.findall(r"\bCX_[A-Z][A-Z0-9_]*[A-Z0-9]\b", path.read_text(errors="replace")):
@@ -118,7 +127,7 @@ def test_the_defaults_repeated_outside_python_equal_the_settings() -> None:
     project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
     assert f"'{defaults['pii_salt'].default}'" in project["vars"]["pii_salt"]
     locked = (ROOT / "include" / "cx" / "bin" / "dbt-locked").read_text()
-    assert f'or {defaults["lock_timeout_s"].default:g})' in locked
+    assert f"or {defaults['lock_timeout_s'].default:g})" in locked
 
 
 def test_the_command_line(capsys, monkeypatch) -> None:

@@ -27,10 +27,19 @@ from cx.generate.defects import KINDS, NULLABLE, PRICE_COLUMN, TS_COLUMN
 START = date(2024, 11, 1)
 CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
-ENUMS = {"orders": ("status", {"placed", "shipped", "delivered", "cancelled", "returned"}),
-         "web_events": ("event_type", {"page_view", "product_view", "search", "add_to_cart", "purchase"})}
-KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
-        "web_events": "event_id", "reviews": "review_id", "support_tickets": "ticket_id"}
+ENUMS = {
+    "orders": ("status", {"placed", "shipped", "delivered", "cancelled", "returned"}),
+    "web_events": ("event_type", {"page_view", "product_view", "search", "add_to_cart", "purchase"}),
+}
+KEYS = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_items": "order_id",
+    "web_events": "event_id",
+    "reviews": "review_id",
+    "support_tickets": "ticket_id",
+}
 
 
 # ---------------------------------------------------------------- reading back
@@ -95,8 +104,11 @@ def files_of(root: Path, source: str) -> list[Path]:
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------- fixtures
@@ -122,8 +134,26 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate(a, START, days=8, customers=150, seed=11, defect_scale=5.0)
-    assert main(["--out", str(b), "--start", START.isoformat(), "--days", "8", "--customers", "150",
-                 "--seed", "11", "--defect-scale", "5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(b),
+                "--start",
+                START.isoformat(),
+                "--days",
+                "8",
+                "--customers",
+                "150",
+                "--seed",
+                "11",
+                "--defect-scale",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     generate(c, START, days=8, customers=150, seed=12, defect_scale=5.0)
     assert digest(a) == digest(b)
     assert digest(a) != digest(c)
@@ -159,8 +189,11 @@ def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, d
             elif path.suffix == ".csv":
                 names = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
             else:
-                names = list(json.loads(next(line for line in path.read_text(encoding="utf-8").splitlines()
-                                             if _is_json(line))).keys())
+                names = list(
+                    json.loads(
+                        next(line for line in path.read_text(encoding="utf-8").splitlines() if _is_json(line))
+                    ).keys()
+                )
             raw_headers.update(names)
             norm = {n.strip().lower() for n in names}
             assert set(spec.required) <= norm, (path, names)
@@ -255,7 +288,11 @@ def test_defect_counts_match_disk(messy: tuple[Path, dict]) -> None:
     orders = body["orders"]
     put("orphan_key", "orders", int((orders["customer_id"].notna() & ~orders["customer_id"].isin(customer_ids)).sum()))
     items = body["order_items"]
-    put("orphan_key", "order_items", int((items["order_id"].notna() & ~items["order_id"].isin(set(orders["order_id"].dropna()))).sum()))
+    put(
+        "orphan_key",
+        "order_items",
+        int((items["order_id"].notna() & ~items["order_id"].isin(set(orders["order_id"].dropna()))).sum()),
+    )
     for kind in KINDS:
         assert found[kind] == _by_source(manifest, kind), kind
 
@@ -278,8 +315,10 @@ def test_unparseable_rows_rejected_by_duckdb(messy: tuple[Path, dict]) -> None:
     for (source, day, name), group in bad.groupby(["source", "date", "file"]):
         path = root / source / day / name
         con.execute("drop table if exists rej; drop table if exists scan")
-        con.execute(f"create or replace temp table t as select * from read_csv('{path}', all_varchar=true, "
-                    "header=true, strict_mode=true, store_rejects=true, rejects_table='rej', rejects_scan='scan')")
+        con.execute(
+            f"create or replace temp table t as select * from read_csv('{path}', all_varchar=true, "
+            "header=true, strict_mode=true, store_rejects=true, rejects_table='rej', rejects_scan='scan')"
+        )
         lines = sorted({int(r[0]) for r in con.execute("select line from rej").fetchall()})
         assert lines == sorted(int(x) for x in group["line"]), path
         parsed = con.execute("select count(*) from t").fetchone()[0]
@@ -313,8 +352,7 @@ def _features(root: Path) -> pd.DataFrame:
     web = load(root, "web_events")
     end = orders["ts"].max()
     bought = items[items["q"] > 0].groupby("customer_id")
-    f = pd.DataFrame({"monetary": bought["amount"].sum(),
-                      "basket": bought.size() / bought["order_id"].nunique()})
+    f = pd.DataFrame({"monetary": bought["amount"].sum(), "basket": bought.size() / bought["order_id"].nunique()})
     per = orders.groupby("customer_id")
     f["frequency"] = per.size()
     f["recency"] = (end - per["ts"].max()).dt.days
@@ -329,8 +367,9 @@ def _features(root: Path) -> pd.DataFrame:
     f2["abandon"] = (1 - buys.reindex(carts.index).fillna(0) / carts).clip(lower=0)
     truth = pd.read_csv(root / "_truth" / "customer_groups.csv").set_index("customer_id")
     x = truth.join(f).join(f2)
-    return x.fillna({"frequency": 0, "monetary": 0, "recency": 120, "basket": 0, "returns": 0,
-                     "sessions": 0, "abandon": 0})
+    return x.fillna(
+        {"frequency": 0, "monetary": 0, "recency": 120, "basket": 0, "returns": 0, "sessions": 0, "abandon": 0}
+    )
 
 
 def test_groups_are_recoverable_by_clustering(clean: tuple[Path, dict]) -> None:
@@ -430,8 +469,9 @@ def test_csv_with_newlines_round_trips_through_duckdb(clean: tuple[Path, dict]) 
         df = rel.df()
         assert len(df) == manifest["files"]["reviews"][path.parent.name][path.name]
         mine, _ = read_file(path)
-        assert list(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].fillna("")) == \
-            list(mine["body"].fillna(""))
+        assert list(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].fillna("")) == list(
+            mine["body"].fillna("")
+        )
         checked += int(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].str.contains("\n").any())
     assert checked > 0
 
@@ -460,8 +500,11 @@ def _content_digest(root: Path) -> str:
             continue
         h.update(str(p.relative_to(root)).encode())
         if p.suffix == ".parquet":
-            h.update(json.dumps(pd.read_parquet(p).astype(object).where(lambda d: d.notna(), None)
-                                .to_dict("split"), sort_keys=True).encode())
+            h.update(
+                json.dumps(
+                    pd.read_parquet(p).astype(object).where(lambda d: d.notna(), None).to_dict("split"), sort_keys=True
+                ).encode()
+            )
         else:
             h.update(p.read_bytes())
     return h.hexdigest()
@@ -491,8 +534,21 @@ def test_activity_scales_orders_and_browsing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="activity"):
         generate(tmp_path / "bad", START, days=2, customers=10, activity=0.0)
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "cli"), "--start", START.isoformat(), "--days", "2", "--customers", "10",
-              "--activity", "-1", "--quiet"])
+        main(
+            [
+                "--out",
+                str(tmp_path / "cli"),
+                "--start",
+                START.isoformat(),
+                "--days",
+                "2",
+                "--customers",
+                "10",
+                "--activity",
+                "-1",
+                "--quiet",
+            ]
+        )
 
 
 def test_fast_writers_match_reference_encoders() -> None:
@@ -505,9 +561,16 @@ def test_fast_writers_match_reference_encoders() -> None:
     assert date_objects(days).tolist() == dates(days).tolist()
     assert ts_objects(np.zeros(0, dtype=np.int64)).tolist() == []
     names = ["id", " Padded ", "text", "50%"]
-    values = (["a", "b", "c"], [None, "x", ""], ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
-              ["1", None, "%s"])
+    values = (
+        ["a", "b", "c"],
+        [None, "x", ""],
+        ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
+        ["1", None, "%s"],
+    )
     columns = [np.array(v, dtype=object) for v in values]
-    expected = [json.dumps(dict(zip(names, row, strict=False)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns), strict=False)]
+    expected = [
+        json.dumps(dict(zip(names, row, strict=False)), ensure_ascii=False)
+        for row in zip(*(c.tolist() for c in columns), strict=False)
+    ]
     assert _json_lines(names, columns) == expected
     assert _json_lines(["a", "a"], [np.array(["1"], dtype=object), np.array(["2"], dtype=object)]) == ['{"a": "2"}']

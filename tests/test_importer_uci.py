@@ -29,8 +29,11 @@ SOURCES = ("customers", "products", "orders", "order_items")
 def _uci_data_present() -> None:
     # Absent data is a failure, not a skip: CI has ../shared/data beside the clone.
     if not SRC.is_dir():
-        pytest.fail(f"UCI by-day data not found at {SRC}: put ../shared/data beside the clone "
-                    "(see ../shared/data/README.md) or set CX_UCI_DIR to the by-day folder", pytrace=False)
+        pytest.fail(
+            f"UCI by-day data not found at {SRC}: put ../shared/data beside the clone "
+            "(see ../shared/data/README.md) or set CX_UCI_DIR to the by-day folder",
+            pytrace=False,
+        )
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -97,10 +100,15 @@ def test_order_items_are_the_source_lines(landing: tuple[Path, dict], source: pd
     assert len(items) == len(source) == summary["rows"]["order_items"] == summary["source_lines"]
     assert list(items.columns) == ["order_id", "product_id", "quantity", "unit_price", "day"]
     # Same lines in the same order, values as written (StockCode trimmed and upper-cased).
-    expected = pd.DataFrame({
-        "order_id": source["InvoiceNo"], "product_id": source["StockCode"].str.strip().str.upper(),
-        "quantity": source["Quantity"], "unit_price": source["UnitPrice"], "day": source["day"],
-    })
+    expected = pd.DataFrame(
+        {
+            "order_id": source["InvoiceNo"],
+            "product_id": source["StockCode"].str.strip().str.upper(),
+            "quantity": source["Quantity"],
+            "unit_price": source["UnitPrice"],
+            "day": source["day"],
+        }
+    )
     pd.testing.assert_frame_equal(items, expected)
     # Exact duplicate lines are kept for the pipeline to remove and count.
     assert source.duplicated().sum() > 0
@@ -129,16 +137,17 @@ def test_orders_one_per_invoice_with_status(landing: tuple[Path, dict], source: 
     assert (by_id["day"] == first.loc[by_id.index, "day"]).all()
 
 
-def test_customer_ids_lose_float_suffix_and_guests_stay_empty(
-        landing: tuple[Path, dict], source: pd.DataFrame) -> None:
+def test_customer_ids_lose_float_suffix_and_guests_stay_empty(landing: tuple[Path, dict], source: pd.DataFrame) -> None:
     out, summary = landing
     orders = _read(out, "orders").set_index("order_id")
     first = source.drop_duplicates("InvoiceNo").set_index("InvoiceNo").loc[orders.index]
 
     assert first["CustomerID"].str.endswith(".0").any()
     identified = first["CustomerID"] != ""
-    assert (orders.loc[identified.to_numpy(), "customer_id"]
-            == first.loc[identified, "CustomerID"].str.removesuffix(".0").to_numpy()).all()
+    assert (
+        orders.loc[identified.to_numpy(), "customer_id"]
+        == first.loc[identified, "CustomerID"].str.removesuffix(".0").to_numpy()
+    ).all()
     assert orders["customer_id"].str.fullmatch(r"\d*").all()
 
     guests = orders["customer_id"] == ""

@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     duckdb_checkpoint_threshold: str = Field("1GB", min_length=1, description="WAL size that triggers a checkpoint.")
     lock_timeout_s: float = Field(1800.0, gt=0, description="Seconds a writer waits for the warehouse lock.")
     dbt_executable: str = Field(
-        default_factory=lambda: executable("dbt"), description="dbt behind the writer lock (`bin/dbt-locked`) runs this."
+        default_factory=lambda: executable("dbt"),
+        description="dbt behind the writer lock (`bin/dbt-locked`) runs this.",
     )
     # Models.
     ml_cadence: Literal["daily", "weekly", "latest"] = Field(
