@@ -108,7 +108,7 @@ test: airflow-init
 
 # Pure units: no Airflow, no dbt process, no generated warehouse (markers in pyproject.toml).
 test-fast: install
-	$(PY) -m pytest -q --ignore=tests/acceptance -m "not e2e and not airflow and not dbt"
+	$(PY) -m pytest -q --ignore=tests/acceptance -m "not e2e and not airflow and not dbt and not slow"
 
 # ruff (lint, then format as a check) and sqlfluff on the dbt project. sqlfluff's dbt
 # templater compiles the models against a scratch warehouse and target directory, so

@@ -131,6 +131,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 # ---------------------------------------------------------------- determinism, layout, manifest
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate(a, START, days=8, customers=150, seed=11, defect_scale=5.0)
@@ -159,6 +160,7 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     assert digest(a) != digest(c)
 
 
+@pytest.mark.slow
 def test_layout_matches_contract(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     for entry in root.iterdir():
@@ -178,6 +180,7 @@ def test_layout_matches_contract(messy: tuple[Path, dict]) -> None:
     assert listed == sum(len(files_of(root, s)) for s in LANDING_SOURCES) == manifest["totals"]["files"]
 
 
+@pytest.mark.slow
 def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, dict]) -> None:
     root, _ = messy
     raw_headers: set[str] = set()
@@ -202,6 +205,7 @@ def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, d
     assert extra > 0
 
 
+@pytest.mark.slow
 def test_manifest_rows_match_files(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     for source in LANDING_SOURCES:
@@ -223,12 +227,14 @@ def _by_source(manifest: dict, kind: str) -> dict[str, int]:
     return manifest["defects"][kind]["by_source"]
 
 
+@pytest.mark.slow
 def test_defects_are_present(messy: tuple[Path, dict]) -> None:
     _, manifest = messy
     for kind, entry in manifest["defects"].items():
         assert entry["count"] > 0, kind
 
 
+@pytest.mark.slow
 def test_defect_counts_match_disk(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     data = {s: load(root, s) for s in LANDING_SOURCES}
@@ -297,6 +303,7 @@ def test_defect_counts_match_disk(messy: tuple[Path, dict]) -> None:
         assert found[kind] == _by_source(manifest, kind), kind
 
 
+@pytest.mark.slow
 def test_manifest_keys_point_at_rows(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     orders = load(root, "orders")
@@ -306,6 +313,7 @@ def test_manifest_keys_point_at_rows(messy: tuple[Path, dict]) -> None:
     assert orphans <= set(orders["order_id"]) and not orphans & set(load(root, "order_items")["order_id"])
 
 
+@pytest.mark.slow
 def test_unparseable_rows_rejected_by_duckdb(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     truth = pd.read_csv(root / "_truth" / "defects.csv", dtype=str, keep_default_na=False)
@@ -325,6 +333,7 @@ def test_unparseable_rows_rejected_by_duckdb(messy: tuple[Path, dict]) -> None:
         assert parsed + len(lines) == manifest["files"][source][day][name]
 
 
+@pytest.mark.slow
 def test_no_defects_means_none(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     assert manifest["totals"]["defects"] == {"repairable": 0, "quarantine": 0}
@@ -372,6 +381,7 @@ def _features(root: Path) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_groups_are_recoverable_by_clustering(clean: tuple[Path, dict]) -> None:
     sklearn = pytest.importorskip("sklearn")
     from sklearn.cluster import KMeans
@@ -394,6 +404,7 @@ def test_groups_are_recoverable_by_clustering(clean: tuple[Path, dict]) -> None:
     assert adjusted_rand_score(x["group_id"], labels) >= 0.8
 
 
+@pytest.mark.slow
 def test_identity_stitching_has_work(clean: tuple[Path, dict]) -> None:
     web = load(clean[0], "web_events")
     both = web.dropna(subset=["customer_id", "anonymous_id"])
@@ -403,6 +414,7 @@ def test_identity_stitching_has_work(clean: tuple[Path, dict]) -> None:
     assert web["event_type"].value_counts().index.isin(ENUMS["web_events"][1]).all()
 
 
+@pytest.mark.slow
 def test_sales_seasonality_and_closed_christmas(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     orders = load(root, "orders")
@@ -415,6 +427,7 @@ def test_sales_seasonality_and_closed_christmas(clean: tuple[Path, dict]) -> Non
     assert s[pd.Timestamp("2024-11-29")] > 1.8 * s["2024-11-15":"2024-11-22"].mean()  # Black Friday
 
 
+@pytest.mark.slow
 def test_recommendation_signal_repeat_and_taste(clean: tuple[Path, dict]) -> None:
     root, _ = clean
     orders = load(root, "orders")
@@ -430,6 +443,7 @@ def test_recommendation_signal_repeat_and_taste(clean: tuple[Path, dict]) -> Non
     assert top_share[buyers].mean() > 0.45  # taste concentrates on few of the 12 categories
 
 
+@pytest.mark.slow
 def test_review_text_follows_rating(clean: tuple[Path, dict]) -> None:
     root, _ = clean
     reviews = load(root, "reviews")
@@ -459,6 +473,7 @@ def test_review_text_follows_rating(clean: tuple[Path, dict]) -> None:
     assert len(tickets) > 0 and tickets["subject"].notna().all()
 
 
+@pytest.mark.slow
 def test_csv_with_newlines_round_trips_through_duckdb(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     checked = 0
@@ -522,6 +537,7 @@ def test_default_output_unchanged(tmp_path: Path) -> None:
     assert _content_digest(tmp_path) == GOLDEN_DIGEST
 
 
+@pytest.mark.slow
 def test_activity_scales_orders_and_browsing(tmp_path: Path) -> None:
     full = generate(tmp_path / "full", START, days=40, customers=800, seed=9)
     low = generate(tmp_path / "low", START, days=40, customers=800, seed=9, activity=0.25)

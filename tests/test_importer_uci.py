@@ -19,6 +19,9 @@ from cx.contract import LANDING_SOURCES
 from cx.importers import uci
 from cx.ingest import discover, ingest_range
 
+# Reads and imports real UCI days: seconds, not a unit (make test, not make test-fast).
+pytestmark = pytest.mark.slow
+
 SRC = uci.DEFAULT_SRC.resolve()
 START, END = date(2010, 12, 1), date(2010, 12, 5)
 DAYS = ("2010-12-01", "2010-12-02", "2010-12-03", "2010-12-05")  # no trading on Saturdays
