@@ -789,3 +789,25 @@ def test_doc_has_the_deployment_steps():
         assert snippet in text, f"docs/deploy-docker.md lacks {snippet!r}"
     for name in SECRETS:
         assert f"`{name}`" in text, f"the guide does not explain {name}"
+
+
+def _requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[=<>~!\[; ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_the_image_ships_the_runtime_only_and_every_requirement_is_pinned():
+    """requirements.txt is what the image installs; tests and linters live in
+    requirements-dev.txt (on top of it), and constraints.txt pins both."""
+    runtime, dev = _requirement_names(REQUIREMENTS), _requirement_names(ROOT / "requirements-dev.txt")
+    assert not runtime & {"pytest", "playwright", "ruff", "sqlfluff", "pre-commit"}, runtime
+    assert {"pytest", "playwright", "ruff", "sqlfluff", "sqlfluff-templater-dbt"} <= dev
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    pinned = {name.lower().replace("_", "-") for name in _requirement_names(CONSTRAINTS)}
+    assert {name.replace("_", "-") for name in runtime | dev} <= pinned
+    instructions = [line for line in DOCKERFILE.read_text().splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in instructions if "requirements-dev" in line]
