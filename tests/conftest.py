@@ -28,7 +28,6 @@ os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 # and drop it here. Slow tests of otherwise fast modules are listed by name (those
 # over ~2 s on a busy 2-core machine); a name no test has any more is reported.
 _MODULE_TIERS: dict[str, tuple[str, ...]] = {
-    "test_alerts.py": ("airflow",),
     "test_backfill.py": ("airflow", "dbt"),
     "test_dag_integrity.py": ("airflow", "dbt"),
     "test_run_airflow.py": ("airflow", "dbt"),

@@ -12,6 +12,9 @@ import pytest
 
 from cx import alerts
 
+# Alerts go through Airflow connections and hooks (make test, not make test-fast).
+pytestmark = pytest.mark.airflow
+
 PII_ERROR = (
     "ValueError: customer jane.doe+vip@example.co.uk (phone +44 20 7946 0958, card 4111 1111 1111 1111) "
     "failed on 2024-03-10T00:00:00+00:00\nTraceback line 2 with row data: Jane Doe, 12 High Street"
