@@ -37,9 +37,11 @@ RUN mkdir -p /opt/cx/data/warehouse /opt/cx/data/artifacts /opt/cx/landing \
  && chmod -R g+rwX /opt/cx
 USER airflow
 
-# Dependencies first (cached layer while only code changes). Airflow is pinned to the
-# image's own version (AIRFLOW_VERSION is set by the base image) and everything else
-# to the project's lock, so pip never up- or downgrades Airflow underneath the image.
+# Dependencies first (cached layer while only code changes): the runtime only,
+# requirements.txt (tests and linters are in requirements-dev.txt, not in the image).
+# Airflow is pinned to the image's own version (AIRFLOW_VERSION is set by the base
+# image) and everything else to the project's lock, so pip never up- or downgrades
+# Airflow underneath the image.
 # The compose deployment needs the image's Celery, Postgres and FAB providers: the build
 # fails here (not at run time) if the lock left them unimportable or inconsistent.
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/
@@ -61,8 +63,9 @@ RUN pip install --no-deps -e /opt/airflow \
 
 # The DAG renders its dbt tasks from dbt_project/target/manifest.json, so the image must
 # ship one. `dbt parse` does not open the warehouse; dbt deps runs only if the project
-# declares packages.
+# declares packages. The profile's values come from cx.config (python -m cx.config --dbt-env).
 RUN cd /opt/airflow/dbt_project \
+ && export $(python -m cx.config --dbt-env) \
  && if [ -f packages.yml ] || [ -f dependencies.yml ]; then dbt deps --project-dir . --profiles-dir .; fi \
  && dbt parse --project-dir . --profiles-dir . \
  && test -s target/manifest.json \

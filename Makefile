@@ -1,6 +1,8 @@
 # cx-personalization: the commands users rely on.
 #   make demo                      everything, on generated data
 #   make test                      the whole test suite
+#   make test-fast                 the unit tests only (no Airflow, no dbt process; under 90 s)
+#   make lint                      ruff (lint + format check) and sqlfluff on the dbt project
 #   make run FROM=... TO=...       the pipeline over a range, on $CX_LANDING_DIR into $CX_WAREHOUSE
 #   make airflow                   the Airflow UI (prints its URL and the admin password file)
 #   make test-acceptance           UCI and foreign-shop landing zones through make run
@@ -40,16 +42,18 @@ DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
 
-.PHONY: help install airflow-init demo generate run run-args summary test test-acceptance test-backfill docs airflow clean
+.PHONY: help install airflow-init demo generate run run-args summary test test-fast lint test-acceptance test-backfill docs airflow clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# The development environment: the runtime (requirements.txt, what the image ships)
+# plus tests and linters (requirements-dev.txt), all pinned by constraints.txt.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON_BOOT) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BOOT) not found; set PYTHON_BOOT=...)"; exit 1; }
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -101,6 +105,21 @@ summary: install
 
 test: airflow-init
 	$(PY) -m pytest -q --ignore=tests/acceptance
+
+# Pure units: no Airflow, no dbt process, no generated warehouse (markers in pyproject.toml).
+test-fast: install
+	$(PY) -m pytest -q --ignore=tests/acceptance -m "not e2e and not airflow and not dbt and not slow"
+
+# ruff (lint, then format as a check) and sqlfluff on the dbt project. sqlfluff's dbt
+# templater compiles the models against a scratch warehouse and target directory, so
+# it never touches the pipeline's warehouse or the manifest the DAG renders from.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	env $$($(PY) -m cx.config --dbt-env) CX_WAREHOUSE="$$scratch/lint.duckdb" \
+		DBT_TARGET_PATH="$$scratch/target" DBT_LOG_PATH="$$scratch/logs" \
+		$(VENV)/bin/sqlfluff lint dbt_project --disable-progress-bar
 
 # Real data through the real `make run` path: UCI days and foreign-shop landing zones (~6 min).
 test-acceptance: airflow-init

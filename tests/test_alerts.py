@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
 import pytest
 
 from cx import alerts
+
+# Alerts go through Airflow connections and hooks (make test, not make test-fast).
+pytestmark = pytest.mark.airflow
 
 PII_ERROR = (
     "ValueError: customer jane.doe+vip@example.co.uk (phone +44 20 7946 0958, card 4111 1111 1111 1111) "
@@ -19,13 +22,18 @@ PII_ERROR = (
 
 
 def _context(exc: BaseException | None = None) -> dict:
-    ti = SimpleNamespace(dag_id="cx_daily", task_id="models.segmentation", run_id="backfill__2024-03-11T00:00:00+00:00",
-                         try_number=3, log_url="http://localhost:8080/dags/cx_daily/runs/x/tasks/models.segmentation")
+    ti = SimpleNamespace(
+        dag_id="cx_daily",
+        task_id="models.segmentation",
+        run_id="backfill__2024-03-11T00:00:00+00:00",
+        try_number=3,
+        log_url="http://localhost:8080/dags/cx_daily/runs/x/tasks/models.segmentation",
+    )
     return {
         "task_instance": ti,
         "ti": ti,
         "run_id": ti.run_id,
-        "logical_date": datetime(2024, 3, 10, tzinfo=timezone.utc),
+        "logical_date": datetime(2024, 3, 10, tzinfo=UTC),
         "exception": exc if exc is not None else ValueError(PII_ERROR),
     }
 
@@ -73,11 +81,17 @@ def test_log_failure_line_is_scrubbed(caplog):
 
 
 def test_freshness_payload_and_line():
-    payload = alerts.freshness_payload("cx_daily", "scheduled__x", "2024-03-10", [
-        {"source": "products", "last_delivery": "2024-03-06", "days_silent": 4, "sla_days": 2, "extra": "dropped"},
-    ])
-    assert payload["stale_sources"] == [{"source": "products", "last_delivery": "2024-03-06", "days_silent": 4,
-                                         "sla_days": 2}]
+    payload = alerts.freshness_payload(
+        "cx_daily",
+        "scheduled__x",
+        "2024-03-10",
+        [
+            {"source": "products", "last_delivery": "2024-03-06", "days_silent": 4, "sla_days": 2, "extra": "dropped"},
+        ],
+    )
+    assert payload["stale_sources"] == [
+        {"source": "products", "last_delivery": "2024-03-06", "days_silent": 4, "sla_days": 2}
+    ]
     assert alerts.summary_line(payload) == "[cx] cx_daily 2024-03-10: stale sources: products (4d > 2d)"
 
 
@@ -116,7 +130,7 @@ class _Capture(BaseHTTPRequestHandler):
     received: list[tuple[str, dict, dict]] = []
     status = 200
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append((self.path, dict(self.headers), body))
         self.send_response(type(self).status)
@@ -153,10 +167,18 @@ def test_webhook_receives_json(server, monkeypatch):
 def test_explicit_connection_and_json_form(server, monkeypatch):
     port = server.server_port
     monkeypatch.delenv("CX_ALERT_CONN_ID", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_CX_JSON", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
-        "extra": {"endpoint": "/relay", "headers": {"X-Team": "cx"}},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CX_JSON",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": port,
+                "schema": "http",
+                "extra": {"endpoint": "/relay", "headers": {"X-Team": "cx"}},
+            }
+        ),
+    )
     assert alerts.deliver({"event": "task_failed", "dag_id": "d", "task_id": "t"}, "cx_json") is True
     ((path, headers, _),) = _Capture.received
     assert path == "/relay" and headers["X-Team"] == "cx"
@@ -186,15 +208,25 @@ def test_email_and_slack_need_their_setup(monkeypatch, caplog):
         assert sent_to_slack is False and "apache-airflow-providers-slack" in messages
 
 
-@pytest.mark.parametrize(("conn", "url"), [
-    (dict(conn_type="http", host="hooks.example.com", schema="services/T0/B0"), "http://hooks.example.com/services/T0/B0"),
-    (dict(conn_type="https", host="hooks.example.com", port=8443, schema="x"), "https://hooks.example.com:8443/x"),
-    (dict(conn_type="http", host="hooks.example.com", schema="https", extra={"endpoint": "api/alert"}),
-     "https://hooks.example.com/api/alert"),
-    (dict(conn_type="http", host="https://relay.example.com/base", schema=""), "https://relay.example.com/base"),
-    (dict(conn_type="http", host="ignored", extra={"url": "https://exact.example.com/hook?k=1"}),
-     "https://exact.example.com/hook?k=1"),
-])
+@pytest.mark.parametrize(
+    ("conn", "url"),
+    [
+        (
+            dict(conn_type="http", host="hooks.example.com", schema="services/T0/B0"),
+            "http://hooks.example.com/services/T0/B0",
+        ),
+        (dict(conn_type="https", host="hooks.example.com", port=8443, schema="x"), "https://hooks.example.com:8443/x"),
+        (
+            dict(conn_type="http", host="hooks.example.com", schema="https", extra={"endpoint": "api/alert"}),
+            "https://hooks.example.com/api/alert",
+        ),
+        (dict(conn_type="http", host="https://relay.example.com/base", schema=""), "https://relay.example.com/base"),
+        (
+            dict(conn_type="http", host="ignored", extra={"url": "https://exact.example.com/hook?k=1"}),
+            "https://exact.example.com/hook?k=1",
+        ),
+    ],
+)
 def test_webhook_url(conn, url):
     fields = {"conn_id": "c", "port": None, "schema": None, **conn}
     fake = SimpleNamespace(extra_dejson=fields.pop("extra", {}), **fields)

@@ -48,7 +48,11 @@ def test_bulk_then_daily_then_rerun(pipeline_env):
         counts = {
             t: con.execute(
                 f"select count(*) from main.{t}"
-                + (" where as_of_date = ?" if t not in ("dim_customers", "dim_products", "fct_orders", "quarantine") else ""),
+                + (
+                    " where as_of_date = ?"
+                    if t not in ("dim_customers", "dim_products", "fct_orders", "quarantine")
+                    else ""
+                ),
                 [LAST] if t not in ("dim_customers", "dim_products", "fct_orders", "quarantine") else [],
             ).fetchone()[0]
             for t in PUBLISHED_TABLES

@@ -24,9 +24,9 @@ def _by_source(results):
 
 def test_statuses_and_days_silent():
     landed = {
-        "orders": _days(0, 1, 2),          # delivered today
-        "customers": _days(2, 5),           # silent 2 days: exactly the SLA, still fresh
-        "products": _days(3, 9),            # silent 3 days > SLA 2
+        "orders": _days(0, 1, 2),  # delivered today
+        "customers": _days(2, 5),  # silent 2 days: exactly the SLA, still fresh
+        "products": _days(3, 9),  # silent 3 days > SLA 2
         "reviews": [D + timedelta(days=1)],  # only a later day: not delivered yet as of D
     }
     results = _by_source(evaluate(landed, D, lambda s: 2, ["orders", "customers", "products", "reviews", "web_events"]))
@@ -118,7 +118,8 @@ def _rows(day: date):
     with connect() as con:
         return con.execute(
             "select source, status, last_delivery, days_silent, sla_days from main.source_freshness "
-            "where as_of_date = ? order by source", [day]
+            "where as_of_date = ? order by source",
+            [day],
         ).fetchall()
 
 
@@ -157,7 +158,7 @@ def test_check_freshness_can_fail_the_run_after_recording(landing_env, monkeypat
 class _Capture(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(204)

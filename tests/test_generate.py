@@ -27,10 +27,19 @@ from cx.generate.defects import KINDS, NULLABLE, PRICE_COLUMN, TS_COLUMN
 START = date(2024, 11, 1)
 CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
-ENUMS = {"orders": ("status", {"placed", "shipped", "delivered", "cancelled", "returned"}),
-         "web_events": ("event_type", {"page_view", "product_view", "search", "add_to_cart", "purchase"})}
-KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
-        "web_events": "event_id", "reviews": "review_id", "support_tickets": "ticket_id"}
+ENUMS = {
+    "orders": ("status", {"placed", "shipped", "delivered", "cancelled", "returned"}),
+    "web_events": ("event_type", {"page_view", "product_view", "search", "add_to_cart", "purchase"}),
+}
+KEYS = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_items": "order_id",
+    "web_events": "event_id",
+    "reviews": "review_id",
+    "support_tickets": "ticket_id",
+}
 
 
 # ---------------------------------------------------------------- reading back
@@ -48,7 +57,7 @@ def _read_text_rows(path: Path) -> tuple[list[str], list[dict[str, str | None]],
                     bad += 1
                     continue
                 # CSV cannot tell null from empty: an empty field is null.
-                rows.append({n: (v if v != "" else None) for n, v in zip(names, rec)})
+                rows.append({n: (v if v != "" else None) for n, v in zip(names, rec, strict=False)})
         return names, rows, bad
     rows, bad, names = [], 0, []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -95,8 +104,11 @@ def files_of(root: Path, source: str) -> list[Path]:
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------- fixtures
@@ -119,16 +131,36 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 # ---------------------------------------------------------------- determinism, layout, manifest
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate(a, START, days=8, customers=150, seed=11, defect_scale=5.0)
-    assert main(["--out", str(b), "--start", START.isoformat(), "--days", "8", "--customers", "150",
-                 "--seed", "11", "--defect-scale", "5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(b),
+                "--start",
+                START.isoformat(),
+                "--days",
+                "8",
+                "--customers",
+                "150",
+                "--seed",
+                "11",
+                "--defect-scale",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     generate(c, START, days=8, customers=150, seed=12, defect_scale=5.0)
     assert digest(a) == digest(b)
     assert digest(a) != digest(c)
 
 
+@pytest.mark.slow
 def test_layout_matches_contract(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     for entry in root.iterdir():
@@ -148,6 +180,7 @@ def test_layout_matches_contract(messy: tuple[Path, dict]) -> None:
     assert listed == sum(len(files_of(root, s)) for s in LANDING_SOURCES) == manifest["totals"]["files"]
 
 
+@pytest.mark.slow
 def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, dict]) -> None:
     root, _ = messy
     raw_headers: set[str] = set()
@@ -159,8 +192,11 @@ def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, d
             elif path.suffix == ".csv":
                 names = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
             else:
-                names = list(json.loads(next(line for line in path.read_text(encoding="utf-8").splitlines()
-                                             if _is_json(line))).keys())
+                names = list(
+                    json.loads(
+                        next(line for line in path.read_text(encoding="utf-8").splitlines() if _is_json(line))
+                    ).keys()
+                )
             raw_headers.update(names)
             norm = {n.strip().lower() for n in names}
             assert set(spec.required) <= norm, (path, names)
@@ -169,6 +205,7 @@ def test_required_columns_in_every_file_and_header_variants(messy: tuple[Path, d
     assert extra > 0
 
 
+@pytest.mark.slow
 def test_manifest_rows_match_files(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     for source in LANDING_SOURCES:
@@ -190,12 +227,14 @@ def _by_source(manifest: dict, kind: str) -> dict[str, int]:
     return manifest["defects"][kind]["by_source"]
 
 
+@pytest.mark.slow
 def test_defects_are_present(messy: tuple[Path, dict]) -> None:
     _, manifest = messy
     for kind, entry in manifest["defects"].items():
         assert entry["count"] > 0, kind
 
 
+@pytest.mark.slow
 def test_defect_counts_match_disk(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     data = {s: load(root, s) for s in LANDING_SOURCES}
@@ -255,11 +294,16 @@ def test_defect_counts_match_disk(messy: tuple[Path, dict]) -> None:
     orders = body["orders"]
     put("orphan_key", "orders", int((orders["customer_id"].notna() & ~orders["customer_id"].isin(customer_ids)).sum()))
     items = body["order_items"]
-    put("orphan_key", "order_items", int((items["order_id"].notna() & ~items["order_id"].isin(set(orders["order_id"].dropna()))).sum()))
+    put(
+        "orphan_key",
+        "order_items",
+        int((items["order_id"].notna() & ~items["order_id"].isin(set(orders["order_id"].dropna()))).sum()),
+    )
     for kind in KINDS:
         assert found[kind] == _by_source(manifest, kind), kind
 
 
+@pytest.mark.slow
 def test_manifest_keys_point_at_rows(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     orders = load(root, "orders")
@@ -269,6 +313,7 @@ def test_manifest_keys_point_at_rows(messy: tuple[Path, dict]) -> None:
     assert orphans <= set(orders["order_id"]) and not orphans & set(load(root, "order_items")["order_id"])
 
 
+@pytest.mark.slow
 def test_unparseable_rows_rejected_by_duckdb(messy: tuple[Path, dict]) -> None:
     root, manifest = messy
     truth = pd.read_csv(root / "_truth" / "defects.csv", dtype=str, keep_default_na=False)
@@ -278,14 +323,17 @@ def test_unparseable_rows_rejected_by_duckdb(messy: tuple[Path, dict]) -> None:
     for (source, day, name), group in bad.groupby(["source", "date", "file"]):
         path = root / source / day / name
         con.execute("drop table if exists rej; drop table if exists scan")
-        con.execute(f"create or replace temp table t as select * from read_csv('{path}', all_varchar=true, "
-                    "header=true, strict_mode=true, store_rejects=true, rejects_table='rej', rejects_scan='scan')")
+        con.execute(
+            f"create or replace temp table t as select * from read_csv('{path}', all_varchar=true, "
+            "header=true, strict_mode=true, store_rejects=true, rejects_table='rej', rejects_scan='scan')"
+        )
         lines = sorted({int(r[0]) for r in con.execute("select line from rej").fetchall()})
         assert lines == sorted(int(x) for x in group["line"]), path
         parsed = con.execute("select count(*) from t").fetchone()[0]
         assert parsed + len(lines) == manifest["files"][source][day][name]
 
 
+@pytest.mark.slow
 def test_no_defects_means_none(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     assert manifest["totals"]["defects"] == {"repairable": 0, "quarantine": 0}
@@ -313,8 +361,7 @@ def _features(root: Path) -> pd.DataFrame:
     web = load(root, "web_events")
     end = orders["ts"].max()
     bought = items[items["q"] > 0].groupby("customer_id")
-    f = pd.DataFrame({"monetary": bought["amount"].sum(),
-                      "basket": bought.size() / bought["order_id"].nunique()})
+    f = pd.DataFrame({"monetary": bought["amount"].sum(), "basket": bought.size() / bought["order_id"].nunique()})
     per = orders.groupby("customer_id")
     f["frequency"] = per.size()
     f["recency"] = (end - per["ts"].max()).dt.days
@@ -329,10 +376,12 @@ def _features(root: Path) -> pd.DataFrame:
     f2["abandon"] = (1 - buys.reindex(carts.index).fillna(0) / carts).clip(lower=0)
     truth = pd.read_csv(root / "_truth" / "customer_groups.csv").set_index("customer_id")
     x = truth.join(f).join(f2)
-    return x.fillna({"frequency": 0, "monetary": 0, "recency": 120, "basket": 0, "returns": 0,
-                     "sessions": 0, "abandon": 0})
+    return x.fillna(
+        {"frequency": 0, "monetary": 0, "recency": 120, "basket": 0, "returns": 0, "sessions": 0, "abandon": 0}
+    )
 
 
+@pytest.mark.slow
 def test_groups_are_recoverable_by_clustering(clean: tuple[Path, dict]) -> None:
     sklearn = pytest.importorskip("sklearn")
     from sklearn.cluster import KMeans
@@ -355,6 +404,7 @@ def test_groups_are_recoverable_by_clustering(clean: tuple[Path, dict]) -> None:
     assert adjusted_rand_score(x["group_id"], labels) >= 0.8
 
 
+@pytest.mark.slow
 def test_identity_stitching_has_work(clean: tuple[Path, dict]) -> None:
     web = load(clean[0], "web_events")
     both = web.dropna(subset=["customer_id", "anonymous_id"])
@@ -364,6 +414,7 @@ def test_identity_stitching_has_work(clean: tuple[Path, dict]) -> None:
     assert web["event_type"].value_counts().index.isin(ENUMS["web_events"][1]).all()
 
 
+@pytest.mark.slow
 def test_sales_seasonality_and_closed_christmas(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     orders = load(root, "orders")
@@ -376,6 +427,7 @@ def test_sales_seasonality_and_closed_christmas(clean: tuple[Path, dict]) -> Non
     assert s[pd.Timestamp("2024-11-29")] > 1.8 * s["2024-11-15":"2024-11-22"].mean()  # Black Friday
 
 
+@pytest.mark.slow
 def test_recommendation_signal_repeat_and_taste(clean: tuple[Path, dict]) -> None:
     root, _ = clean
     orders = load(root, "orders")
@@ -391,6 +443,7 @@ def test_recommendation_signal_repeat_and_taste(clean: tuple[Path, dict]) -> Non
     assert top_share[buyers].mean() > 0.45  # taste concentrates on few of the 12 categories
 
 
+@pytest.mark.slow
 def test_review_text_follows_rating(clean: tuple[Path, dict]) -> None:
     root, _ = clean
     reviews = load(root, "reviews")
@@ -420,6 +473,7 @@ def test_review_text_follows_rating(clean: tuple[Path, dict]) -> None:
     assert len(tickets) > 0 and tickets["subject"].notna().all()
 
 
+@pytest.mark.slow
 def test_csv_with_newlines_round_trips_through_duckdb(clean: tuple[Path, dict]) -> None:
     root, manifest = clean
     checked = 0
@@ -430,8 +484,9 @@ def test_csv_with_newlines_round_trips_through_duckdb(clean: tuple[Path, dict]) 
         df = rel.df()
         assert len(df) == manifest["files"]["reviews"][path.parent.name][path.name]
         mine, _ = read_file(path)
-        assert list(df.iloc[:, list(c.strip().lower() for c in df.columns).index("body")].fillna("")) == \
-            list(mine["body"].fillna(""))
+        assert list(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].fillna("")) == list(
+            mine["body"].fillna("")
+        )
         checked += int(df.iloc[:, [c.strip().lower() for c in df.columns].index("body")].str.contains("\n").any())
     assert checked > 0
 
@@ -460,8 +515,11 @@ def _content_digest(root: Path) -> str:
             continue
         h.update(str(p.relative_to(root)).encode())
         if p.suffix == ".parquet":
-            h.update(json.dumps(pd.read_parquet(p).astype(object).where(lambda d: d.notna(), None)
-                                .to_dict("split"), sort_keys=True).encode())
+            h.update(
+                json.dumps(
+                    pd.read_parquet(p).astype(object).where(lambda d: d.notna(), None).to_dict("split"), sort_keys=True
+                ).encode()
+            )
         else:
             h.update(p.read_bytes())
     return h.hexdigest()
@@ -479,6 +537,7 @@ def test_default_output_unchanged(tmp_path: Path) -> None:
     assert _content_digest(tmp_path) == GOLDEN_DIGEST
 
 
+@pytest.mark.slow
 def test_activity_scales_orders_and_browsing(tmp_path: Path) -> None:
     full = generate(tmp_path / "full", START, days=40, customers=800, seed=9)
     low = generate(tmp_path / "low", START, days=40, customers=800, seed=9, activity=0.25)
@@ -491,8 +550,21 @@ def test_activity_scales_orders_and_browsing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="activity"):
         generate(tmp_path / "bad", START, days=2, customers=10, activity=0.0)
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "cli"), "--start", START.isoformat(), "--days", "2", "--customers", "10",
-              "--activity", "-1", "--quiet"])
+        main(
+            [
+                "--out",
+                str(tmp_path / "cli"),
+                "--start",
+                START.isoformat(),
+                "--days",
+                "2",
+                "--customers",
+                "10",
+                "--activity",
+                "-1",
+                "--quiet",
+            ]
+        )
 
 
 def test_fast_writers_match_reference_encoders() -> None:
@@ -505,9 +577,16 @@ def test_fast_writers_match_reference_encoders() -> None:
     assert date_objects(days).tolist() == dates(days).tolist()
     assert ts_objects(np.zeros(0, dtype=np.int64)).tolist() == []
     names = ["id", " Padded ", "text", "50%"]
-    values = (["a", "b", "c"], [None, "x", ""], ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
-              ["1", None, "%s"])
+    values = (
+        ["a", "b", "c"],
+        [None, "x", ""],
+        ['quote " and \\ backslash', "Müller\nnew line", "tab\t€"],
+        ["1", None, "%s"],
+    )
     columns = [np.array(v, dtype=object) for v in values]
-    expected = [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+    expected = [
+        json.dumps(dict(zip(names, row, strict=False)), ensure_ascii=False)
+        for row in zip(*(c.tolist() for c in columns), strict=False)
+    ]
     assert _json_lines(names, columns) == expected
     assert _json_lines(["a", "a"], [np.array(["1"], dtype=object), np.array(["2"], dtype=object)]) == ['{"a": "2"}']

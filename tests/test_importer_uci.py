@@ -19,6 +19,9 @@ from cx.contract import LANDING_SOURCES
 from cx.importers import uci
 from cx.ingest import discover, ingest_range
 
+# Reads and imports real UCI days: seconds, not a unit (make test, not make test-fast).
+pytestmark = pytest.mark.slow
+
 SRC = uci.DEFAULT_SRC.resolve()
 START, END = date(2010, 12, 1), date(2010, 12, 5)
 DAYS = ("2010-12-01", "2010-12-02", "2010-12-03", "2010-12-05")  # no trading on Saturdays
@@ -29,8 +32,11 @@ SOURCES = ("customers", "products", "orders", "order_items")
 def _uci_data_present() -> None:
     # Absent data is a failure, not a skip: CI has ../shared/data beside the clone.
     if not SRC.is_dir():
-        pytest.fail(f"UCI by-day data not found at {SRC}: put ../shared/data beside the clone "
-                    "(see ../shared/data/README.md) or set CX_UCI_DIR to the by-day folder", pytrace=False)
+        pytest.fail(
+            f"UCI by-day data not found at {SRC}: put ../shared/data beside the clone "
+            "(see ../shared/data/README.md) or set CX_UCI_DIR to the by-day folder",
+            pytrace=False,
+        )
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -97,10 +103,15 @@ def test_order_items_are_the_source_lines(landing: tuple[Path, dict], source: pd
     assert len(items) == len(source) == summary["rows"]["order_items"] == summary["source_lines"]
     assert list(items.columns) == ["order_id", "product_id", "quantity", "unit_price", "day"]
     # Same lines in the same order, values as written (StockCode trimmed and upper-cased).
-    expected = pd.DataFrame({
-        "order_id": source["InvoiceNo"], "product_id": source["StockCode"].str.strip().str.upper(),
-        "quantity": source["Quantity"], "unit_price": source["UnitPrice"], "day": source["day"],
-    })
+    expected = pd.DataFrame(
+        {
+            "order_id": source["InvoiceNo"],
+            "product_id": source["StockCode"].str.strip().str.upper(),
+            "quantity": source["Quantity"],
+            "unit_price": source["UnitPrice"],
+            "day": source["day"],
+        }
+    )
     pd.testing.assert_frame_equal(items, expected)
     # Exact duplicate lines are kept for the pipeline to remove and count.
     assert source.duplicated().sum() > 0
@@ -129,16 +140,17 @@ def test_orders_one_per_invoice_with_status(landing: tuple[Path, dict], source: 
     assert (by_id["day"] == first.loc[by_id.index, "day"]).all()
 
 
-def test_customer_ids_lose_float_suffix_and_guests_stay_empty(
-        landing: tuple[Path, dict], source: pd.DataFrame) -> None:
+def test_customer_ids_lose_float_suffix_and_guests_stay_empty(landing: tuple[Path, dict], source: pd.DataFrame) -> None:
     out, summary = landing
     orders = _read(out, "orders").set_index("order_id")
     first = source.drop_duplicates("InvoiceNo").set_index("InvoiceNo").loc[orders.index]
 
     assert first["CustomerID"].str.endswith(".0").any()
     identified = first["CustomerID"] != ""
-    assert (orders.loc[identified.to_numpy(), "customer_id"]
-            == first.loc[identified, "CustomerID"].str.removesuffix(".0").to_numpy()).all()
+    assert (
+        orders.loc[identified.to_numpy(), "customer_id"]
+        == first.loc[identified, "CustomerID"].str.removesuffix(".0").to_numpy()
+    ).all()
     assert orders["customer_id"].str.fullmatch(r"\d*").all()
 
     guests = orders["customer_id"] == ""
@@ -154,7 +166,7 @@ def test_customer_ids_lose_float_suffix_and_guests_stay_empty(
     assert summary["customers"] == len(customers)
     # Each customer is delivered on the day it is first seen, with that line's Country.
     seen = source[source["CustomerID"] != ""].drop_duplicates("CustomerID")
-    expected = dict(zip(seen["CustomerID"].str[:-2], zip(seen["day"], seen["Country"])))
+    expected = dict(zip(seen["CustomerID"].str[:-2], zip(seen["day"], seen["Country"], strict=True), strict=True))
     assert {r.customer_id: (r.day, r.country) for r in customers.itertuples()} == expected
 
 
@@ -176,13 +188,13 @@ def test_products_first_seen_and_on_description_change(landing: tuple[Path, dict
     assert redelivered, "expected description changes within the first days"
     for code, g in redelivered.items():
         names = g["name"].tolist()
-        assert all(b != "" and b != a for a, b in zip(names, names[1:])), (code, names)
+        assert all(b != "" and b != a for a, b in zip(names, names[1:], strict=False)), (code, names)
     hand_warmer = by_code["22632"]
     assert hand_warmer["day"].tolist()[:2] == ["2010-12-01", "2010-12-02"]
     assert hand_warmer["name"].tolist()[:2] == ["HAND WARMER RED RETROSPOT", "HAND WARMER RED POLKA DOT"]
 
     # A day that only repeats the last delivered description delivers nothing.
-    delivered = dict(zip(zip(products["product_id"], products["day"]), products["name"]))
+    delivered = dict(zip(zip(products["product_id"], products["day"], strict=True), products["name"], strict=True))
     day_names = lines[lines["Description"] != ""].groupby(["product_id", "day"])["Description"].agg(frozenset)
     last_name: dict[str, str] = {}
     for (code, day), names in day_names.sort_index().items():

@@ -28,12 +28,18 @@ def con():
 
 
 def test_latin1_semicolon_file_is_read_not_rejected(tmp_path: Path, con) -> None:
-    _write(tmp_path, "customers", "crm.csv",
-           "Customer_ID;EMAIL;first_name;Country;updated_at\nc1;a@x.de;Jürgen;DE;2024-01-01\n"
-           "c2;b@x.fr;Renée;FR;2024-01-01\n".encode("latin-1"))
+    _write(
+        tmp_path,
+        "customers",
+        "crm.csv",
+        "Customer_ID;EMAIL;first_name;Country;updated_at\nc1;a@x.de;Jürgen;DE;2024-01-01\n"
+        "c2;b@x.fr;Renée;FR;2024-01-01\n".encode("latin-1"),
+    )
     summary = ingest_range(con, tmp_path, DAY, DAY, ("customers",))
     assert summary["customers"] == {"files": 1, "rows": 2, "rejected": 0, "unreadable": 0, "ignored": 0}
-    rows = con.execute("select customer_id, first_name, email, city, _line from landing.customers order by 1").fetchall()
+    rows = con.execute(
+        "select customer_id, first_name, email, city, _line from landing.customers order by 1"
+    ).fetchall()
     assert rows == [("c1", "Jürgen", "a@x.de", None, 2), ("c2", "Renée", "b@x.fr", None, 3)]
 
 
@@ -44,15 +50,21 @@ def test_utf16_file_with_byte_order_mark(tmp_path: Path, con) -> None:
 
 
 def test_damaged_rows_and_files_are_rejected_with_reasons(tmp_path: Path, con) -> None:
-    _write(tmp_path, "orders", "orders.csv",
-           b"order_id,customer_id,ordered_at\no1,c1,2024-01-01 10:00\no2,c2,2024-01-01 11:00,extra\n"
-           b"o3,c1,2024-01-01 12:00\n")
+    _write(
+        tmp_path,
+        "orders",
+        "orders.csv",
+        b"order_id,customer_id,ordered_at\no1,c1,2024-01-01 10:00\no2,c2,2024-01-01 11:00,extra\n"
+        b"o3,c1,2024-01-01 12:00\n",
+    )
     _write(tmp_path, "orders", "broken.parquet", b"not parquet at all")
     _write(tmp_path, "reviews", "r.jsonl", b'{"review_id": "r1", "created_at": "2024-01-01"}\nnot json\n')
     summary = ingest_range(con, tmp_path, DAY, DAY, ("orders", "reviews"))
     assert summary["orders"] == {"files": 2, "rows": 2, "rejected": 1, "unreadable": 1, "ignored": 0}
     assert summary["reviews"] == {"files": 1, "rows": 1, "rejected": 1, "unreadable": 0, "ignored": 0}
-    rejects = con.execute("select _file, _line, reason, raw from landing.parse_rejects order by _file, _line").fetchall()
+    rejects = con.execute(
+        "select _file, _line, reason, raw from landing.parse_rejects order by _file, _line"
+    ).fetchall()
     assert [(f, line, reason) for f, line, reason, _ in rejects] == [
         ("orders/2024-01-01/orders.csv", 3, "unparseable: too_many_columns"),
         ("reviews/2024-01-01/r.jsonl", 2, "unparseable: not_a_json_object"),
@@ -60,11 +72,14 @@ def test_damaged_rows_and_files_are_rejected_with_reasons(tmp_path: Path, con) -
     assert rejects[0][3] == "o2,c2,2024-01-01 11:00,extra"
     lines = con.execute("select order_id, _line from landing.orders order by 1").fetchall()
     assert lines == [("o1", 2), ("o3", 4)]  # lineage points at the file's lines
-    deliveries = con.execute("select _file, status, reason, rows_parsed, rows_rejected from landing.deliveries "
-                             "order by _file").fetchall()
-    assert deliveries == [("orders/2024-01-01/broken.parquet", "unreadable", "unreadable_file", 0, 0),
-                          ("orders/2024-01-01/orders.csv", "loaded", None, 2, 1),
-                          ("reviews/2024-01-01/r.jsonl", "loaded", None, 1, 1)]
+    deliveries = con.execute(
+        "select _file, status, reason, rows_parsed, rows_rejected from landing.deliveries order by _file"
+    ).fetchall()
+    assert deliveries == [
+        ("orders/2024-01-01/broken.parquet", "unreadable", "unreadable_file", 0, 0),
+        ("orders/2024-01-01/orders.csv", "loaded", None, 2, 1),
+        ("reviews/2024-01-01/r.jsonl", "loaded", None, 1, 1),
+    ]
 
 
 def test_reingest_replaces_the_day(tmp_path: Path, con) -> None:
@@ -77,14 +92,21 @@ def test_reingest_replaces_the_day(tmp_path: Path, con) -> None:
 
 
 def test_jsonl_keys_by_name_missing_keys_null(tmp_path: Path, con) -> None:
-    _write(tmp_path, "web_events", "e.jsonl",
-           b'{"Event_ID": "e1", "occurred_at": "2024-01-01T10:00:00Z", "event_type": "view", "device": " ios "}\n'
-           b'{"event_id": "e2", "occurred_at": 1704103200, "event_type": "add_to_cart", "extra": {"a": 1}}\n')
+    _write(
+        tmp_path,
+        "web_events",
+        "e.jsonl",
+        b'{"Event_ID": "e1", "occurred_at": "2024-01-01T10:00:00Z", "event_type": "view", "device": " ios "}\n'
+        b'{"event_id": "e2", "occurred_at": 1704103200, "event_type": "add_to_cart", "extra": {"a": 1}}\n',
+    )
     ingest_range(con, tmp_path, DAY, DAY, ("web_events",))
-    rows = con.execute("select event_id, occurred_at, event_type, device, session_id, _line "
-                       "from landing.web_events order by _line").fetchall()
-    assert rows == [("e1", "2024-01-01T10:00:00Z", "view", "ios", None, 1),
-                    ("e2", "1704103200", "add_to_cart", None, None, 2)]
+    rows = con.execute(
+        "select event_id, occurred_at, event_type, device, session_id, _line from landing.web_events order by _line"
+    ).fetchall()
+    assert rows == [
+        ("e1", "2024-01-01T10:00:00Z", "view", "ios", None, 1),
+        ("e2", "1704103200", "add_to_cart", None, None, 2),
+    ]
 
 
 def test_days_parsed_side_by_side_load_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,8 +36,9 @@ def con():
 
 
 def _deliveries(con) -> dict[str, tuple]:
-    rows = con.execute("select _file, status, reason, detail, rows_parsed, rows_rejected, rows_unread "
-                       "from landing.deliveries").fetchall()
+    rows = con.execute(
+        "select _file, status, reason, detail, rows_parsed, rows_rejected, rows_unread from landing.deliveries"
+    ).fetchall()
     return {r[0].rsplit("/", 1)[-1]: r[1:] for r in rows}
 
 
@@ -55,11 +56,20 @@ def test_unreadable_files_do_not_stop_the_day(tmp_path: Path, con) -> None:
     _write(root, "orders", "junk.csv", bytes(range(256)) * 40)
     _write(root, "orders", "empty.csv", b"")
     _write(root, "orders", "header_only.csv", b"order_id,customer_id,ordered_at\r\n")
-    _write(root, "orders", "mixed_breaks.csv",
-           b"order_id,customer_id,ordered_at\r\no2,c1,2024-01-01\r\no3,c2,2024-01-01\no4,c3,2024-01-01\r\n")
+    _write(
+        root,
+        "orders",
+        "mixed_breaks.csv",
+        b"order_id,customer_id,ordered_at\r\no2,c1,2024-01-01\r\no3,c2,2024-01-01\no4,c3,2024-01-01\r\n",
+    )
     _write(root, "orders", "empty.parquet", b"")
-    table = pa.table({"order_id": [f"o{i}" for i in range(100, 400)], "customer_id": ["c1"] * 300,
-                      "ordered_at": ["2024-01-01"] * 300})
+    table = pa.table(
+        {
+            "order_id": [f"o{i}" for i in range(100, 400)],
+            "customer_id": ["c1"] * 300,
+            "ordered_at": ["2024-01-01"] * 300,
+        }
+    )
     data = bytearray(_parquet_bytes(table, tmp_path, compression="snappy"))
     data[4:400] = b"\xff" * 396  # damaged data pages, footer intact
     _write(root, "orders", "corrupt.parquet", bytes(data))
@@ -120,18 +130,23 @@ def test_links_out_of_the_landing_zone_are_listed_never_read(tmp_path: Path, con
 
 def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> None:
     root = tmp_path / "landing"
-    _write(root, "reviews", "r.csv", (
-        'review_id,created_at,title,body\r\n'
-        'r1,2024-01-01,"Nice, really","said ""wow""\r\ntwo lines"\r\n'
-        'r2,2024-01-01,"Broken,oops\r\n'
-        'r3,2024-01-01,plain,text\r\n'
-        'r4,2024-01-01,"multi","a\r\nb\r\nc"\r\n'
-        'r5,2024-01-01,5" screen,fine\r\n'
-        'r6,2024-01-01,last,"never closed\r\n'
-        'r7,2024-01-01,after,all\r\n'
-        'r8,2024-01-01,"carriage\rreturn",quoted\r\n'
-        'r9,2024-01-01,stray\rreturn,unquoted\r\n'
-    ).encode())
+    _write(
+        root,
+        "reviews",
+        "r.csv",
+        (
+            b"review_id,created_at,title,body\r\n"
+            b'r1,2024-01-01,"Nice, really","said ""wow""\r\ntwo lines"\r\n'
+            b'r2,2024-01-01,"Broken,oops\r\n'
+            b"r3,2024-01-01,plain,text\r\n"
+            b'r4,2024-01-01,"multi","a\r\nb\r\nc"\r\n'
+            b'r5,2024-01-01,5" screen,fine\r\n'
+            b'r6,2024-01-01,last,"never closed\r\n'
+            b"r7,2024-01-01,after,all\r\n"
+            b'r8,2024-01-01,"carriage\rreturn",quoted\r\n'
+            b"r9,2024-01-01,stray\rreturn,unquoted\r\n"
+        ),
+    )
     summary = ingest_range(con, root, DAY, DAY, ("reviews",))
     rows = con.execute("select review_id, title, body, _line from landing.reviews order by _line").fetchall()
     assert rows == [
@@ -144,16 +159,22 @@ def test_an_unterminated_quote_rejects_only_its_record(tmp_path: Path, con) -> N
     ]
     rejects = con.execute("select _line, reason, raw from landing.parse_rejects order by _line").fetchall()
     assert [(line, reason) for line, reason, _ in rejects] == [
-        (3, "unparseable: malformed_quote"), (7, "unparseable: malformed_quote"),  # r6's quote closes into r8
-        (10, "unparseable: stray_line_break")]
+        (3, "unparseable: malformed_quote"),
+        (7, "unparseable: malformed_quote"),  # r6's quote closes into r8
+        (10, "unparseable: stray_line_break"),
+    ]
     assert rejects[0][2] == 'r2,2024-01-01,"Broken,oops'
     assert summary["reviews"]["rows"] == 6 and summary["reviews"]["rejected"] == 3
 
 
 def test_a_quote_left_open_to_the_end_of_the_file_loses_no_record(tmp_path: Path, con) -> None:
     root = tmp_path / "landing"
-    _write(root, "reviews", "r.csv", b'review_id,created_at,title\r\nr1,2024-01-01,"x, y"\r\n'
-                                     b'r2,2024-01-01,"broken\r\nr3,2024-01-01,plain\r\n')
+    _write(
+        root,
+        "reviews",
+        "r.csv",
+        b'review_id,created_at,title\r\nr1,2024-01-01,"x, y"\r\nr2,2024-01-01,"broken\r\nr3,2024-01-01,plain\r\n',
+    )
     ingest_range(con, root, DAY, DAY, ("reviews",))
     rows = con.execute("select review_id, title, _line from landing.reviews order by _line").fetchall()
     assert rows == [("r1", "x, y", 2), ("r3", "plain", 4)]
@@ -182,9 +203,13 @@ def test_every_file_is_read_or_listed_with_a_reason(tmp_path: Path, con) -> None
     assert ids == ["g1", "j1", "t1", "x1"]
     got = _deliveries(con)
     assert {n: (s, r) for n, (s, r, *_) in got.items()} == {
-        "a.tsv": ("loaded", None), "b.txt": ("loaded", None), "c.csv.gz": ("loaded", None),
-        "d.jsonl.gz": ("loaded", None), "e.xlsx": ("ignored", "unsupported_format"),
-        ".part_upload.csv": ("ignored", "hidden_file"), "f.csv.gz": ("unreadable", "unreadable_file"),
+        "a.tsv": ("loaded", None),
+        "b.txt": ("loaded", None),
+        "c.csv.gz": ("loaded", None),
+        "d.jsonl.gz": ("loaded", None),
+        "e.xlsx": ("ignored", "unsupported_format"),
+        ".part_upload.csv": ("ignored", "hidden_file"),
+        "f.csv.gz": ("unreadable", "unreadable_file"),
         "nested": ("ignored", "nested_folder"),
     }
     ignored = con.execute("select source, path, reason, files from landing.ignored_paths order by path").fetchall()
@@ -200,40 +225,61 @@ def test_every_file_is_read_or_listed_with_a_reason(tmp_path: Path, con) -> None
 
 def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
     root = tmp_path / "landing"
-    _write(root, "products", "semicolon.csv",
-           "product_id;Name;price;updated_at\r\np1;Käse;1.234,50;01.01.2024\r\np2;Brot;2,99;01.01.2024\r\n"
-           .encode("cp1252"))
+    _write(
+        root,
+        "products",
+        "semicolon.csv",
+        "product_id;Name;price;updated_at\r\np1;Käse;1.234,50;01.01.2024\r\np2;Brot;2,99;01.01.2024\r\n".encode(
+            "cp1252"
+        ),
+    )
     _write(root, "products", "excel.csv", b"sep=;\r\nproduct_id;name;price;updated_at\r\np9;Glas;1,50;2024-01-01\r\n")
-    _write(root, "products", "euro.csv",
-           "product_id,name,price,updated_at\np3,Tasse,€5,2024-01-01\n".encode("cp1252"))
+    _write(root, "products", "euro.csv", "product_id,name,price,updated_at\np3,Tasse,€5,2024-01-01\n".encode("cp1252"))
     _write(root, "products", "utf16.csv", "product_id\tname\tupdated_at\np4\tÜmlaut\t2024-01-01\n".encode("utf-16-le"))
     _write(root, "products", "utf16be.csv", "product_id,name,updated_at\np5,Œuvre,2024-01-01\n".encode("utf-16-be"))
     _write(root, "products", "bom.csv", "\ufeff PRODUCT_ID ,Name,updated_at\np6,Crème,2024-01-01\n".encode("utf-8"))
-    _write(root, "products", "mixed.csv",
-           "product_id,name,updated_at\np7,Crème,2024-01-01\n".encode() + "p8,Crème,2024-01-01\n".encode("cp1252"))
+    _write(
+        root,
+        "products",
+        "mixed.csv",
+        "product_id,name,updated_at\np7,Crème,2024-01-01\n".encode() + "p8,Crème,2024-01-01\n".encode("cp1252"),
+    )
     import decimal
-    table = pa.table({
-        "Product_ID": pa.array([1, 2], pa.int64()),
-        "name": ["Typed", "Nested"],
-        "price": pa.array([decimal.Decimal("12.50"), decimal.Decimal("3.00")], pa.decimal128(10, 2)),
-        "brand": pa.array([True, False]),
-        "category": pa.array([None, {"a": "x"}], pa.struct([("a", pa.string())])),
-        "updated_at": pa.array([1704103200_000000, 1704103200_000000], pa.timestamp("us", tz="Europe/Berlin")),
-        "description": pa.array([date(2024, 1, 1), None], pa.date32()),
-    })
+
+    table = pa.table(
+        {
+            "Product_ID": pa.array([1, 2], pa.int64()),
+            "name": ["Typed", "Nested"],
+            "price": pa.array([decimal.Decimal("12.50"), decimal.Decimal("3.00")], pa.decimal128(10, 2)),
+            "brand": pa.array([True, False]),
+            "category": pa.array([None, {"a": "x"}], pa.struct([("a", pa.string())])),
+            "updated_at": pa.array([1704103200_000000, 1704103200_000000], pa.timestamp("us", tz="Europe/Berlin")),
+            "description": pa.array([date(2024, 1, 1), None], pa.date32()),
+        }
+    )
     _write(root, "products", "typed.parquet", _parquet_bytes(table, tmp_path))
-    _write(root, "customers", "c.jsonl",
-           b'{"customer_id": "c1", "email": {"x": "a@b.c"}, "updated_at": "2024-01-01"}\n'
-           b'{"customer_id": "c2", "email": "c@d.e", "updated_at": "2024-01-01", "extra": {"deep": [1]}}\n'
-           b'{"customer_id": "c3", "first_name": ["A", "B"], "updated_at": "2024-01-01"}\n')
-    _write(root, "customers", "array.json",
-           b'[\n {"customer_id": "c4", "updated_at": "2024-01-01"},\n {"customer_id": "c5", "updated_at": "2024-01-01"}\n]\n')
+    _write(
+        root,
+        "customers",
+        "c.jsonl",
+        b'{"customer_id": "c1", "email": {"x": "a@b.c"}, "updated_at": "2024-01-01"}\n'
+        b'{"customer_id": "c2", "email": "c@d.e", "updated_at": "2024-01-01", "extra": {"deep": [1]}}\n'
+        b'{"customer_id": "c3", "first_name": ["A", "B"], "updated_at": "2024-01-01"}\n',
+    )
+    _write(
+        root,
+        "customers",
+        "array.json",
+        b'[\n {"customer_id": "c4", "updated_at": "2024-01-01"},\n {"customer_id": "c5", "updated_at": "2024-01-01"}\n]\n',
+    )
     _write(root, "customers", "broken_array.json", b'[{"customer_id": "c6"')
     con.execute("set TimeZone = 'America/New_York'")  # never changes a value
     ingest_range(con, root, DAY, DAY, ("products", "customers"))
 
-    rows = con.execute("select product_id, name, price, brand, category, description, updated_at "
-                       "from landing.products order by product_id").fetchall()
+    rows = con.execute(
+        "select product_id, name, price, brand, category, description, updated_at "
+        "from landing.products order by product_id"
+    ).fetchall()
     assert rows == [
         ("1", "Typed", "12.50", "true", None, "2024-01-01", "2024-01-01 10:00:00"),
         ("p1", "Käse", "1.234,50", None, None, None, "01.01.2024"),
@@ -246,19 +292,27 @@ def test_foreign_export_shapes_load_their_values(tmp_path: Path, con) -> None:
         ("p8", "Crème", None, None, None, None, "2024-01-01"),
         ("p9", "Glas", "1,50", None, None, None, "2024-01-01"),
     ]
-    got = {r[0].rsplit("/", 1)[-1]: r[1:] for r in con.execute(
-        "select _file, encoding, delimiter from landing.deliveries").fetchall()}
+    got = {
+        r[0].rsplit("/", 1)[-1]: r[1:]
+        for r in con.execute("select _file, encoding, delimiter from landing.deliveries").fetchall()
+    }
     assert got["semicolon.csv"] == ("windows-1252", ";")
     assert got["utf16.csv"] == ("utf-16-le", "\t")
     assert got["excel.csv"] == ("utf-8", ";")
     rejects = con.execute(
-        "select _file, _line, reason, detail from landing.parse_rejects order by _file, _line").fetchall()
+        "select _file, _line, reason, detail from landing.parse_rejects order by _file, _line"
+    ).fetchall()
     assert [(f.rsplit("/", 1)[-1], line, reason) for f, line, reason, _ in rejects] == [
-        ("c.jsonl", 1, "unparseable: nested_value"), ("c.jsonl", 3, "unparseable: nested_value"),
-        ("typed.parquet", 2, "unparseable: nested_value")]
+        ("c.jsonl", 1, "unparseable: nested_value"),
+        ("c.jsonl", 3, "unparseable: nested_value"),
+        ("typed.parquet", 2, "unparseable: nested_value"),
+    ]
     assert "email" in rejects[0][3] and "first_name" in rejects[1][3] and "category" in rejects[2][3]
     assert con.execute("select customer_id, email, _line from landing.customers order by 1").fetchall() == [
-        ("c2", "c@d.e", 2), ("c4", None, 1), ("c5", None, 2)]
+        ("c2", "c@d.e", 2),
+        ("c4", None, 1),
+        ("c5", None, 2),
+    ]
     assert got["broken_array.json"] == (None, None)
     assert _deliveries(con)["broken_array.json"][:2] == ("unreadable", "unreadable_file")
 

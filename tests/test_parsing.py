@@ -3,7 +3,6 @@ them, for both orders of numeric dates (CX_DATE_ORDER)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def test_timestamps_and_numbers_from_other_shops(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
-    settings = replace(load_settings(), warehouse=warehouse, date_order=order)
+    settings = load_settings().replace(warehouse=warehouse, date_order=order)
     run_dbt(["run-operation", "install_parsing_macros"], settings)
     con = duckdb.connect(str(warehouse), read_only=True)
 
@@ -51,15 +50,44 @@ def test_timestamps_and_numbers_from_other_shops(tmp_path: Path, monkeypatch: py
         return con.execute("select reference.parse_number(?)", [text]).fetchone()[0]
 
     numbers = {
-        "€1.234,50": 1234.5, "$ 5.00": 5.0, "1,234.50": 1234.5, "12,99": 12.99, "1 000": 1000.0, "-3": -3.0,
-        "1 000 EUR": 1000.0, "12,99 eur": 12.99, "1'000.50": 1000.5, "1.234.567": 1234567.0, "1,23,456.00": 123456.0, ".5": 0.5,
+        "€1.234,50": 1234.5,
+        "$ 5.00": 5.0,
+        "1,234.50": 1234.5,
+        "12,99": 12.99,
+        "1 000": 1000.0,
+        "-3": -3.0,
+        "1 000 EUR": 1000.0,
+        "12,99 eur": 12.99,
+        "1'000.50": 1000.5,
+        "1.234.567": 1234567.0,
+        "1,23,456.00": 123456.0,
+        ".5": 0.5,
         # scientific notation read as such, never with its exponent glued on (1e308 -> 1308)
-        "1e308": 1e308, "1.5e3": 1500.0, "2E2": 200.0, "1,5e3": 1500.0, "-2.5E-2": -0.025, "1e400": float("inf"),
+        "1e308": 1e308,
+        "1.5e3": 1500.0,
+        "2E2": 200.0,
+        "1,5e3": 1500.0,
+        "-2.5E-2": -0.025,
+        "1e400": float("inf"),
         # accounting negatives
-        "(5.00)": -5.0, "($5.00)": -5.0, "-$5": -5.0,
+        "(5.00)": -5.0,
+        "($5.00)": -5.0,
+        "-$5": -5.0,
         # no reading is safe: rejected (NULL), quarantined as unparseable_number
-        "0x10": None, "1.5k": None, "5.00-": None, "n/a": None, "inf": None, "NaN": None, "--5": None,
-        "(-5)": None, "1.2,3": None, "1,234,56": None, "EUR": None, "": None, "1,5 Mio": None, "2 kg": None,
+        "0x10": None,
+        "1.5k": None,
+        "5.00-": None,
+        "n/a": None,
+        "inf": None,
+        "NaN": None,
+        "--5": None,
+        "(-5)": None,
+        "1.2,3": None,
+        "1,234,56": None,
+        "EUR": None,
+        "": None,
+        "1,5 Mio": None,
+        "2 kg": None,
         "99999999999999999999": 1e20,  # parsed; the staging range check quarantines it
     }
     assert {text: number(text) for text in numbers} == numbers
@@ -74,6 +102,8 @@ def test_timestamps_and_numbers_from_other_shops(tmp_path: Path, monkeypatch: py
     assert email("ann@b") is None and email("ann@@b.co") is None
     structured = ["{'given': 'Ann'}", '{"given": "Ann"}', "[1, 2]", " {a: 1} "]
     assert all(con.execute("select reference.is_structured(?)", [t]).fetchone()[0] for t in structured)
-    assert not any(con.execute("select reference.is_structured(?)", [t]).fetchone()[0]
-                   for t in ["Ann", "Ann {the first}", "O'Brien", "[sic] Ann"])
+    assert not any(
+        con.execute("select reference.is_structured(?)", [t]).fetchone()[0]
+        for t in ["Ann", "Ann {the first}", "O'Brien", "[sic] Ann"]
+    )
     con.close()

@@ -11,12 +11,14 @@ from cx.row_order import order_by_sql, sort_rows
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "customer_id": pd.Categorical(rng.choice(["c2", "c10", "c1", None], n)),
-        "occurred_at": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
-        "rating": np.where(rng.random(n) < 0.3, np.nan, rng.integers(-2, 3, n) * 1.0),
-        "kind": rng.choice(["view", "purchase", None], n),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(rng.choice(["c2", "c10", "c1", None], n)),
+            "occurred_at": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
+            "rating": np.where(rng.random(n) < 0.3, np.nan, rng.integers(-2, 3, n) * 1.0),
+            "kind": rng.choice(["view", "purchase", None], n),
+        }
+    )
 
 
 def test_any_row_order_gives_the_same_frame() -> None:
@@ -42,15 +44,19 @@ def test_duckdb_order_by_is_the_canonical_order() -> None:
     expected = sort_rows(frame, ("customer_id",))
     # DuckDB's ORDER BY ... NULLS LAST is the canonical order itself.
     for column in columns:
-        assert read[column].astype("object").where(read[column].notna(), None).tolist() == \
-            expected[column].astype("object").where(expected[column].notna(), None).tolist(), column
+        assert (
+            read[column].astype("object").where(read[column].notna(), None).tolist()
+            == expected[column].astype("object").where(expected[column].notna(), None).tolist()
+        ), column
 
 
 def test_table_hashes_see_rows_not_their_order() -> None:
     from cx.warehouse import table_hashes
 
     con = duckdb.connect()
-    con.execute("create schema marts; create table marts.t as select range as i, range * 0.5::double as x from range(100)")
+    con.execute(
+        "create schema marts; create table marts.t as select range as i, range * 0.5::double as x from range(100)"
+    )
     con.execute("create view main.v as select * from marts.t")
     first = table_hashes(con)
     con.execute("create or replace table marts.t as select * from marts.t order by i desc")

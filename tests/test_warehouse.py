@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -96,8 +95,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def in_order(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    settings = replace(load_settings(), landing_dir=landing,
-                       warehouse=tmp_path_factory.mktemp("in_order") / "cx.duckdb")
+    settings = load_settings().replace(landing_dir=landing, warehouse=tmp_path_factory.mktemp("in_order") / "cx.duckdb")
     _load(settings, DAY[0], DAY[3])
     after_bulk = _state(settings)
     _load(settings, DAY[4], DAY[4])
@@ -109,7 +107,7 @@ def in_order(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("shuffled") / "cx.duckdb")
+    settings = in_order["settings"].replace(warehouse=tmp_path_factory.mktemp("shuffled") / "cx.duckdb")
     # The first run only sees days 4-5: orders of customers the CRM delivered on day 1
     # are orphans until day 1 arrives, and must then be resolved.
     _load(settings, DAY[3], DAY[4])
@@ -123,7 +121,7 @@ def shuffled(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
 def empty_days(in_order: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The in-order warehouse, then two days on which nothing arrived at all (a range
     ending with empty days), then day 2 re-run out of order."""
-    settings = replace(in_order["settings"], warehouse=tmp_path_factory.mktemp("empty_days") / "cx.duckdb")
+    settings = in_order["settings"].replace(warehouse=tmp_path_factory.mktemp("empty_days") / "cx.duckdb")
     shutil.copy(in_order["settings"].warehouse, settings.warehouse)
     quiet = [DAY[4] + timedelta(days=k) for k in (1, 2)]
     _load(settings, quiet[0], quiet[1])
@@ -138,14 +136,19 @@ def test_days_without_arrivals_move_the_as_of_day_and_the_checks_agree(empty_day
     from cx.run_days import warehouse_as_of
 
     settings, (first, last) = empty_days["settings"], empty_days["quiet"]
-    stamps = _read(settings, """
+    stamps = _read(
+        settings,
+        """
         select 'dim_customers' as mart, min(as_of_date) as lo, max(as_of_date) as hi from marts.dim_customers
         union all select 'dim_products', min(as_of_date), max(as_of_date) from marts.dim_products
-        union all select 'fct_orders', min(as_of_date), max(as_of_date) from marts.fct_orders""")
+        union all select 'fct_orders', min(as_of_date), max(as_of_date) from marts.fct_orders""",
+    )
     assert (stamps["lo"] == pd.Timestamp(last)).all() and (stamps["hi"] == pd.Timestamp(last)).all(), stamps
     # Nothing arrived after day 5: the as-of day is no delivery day.
-    assert _read(settings, f"select count(*) as n from landing.deliveries where _landing_date > '{DAY[4]}'"
-                 )["n"].iloc[0] == 0
+    assert (
+        _read(settings, f"select count(*) as n from landing.deliveries where _landing_date > '{DAY[4]}'")["n"].iloc[0]
+        == 0
+    )
     with connect(settings) as con:
         assert warehouse_as_of(con) == last
         loaded = load_frames(con, first, last, Policy(), settings, "inputs")
@@ -168,8 +171,13 @@ def _differences(a: dict[str, str], b: dict[str, str]) -> list[str]:
 
 def test_state_covers_every_layer(in_order: dict) -> None:
     final = in_order["final"]
-    assert {"marts.dim_customers", "marts.fct_orders", "intermediate.int_orders",
-            "intermediate.int_web_events__sessionised", "staging.stg_web_events"} <= set(final)
+    assert {
+        "marts.dim_customers",
+        "marts.fct_orders",
+        "intermediate.int_orders",
+        "intermediate.int_web_events__sessionised",
+        "staging.stg_web_events",
+    } <= set(final)
     # The comparisons below are not vacuous: loading day 5 did change the warehouse.
     assert _differences(in_order["after_bulk"], final)
 
@@ -188,7 +196,9 @@ def test_rerunning_a_day_changes_nothing(in_order: dict, shuffled: dict) -> None
 
 def test_reconciliation_holds_for_every_source_and_day(landing: Path, in_order: dict) -> None:
     manifest = json.loads((landing / "_manifest.json").read_text())
-    recon = _read(in_order["settings"], "select * replace (landing_date::varchar as landing_date) from marts.reconciliation")
+    recon = _read(
+        in_order["settings"], "select * replace (landing_date::varchar as landing_date) from marts.reconciliation"
+    )
     assert recon["is_balanced"].all(), recon[~recon["is_balanced"]]
     expected = {(s, d): sum(files.values()) for s, days in manifest["files"].items() for d, files in days.items()}
     got = {(r.source, r.landing_date): int(r.landing_rows) for r in recon.itertuples()}
@@ -198,10 +208,13 @@ def test_reconciliation_holds_for_every_source_and_day(landing: Path, in_order: 
 
 def test_quarantine_matches_the_defect_manifest(landing: Path, in_order: dict) -> None:
     manifest = json.loads((landing / "_manifest.json").read_text())
-    quarantine = _read(in_order["settings"], """
+    quarantine = _read(
+        in_order["settings"],
+        """
         select source, file, line,
                case when reason like 'unparseable:%' then 'unparseable' else reason end as reason
-        from marts.quarantine""")
+        from marts.quarantine""",
+    )
     defects = manifest["defects"]
     quarantine_kinds = [k for k, e in defects.items() if e["class"] == "quarantine"]
     assert set(REASONS) == set(quarantine_kinds)
@@ -244,3 +257,27 @@ def test_docs_generate_writes_a_static_site(in_order: dict, tmp_path: Path) -> N
     catalog = json.loads((target / "catalog.json").read_text())
     assert "order_amount" in {c.lower() for c in catalog["nodes"]["model.cx.int_orders"]["columns"]}
     assert not list(target.parent.glob(".dbt_docs-*"))
+
+
+def test_the_purchase_rule_is_one_column_the_customer_measures_count(built_warehouse) -> None:
+    """fct_orders.is_purchase is the purchase rule; dim_customers' recency and frequency
+    count exactly those orders (cancelled orders and credit notes move neither)."""
+    con = duckdb.connect(str(built_warehouse.warehouse), read_only=True)
+    try:
+        kinds = con.execute(
+            "select count(*) filter (where status = 'cancelled'), count(*) filter (where not is_purchase), "
+            "count(*) filter (where is_purchase) from marts.fct_orders"
+        ).fetchone()
+        wrong = con.execute("""
+            select count(*) from marts.dim_customers as customers
+            left join (
+                select customer_id, count(*) as purchases, max(ordered_at) as last_purchase_at
+                from marts.fct_orders where is_purchase group by customer_id
+            ) as bought using (customer_id)
+            where customers.frequency <> coalesce(bought.purchases, 0)
+                or customers.last_order_at is distinct from bought.last_purchase_at""").fetchone()[0]
+    finally:
+        con.close()
+    assert kinds[0] > 0 and kinds[2] > 0, kinds  # the data has cancelled orders and purchases
+    assert kinds[1] >= kinds[0]
+    assert wrong == 0

@@ -8,8 +8,13 @@ import pytest
 
 from cx.warehouse import read_df, read_large_df
 
-ROWS = [("c1", "p1", "purchase", 5), ("c2", None, "view", None), ("c1", "p2", "view", 3),
-        ("c3", "p1", "purchase", 1), ("c2", "p3", "rating", 4)]
+ROWS = [
+    ("c1", "p1", "purchase", 5),
+    ("c2", None, "view", None),
+    ("c1", "p2", "view", 3),
+    ("c3", "p1", "purchase", 1),
+    ("c2", "p3", "rating", 4),
+]
 
 
 @pytest.fixture()
@@ -28,8 +33,10 @@ def test_batches_smaller_than_the_result_give_the_same_values(con: duckdb.DuckDB
     assert all(isinstance(got[c].dtype, pd.CategoricalDtype) for c in ("customer_id", "product_id", "kind"))
     assert len(got) == 4
     for column in want:
-        assert got[column].astype(object).where(got[column].notna(), None).tolist() == \
-            want[column].astype(object).where(want[column].notna(), None).tolist()
+        assert (
+            got[column].astype(object).where(got[column].notna(), None).tolist()
+            == want[column].astype(object).where(want[column].notna(), None).tolist()
+        )
 
 
 def test_empty_result_keeps_the_columns(con: duckdb.DuckDBPyConnection) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,28 @@ PROFILE = Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml"
 
 
 def test_connect_applies_the_duckdb_settings(tmp_path: Path) -> None:
-    settings = replace(load_settings(), warehouse=tmp_path / "cx.duckdb", duckdb_threads=1,
-                       duckdb_memory_limit="1GB", duckdb_max_vacuum_tasks=3,
-                       duckdb_checkpoint_threshold="64MB")
+    settings = load_settings().replace(
+        warehouse=tmp_path / "cx.duckdb",
+        duckdb_threads=1,
+        duckdb_memory_limit="1GB",
+        duckdb_max_vacuum_tasks=3,
+        duckdb_checkpoint_threshold="64MB",
+    )
     with connect(settings) as con:
-        value = {name: con.execute(f"select current_setting('{name}')").fetchone()[0]
-                 for name in ("threads", "memory_limit", "max_vacuum_tasks", "checkpoint_threshold")}
+        value = {
+            name: con.execute(f"select current_setting('{name}')").fetchone()[0]
+            for name in ("threads", "memory_limit", "max_vacuum_tasks", "checkpoint_threshold")
+        }
     assert value["threads"] == 1
     assert value["max_vacuum_tasks"] == 3
     assert value["memory_limit"] == "953.6 MiB"  # DuckDB reports 1GB in MiB
     assert value["checkpoint_threshold"] == "61.0 MiB"
 
 
-@pytest.mark.parametrize("name", ["CX_DUCKDB_THREADS", "CX_DUCKDB_MEMORY_LIMIT",
-                                  "CX_DUCKDB_MAX_VACUUM_TASKS", "CX_DUCKDB_CHECKPOINT_THRESHOLD"])
+@pytest.mark.parametrize(
+    "name",
+    ["CX_DUCKDB_THREADS", "CX_DUCKDB_MEMORY_LIMIT", "CX_DUCKDB_MAX_VACUUM_TASKS", "CX_DUCKDB_CHECKPOINT_THRESHOLD"],
+)
 def test_dbt_reads_each_duckdb_setting_the_pipeline_passes(name: str) -> None:
     assert name in dbt_env(load_settings())
     assert re.search(rf"env_var\('{name}'", PROFILE.read_text())

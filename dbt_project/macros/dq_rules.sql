@@ -10,7 +10,16 @@
 
 {# The latest instant a row delivered on `day` may carry: its day plus the tolerance. #}
 {% macro latest_allowed(day='_landing_date') -%}
+    {{ return(adapter.dispatch('latest_allowed', 'cx')(day)) }}
+{%- endmacro %}
+
+{% macro duckdb__latest_allowed(day='_landing_date') -%}
     {{ day }} + to_days({{ var('future_tolerance_days') + 1 }})
+{%- endmacro %}
+
+{# Portable: dbt's own date arithmetic. #}
+{% macro default__latest_allowed(day='_landing_date') -%}
+    {{ dbt.dateadd('day', var('future_tolerance_days') + 1, day) }}
 {%- endmacro %}
 
 {# CASE branches for a required timestamp that was delivered (raw not null). #}
@@ -42,7 +51,21 @@
    same timestamp from the same delivery day (conflicting duplicates), so the pick
    depends on what was delivered, never on file or line order. #}
 {% macro content_hash(columns) -%}
+    {{ return(adapter.dispatch('content_hash', 'cx')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__content_hash(columns) -%}
     md5(cast(row({{ columns | join(', ') }}) as varchar))
+{%- endmacro %}
+
+{# Portable: the columns' text joined with a separator, NULL written as \N. #}
+{% macro default__content_hash(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- if not loop.first %}{% do parts.append("'|'") %}{% endif -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '\\N')") -%}
+    {%- endfor -%}
+    md5({{ dbt.concat(parts) }})
 {%- endmacro %}
 
 {# How far an order status is in the order's life: of two versions of an order from
@@ -60,4 +83,13 @@
         'products': ['name', 'category', 'brand', 'price', 'description'],
         'orders': ['customer_id', 'ordered_at', 'status', 'channel', 'currency'],
     }[source]) }}
+{%- endmacro %}
+
+
+{# The relation holding a source's rows that passed validation: orders and order
+   items after the referential checks, the other sources as staged. #}
+{% macro clean_rows_of(source) -%}
+    {%- if source == 'orders' -%}{{ ref('int_orders__validated') }}
+    {%- elif source == 'order_items' -%}{{ ref('int_order_items__validated') }}
+    {%- else -%}{{ ref('stg_' ~ source) }}{%- endif -%}
 {%- endmacro %}

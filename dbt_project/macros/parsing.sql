@@ -1,7 +1,11 @@
 {# Parsing rules for messy landing values, installed as DuckDB macros in the
    `reference` schema at the start of every dbt invocation (on-run-start), so models
    stay readable: reference.parse_ts(x), reference.parse_number(x). #}
-{% macro create_parsing_macros() %}
+{% macro create_parsing_macros() -%}
+    {{ return(adapter.dispatch('create_parsing_macros', 'cx')()) }}
+{%- endmacro %}
+
+{% macro duckdb__create_parsing_macros() %}
 create schema if not exists reference;
 
 -- Timestamps arrive as ISO 8601 (with offset, Z, a zone name, or naive = UTC),
@@ -104,6 +108,13 @@ create or replace macro reference.enum_key(x) as regexp_replace(lower(trim(x)), 
 -- Salted SHA-256 pseudonym for personal data.
 create or replace macro reference.pseudonym(x, salt) as case when x is not null then sha256(salt || x) end;
 {% endmacro %}
+
+{# Another adapter needs its own functions of the same names and meaning: fail loudly until it has them. #}
+{% macro default__create_parsing_macros() -%}
+    {{ exceptions.raise_compiler_error(
+        "The parsing functions (dbt_project/macros/parsing.sql) are DuckDB macros: port them to "
+        ~ target.type ~ " as a duckdb__create_parsing_macros twin (docs/scaling.md, another adapter)") }}
+{%- endmacro %}
 
 {# `dbt run-operation install_parsing_macros`: the same macros without a build, for
    ad-hoc queries on a warehouse (run-operation does not run on-run-start hooks). #}

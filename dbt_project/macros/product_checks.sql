@@ -5,6 +5,10 @@
    run's days (the catalog caught up with lines delivered before it). Products first
    delivered in the window are few, so a daily run re-reads few orders. #}
 {% macro orders_with_product_flag_changes() -%}
+    {{ return(adapter.dispatch('orders_with_product_flag_changes', 'cx')()) }}
+{%- endmacro %}
+
+{% macro duckdb__orders_with_product_flag_changes() -%}
     select order_id from {{ ref('int_order_items__validated') }}
     where _dq_reason = 'unknown_product'
     union
@@ -14,4 +18,16 @@
         where first_delivered_on between {{ run_from() }} and {{ run_to() }}
     ) using (product_id)
     where _dq_reason is null
+{% endmacro %}
+
+{# Portable: in instead of DuckDB's semi join. #}
+{% macro default__orders_with_product_flag_changes() -%}
+    select order_id from {{ ref('int_order_items__validated') }}
+    where _dq_reason = 'unknown_product'
+    union
+    select order_id from {{ ref('int_order_items__validated') }}
+    where _dq_reason is null and product_id in (
+        select product_id from {{ ref('int_products__latest') }}
+        where first_delivered_on between {{ run_from() }} and {{ run_to() }}
+    )
 {%- endmacro %}

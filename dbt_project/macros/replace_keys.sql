@@ -26,11 +26,24 @@
 {# Closes a replace_keys select: the live rows of `relation` plus a tombstone for
    each key of `affected` without a live row. On a full build, just the rows. #}
 {% macro with_tombstones(relation, key, affected) -%}
+    {{ return(adapter.dispatch('with_tombstones', 'cx')(relation, key, affected)) }}
+{%- endmacro %}
+
+{% macro duckdb__with_tombstones(relation, key, affected) -%}
     {% if is_incremental() %}
     select *, false as _cx_deleted from {{ relation }}
     union all by name
     select {{ affected }}.{{ key }}, true as _cx_deleted
     from {{ affected }} anti join {{ relation }} using ({{ key }})
+    {% else %}
+    select * from {{ relation }}
+    {% endif %}
+{% endmacro %}
+
+{# A tombstone row has only the key: without `union all by name` the other columns must be listed. #}
+{% macro default__with_tombstones(relation, key, affected) -%}
+    {% if is_incremental() %}
+    {{ exceptions.raise_compiler_error("with_tombstones: port the tombstone rows (DuckDB: union all by name) to " ~ target.type) }}
     {% else %}
     select * from {{ relation }}
     {% endif %}
@@ -41,11 +54,25 @@
    orphan (flagged now). Keys whose rows left `validated` altogether were re-delivered
    in the run's days, which the model's window terms cover. Incremental runs only. #}
 {% macro keys_turned_valid_or_orphan(valid, validated, key) -%}
+    {{ return(adapter.dispatch('keys_turned_valid_or_orphan', 'cx')(valid, validated, key)) }}
+{%- endmacro %}
+
+{% macro duckdb__keys_turned_valid_or_orphan(valid, validated, key) -%}
     (select {{ key }} from {{ valid }} anti join {{ this }} using ({{ key }}))
     union
     (
         select {{ key }} from {{ this }}
         semi join (select {{ key }} from {{ validated }} where _dq_reason is not null) using ({{ key }})
+    )
+{% endmacro %}
+
+{# Portable: in / not in instead of DuckDB's semi and anti joins (keys are never NULL). #}
+{% macro default__keys_turned_valid_or_orphan(valid, validated, key) -%}
+    (select {{ key }} from {{ valid }} where {{ key }} not in (select {{ key }} from {{ this }}))
+    union
+    (
+        select {{ key }} from {{ this }}
+        where {{ key }} in (select {{ key }} from {{ validated }} where _dq_reason is not null)
     )
 {%- endmacro %}
 

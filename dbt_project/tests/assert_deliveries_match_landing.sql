@@ -7,15 +7,17 @@
 
 with stored as (
     {% for name in sources %}
-    select '{{ name }}' as source, _file, count(*) as parsed from {{ source('landing', name) }}
-    where {{ window }} group by _file
-    {% if not loop.last %}union all{% endif %}
+        select '{{ name }}' as source, _file, count(*) as parsed from {{ source('landing', name) }}
+        where {{ window }}
+        group by _file
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 rejected as (
     select source, _file, count(*) as rejected from {{ source('landing', 'parse_rejects') }}
-    where {{ window }} group by source, _file
+    where {{ window }}
+    group by source, _file
 ),
 
 deliveries as (
@@ -28,9 +30,10 @@ select
     coalesce(deliveries._file, stored._file, rejected._file) as _file,
     deliveries.rows_parsed, stored.parsed, deliveries.rows_rejected, rejected.rejected
 from deliveries
-full outer join stored on stored.source = deliveries.source and stored._file = deliveries._file
-full outer join rejected on rejected.source = coalesce(deliveries.source, stored.source)
-    and rejected._file = coalesce(deliveries._file, stored._file)
+full outer join stored on deliveries.source = stored.source and deliveries._file = stored._file
+full outer join rejected
+    on rejected.source = coalesce(deliveries.source, stored.source)
+        and rejected._file = coalesce(deliveries._file, stored._file)
 where deliveries._file is null
-   or coalesce(stored.parsed, 0) <> deliveries.rows_parsed
-   or coalesce(rejected.rejected, 0) <> deliveries.rows_rejected
+    or coalesce(stored.parsed, 0) <> deliveries.rows_parsed
+    or coalesce(rejected.rejected, 0) <> deliveries.rows_rejected

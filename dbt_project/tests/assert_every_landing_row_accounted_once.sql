@@ -8,31 +8,37 @@
 
 with landed as (
     {% for name in sources %}
-    select '{{ name }}' as source, _file, _line from {{ source('landing', name) }} where {{ window }}
-    union all
+        select '{{ name }}' as source, _file, _line from {{ source('landing', name) }}
+        where {{ window }}
+        union all
     {% endfor %}
-    select source, _file, _line from {{ source('landing', 'parse_rejects') }} where {{ window }}
+    select source, _file, _line from {{ source('landing', 'parse_rejects') }}
+    where {{ window }}
     union all
     -- a file that could not be read is accounted for by one quarantine row (line 0)
-    select source, _file, 0 from {{ source('landing', 'deliveries') }} where status = 'unreadable' and {{ window }}
+    select source, _file, 0 from {{ source('landing', 'deliveries') }}
+    where status = 'unreadable' and {{ window }}
 ),
 
 accounted as (
     {% for name in sources %}
-    select '{{ name }}' as source, _file, _line
-    from {{ ref('int_orders__validated') if name == 'orders' else ref('int_order_items__validated') if name == 'order_items' else ref('stg_' ~ name) }}
-    where _dq_reason is null and {{ window }}
-    union all
+        select '{{ name }}' as source, _file, _line
+        from {{ clean_rows_of(name) }}
+        where _dq_reason is null and {{ window }}
+        union all
     {% endfor %}
-    select source, _file, _line from {{ ref('int_quarantine') }} where {{ window }}
+    select source, _file, _line from {{ ref('int_quarantine') }}
+    where {{ window }}
 ),
 
 landed_counts as (
-    select source, _file, _line, count(*) as landed from landed group by all
+    select source, _file, _line, count(*) as landed from landed
+    group by all
 ),
 
 accounted_counts as (
-    select source, _file, _line, count(*) as accounted from accounted group by all
+    select source, _file, _line, count(*) as accounted from accounted
+    group by all
 )
 
 select source, _file, _line, coalesce(landed, 0) as landed, coalesce(accounted, 0) as accounted

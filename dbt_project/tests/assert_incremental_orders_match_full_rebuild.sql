@@ -12,7 +12,8 @@
 
 {% set scoped = 'and order_id in (select order_id from window_orders)' if order_checks_window_only() else '' %}
 
-with window_orders as (
+-- window_orders is used through `scoped`, on daily runs only.
+with window_orders as (  -- noqa: ST03
     {{ orders_delivered_in_run_window() }}
 ),
 
@@ -69,9 +70,9 @@ from expected
 full outer join actual using (order_id)
 full outer join stored_lines on stored_lines.order_id = coalesce(expected.order_id, actual.order_id)
 where expected.order_id is null
-   or actual.order_id is null
-   or actual._landing_date is distinct from expected._landing_date
-   or actual._items_landing_date is distinct from expected._items_landing_date
-   or actual.items_count <> expected.items_count
-   or coalesce(stored_lines.items_count, 0) <> expected.items_count
-   or stored_lines._items_landing_date is distinct from expected._items_landing_date
+    or actual.order_id is null
+    or actual._landing_date is distinct from expected._landing_date
+    or actual._items_landing_date is distinct from expected._items_landing_date
+    or actual.items_count <> expected.items_count
+    or coalesce(stored_lines.items_count, 0) <> expected.items_count
+    or stored_lines._items_landing_date is distinct from expected._items_landing_date

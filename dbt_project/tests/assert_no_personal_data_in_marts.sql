@@ -5,7 +5,7 @@
 select table_name, column_name, 'personal data column' as problem
 from information_schema.columns
 where table_schema = '{{ ref("dim_customers").schema }}'
-  and lower(column_name) in ('email', 'first_name', 'last_name', 'full_name', 'birth_date', 'phone', 'address')
+    and lower(column_name) in ('email', 'first_name', 'last_name', 'full_name', 'birth_date', 'phone', 'address')
 union all
 select 'dim_customers', 'email_hash', 'clear e-mail address'
 from {{ ref('dim_customers') }}

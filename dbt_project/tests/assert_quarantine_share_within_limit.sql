@@ -9,7 +9,7 @@ with bad as (
     select source, _landing_date as landing_date, count(*) as bad_rows
     from {{ ref('int_quarantine') }}
     where _landing_date between '{{ var("run_from") }}' and '{{ var("run_to") }}'
-      and reason <> 'duplicate_row'
+        and reason <> 'duplicate_row'
     group by all
 )
 
@@ -19,4 +19,4 @@ select
 from {{ ref('reconciliation') }} as reconciliation
 join bad using (source, landing_date)
 where reconciliation.landing_rows >= {{ var('quarantine_warn_min_rows') }}
-  and bad.bad_rows / reconciliation.landing_rows > {{ var('quarantine_warn_share') }}
+    and bad.bad_rows / reconciliation.landing_rows > {{ var('quarantine_warn_share') }}

@@ -10,12 +10,14 @@
 
 {% set scoped = 'semi join window_orders using (order_id)' if order_checks_window_only() else '' %}
 
-with window_orders as (
+-- window_orders is used through `scoped`, on daily runs only.
+with window_orders as (  -- noqa: ST03
     {{ orders_delivered_in_run_window() }}
 ),
 
 scoped_orders as (
-    select * from {{ ref('stg_orders') }} {{ scoped }} where _dq_reason is null
+    select * from {{ ref('stg_orders') }} {{ scoped }}
+    where _dq_reason is null
 ),
 
 -- The CRM of the scoped orders' customers only: a daily check reads few customers.
@@ -25,8 +27,10 @@ crm as (
 ),
 
 has_crm as (
-    select count(*) > 0 as has_crm
-    from (select 1 from {{ ref('stg_customers') }} where _dq_reason is null limit 1)
+    select exists(
+        select 1 from {{ ref('stg_customers') }}
+        where _dq_reason is null
+    ) as has_crm
 ),
 
 expected_orders as (
@@ -39,11 +43,13 @@ expected_orders as (
 ),
 
 known_orders as (
-    select distinct order_id, true as is_known from expected_orders where _dq_reason is null
+    select distinct order_id, true as is_known from expected_orders
+    where _dq_reason is null
 ),
 
 scoped_items as (
-    select * from {{ ref('stg_order_items') }} {{ scoped }} where _dq_reason is null
+    select * from {{ ref('stg_order_items') }} {{ scoped }}
+    where _dq_reason is null
 ),
 
 catalog as (
@@ -52,8 +58,10 @@ catalog as (
 ),
 
 has_catalog as (
-    select count(*) > 0 as has_catalog
-    from (select 1 from {{ ref('stg_products') }} where _dq_reason is null limit 1)
+    select exists(
+        select 1 from {{ ref('stg_products') }}
+        where _dq_reason is null
+    ) as has_catalog
 ),
 
 expected_items as (
@@ -77,15 +85,22 @@ actual_items as (
     select _file, _line, _dq_reason from {{ ref('int_order_items__validated') }} {{ scoped }}
 )
 
-select 'orders' as source, coalesce(expected._file, actual._file) as _file, coalesce(expected._line, actual._line) as _line,
-       expected._dq_reason as expected_reason, actual._dq_reason as actual_reason,
-       expected._file is null as is_extra, actual._file is null as is_missing
+select
+    'orders' as source,
+    coalesce(expected._file, actual._file) as _file,
+    coalesce(expected._line, actual._line) as _line,
+    expected._dq_reason as expected_reason, actual._dq_reason as actual_reason,
+    expected._file is null as is_extra, actual._file is null as is_missing
 from expected_orders as expected
 full outer join actual_orders as actual using (_file, _line)
 where expected._file is null or actual._file is null or expected._dq_reason is distinct from actual._dq_reason
 union all
-select 'order_items', coalesce(expected._file, actual._file), coalesce(expected._line, actual._line),
-       expected._dq_reason, actual._dq_reason, expected._file is null, actual._file is null
+select
+    'order_items' as source,
+    coalesce(expected._file, actual._file) as _file,
+    coalesce(expected._line, actual._line) as _line,
+    expected._dq_reason as expected_reason, actual._dq_reason as actual_reason,
+    expected._file is null as is_extra, actual._file is null as is_missing
 from expected_items as expected
 full outer join actual_items as actual using (_file, _line)
 where expected._file is null or actual._file is null or expected._dq_reason is distinct from actual._dq_reason

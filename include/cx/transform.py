@@ -11,12 +11,11 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
-from cx.config import Settings, dbt_process_env, load_settings
+from cx.config import Settings, dbt_process_env, dbt_secret_env, executable, load_settings
 from cx.warehouse import warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment dbt needs: the warehouse and its settings, telemetry off, the PII salt."""
-    return {**dbt_process_env(settings), "CX_PII_SALT": settings.pii_salt}
+    return {**dbt_process_env(settings), **dbt_secret_env(settings)}
 
 
 def run_vars(run_from: date, run_to: date) -> dict[str, str]:
@@ -33,8 +32,7 @@ def run_vars(run_from: date, run_to: date) -> dict[str, str]:
 
 def dbt_executable() -> str:
     """The dbt of this interpreter's environment (the project venv or the image)."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
+    return executable("dbt")
 
 
 def run_dbt(args: list[str], settings: Settings | None = None) -> None:

@@ -115,13 +115,15 @@ def read_large_df(
     # A cursor of its own: a streamed result must be the connection's only open result.
     with con.cursor() as cursor:
         reader = cursor.sql(sql, params=params or []).to_arrow_reader(batch_rows)
-        schema = pa.schema([
-            pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in categorical else f for f in reader.schema
-        ])
+        schema = pa.schema(
+            [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in categorical else f for f in reader.schema]
+        )
         batches = [
             pa.RecordBatch.from_arrays(
-                [pc.dictionary_encode(column) if name in categorical else column
-                 for name, column in zip(batch.schema.names, batch.columns)],
+                [
+                    pc.dictionary_encode(column) if name in categorical else column
+                    for name, column in zip(batch.schema.names, batch.columns, strict=True)
+                ],
                 schema=schema,
             )
             for batch in reader

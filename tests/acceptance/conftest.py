@@ -38,7 +38,9 @@ def uci_src() -> Path:
     if not src.is_dir() or not any(src.glob("*.csv")):
         pytest.fail(
             f"UCI by-day data not found at {src}: the acceptance suite needs ../shared/data beside the "
-            "clone (see ../shared/data/README.md) or CX_UCI_DIR pointing at the by-day folder", pytrace=False)
+            "clone (see ../shared/data/README.md) or CX_UCI_DIR pointing at the by-day folder",
+            pytrace=False,
+        )
     return src
 
 
@@ -91,8 +93,9 @@ class Pipeline:
     def make_run(self, start: date, end: date) -> Run:
         command = ["make", "--no-print-directory", "run", f"FROM={start}", f"TO={end}"]
         began = time.monotonic()
-        done = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        )
         days = (end - start).days + 1
         # Like `cx.cli run`: a range of BULK_MIN_DAYS or more is one bulk run, shorter ones a run per day.
         expected = [(end, start)] if days >= BULK_MIN_DAYS else [(start + timedelta(d), None) for d in range(days)]
@@ -131,16 +134,26 @@ def airflow_record(env: dict[str, str], run_date: date, range_start: date | None
     try:
         rows = con.execute(
             "select id, run_id, state, conf from dag_run where dag_id = 'cx_daily' "
-            "and date(logical_date) = ? order by id desc", [run_date.isoformat()]).fetchall()
+            "and date(logical_date) = ? order by id desc",
+            [run_date.isoformat()],
+        ).fetchall()
         wanted = range_start.isoformat() if range_start else None
         row = next((r for r in rows if _conf(r["conf"]).get("range_start") == wanted), None)
         if row is None:
             return None, {}, {}
-        tasks = {r["task_id"]: r["state"] for r in con.execute(
-            "select task_id, state from task_instance where dag_id = 'cx_daily' and run_id = ?", [row["run_id"]])}
-        xcoms = {r["task_id"]: _json(r["value"]) for r in con.execute(
-            "select task_id, value from xcom where dag_id = 'cx_daily' and run_id = ? and key = 'return_value'",
-            [row["run_id"]])}
+        tasks = {
+            r["task_id"]: r["state"]
+            for r in con.execute(
+                "select task_id, state from task_instance where dag_id = 'cx_daily' and run_id = ?", [row["run_id"]]
+            )
+        }
+        xcoms = {
+            r["task_id"]: _json(r["value"])
+            for r in con.execute(
+                "select task_id, value from xcom where dag_id = 'cx_daily' and run_id = ? and key = 'return_value'",
+                [row["run_id"]],
+            )
+        }
         return dict(row), tasks, xcoms
     finally:
         con.close()
@@ -190,9 +203,12 @@ def published_counts(p: Pipeline, as_of: date) -> dict[str, int]:
 
     counts = {}
     for table in PUBLISHED_TABLES:
-        exists = p.scalar("select (select count(*) from duckdb_tables() where schema_name = 'main' and "
-                          "table_name = $1) + (select count(*) from duckdb_views() where schema_name = 'main' "
-                          "and view_name = $1)", [table])
+        exists = p.scalar(
+            "select (select count(*) from duckdb_tables() where schema_name = 'main' and "
+            "table_name = $1) + (select count(*) from duckdb_views() where schema_name = 'main' "
+            "and view_name = $1)",
+            [table],
+        )
         if not exists:
             counts[table] = -1
             continue
@@ -202,8 +218,9 @@ def published_counts(p: Pipeline, as_of: date) -> dict[str, int]:
 
 
 def reconciliation(p: Pipeline) -> pd.DataFrame:
-    return p.query("select source, landing_date, landing_rows, clean_rows, quarantined_rows, is_balanced "
-                   "from main.reconciliation")
+    return p.query(
+        "select source, landing_date, landing_rows, clean_rows, quarantined_rows, is_balanced from main.reconciliation"
+    )
 
 
 def assert_reconciled(rec: pd.DataFrame, expected: dict[tuple[str, date], int]) -> None:
@@ -212,8 +229,10 @@ def assert_reconciled(rec: pd.DataFrame, expected: dict[tuple[str, date], int]) 
     assert unbalanced.empty, f"unbalanced source/days:\n{unbalanced.head(20)}"
     got = {(r.source, pd.Timestamp(r.landing_date).date()): int(r.landing_rows) for r in rec.itertuples()}
     missing = {k: v for k, v in expected.items() if got.get(k) != v}
-    assert not missing, f"{len(missing)} source/days whose landing rows differ from the delivery " \
-                        f"(expected: got): {[(k, v, got.get(k)) for k, v in list(missing.items())[:10]]}"
+    assert not missing, (
+        f"{len(missing)} source/days whose landing rows differ from the delivery "
+        f"(expected: got): {[(k, v, got.get(k)) for k, v in list(missing.items())[:10]]}"
+    )
     extra = set(got) - set(expected)
     assert not extra, f"reconciliation rows for source/days never delivered: {sorted(extra)[:10]}"
 

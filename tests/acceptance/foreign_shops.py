@@ -1,4 +1,4 @@
-""""Foreign shop" landing zones built from the UCI Online Retail days.
+""" "Foreign shop" landing zones built from the UCI Online Retail days.
 
 Real exports differ from the UCI importer's tidy UTF-8 CSVs: other years, weeks
 without deliveries, a source that stops early or never arrives, US date order,
@@ -26,8 +26,16 @@ SOURCES = tuple(uci.OUTPUT_COLUMNS)  # customers, products, orders, order_items
 TIME_COLUMNS = {"customers": ("updated_at", "signup_date"), "products": ("updated_at",), "orders": ("ordered_at",)}
 DECIMAL_COLUMNS = {"products": ("price",), "order_items": ("unit_price",)}
 # Cities with non-ASCII letters, so an encoding mistake changes the data (Latin-1 can hold them all).
-CITIES = {"Germany": "München", "France": "Orléans", "Spain": "Cádiz", "Portugal": "Évora",
-          "Switzerland": "Zürich", "Iceland": "Reykjavík", "Norway": "Tromsø", "Sweden": "Malmö"}
+CITIES = {
+    "Germany": "München",
+    "France": "Orléans",
+    "Spain": "Cádiz",
+    "Portugal": "Évora",
+    "Switzerland": "Zürich",
+    "Iceland": "Reykjavík",
+    "Norway": "Tromsø",
+    "Sweden": "Malmö",
+}
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,10 @@ def _typed(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Parquet as a typed export writes it: integers, doubles, timestamps, nulls."""
     frame = frame.replace("", None)
     types = {
-        "customer_id": "Int64", "quantity": "Int64", "unit_price": "float64", "price": "float64",
+        "customer_id": "Int64",
+        "quantity": "Int64",
+        "unit_price": "float64",
+        "price": "float64",
     }
     for col, dtype in types.items():
         if col in frame:

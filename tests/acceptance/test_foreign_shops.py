@@ -1,4 +1,4 @@
-""""Foreign shops": landing zones with the shapes real exports have, built from UCI days.
+""" "Foreign shops": landing zones with the shapes real exports have, built from UCI days.
 
 Two shops, one bulk `make run` each, every source carrying a different trait, so
 few Airflow runs cover many traits:
@@ -23,16 +23,26 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-
-from conftest import (Pipeline, assert_as_of, assert_reconciled, assert_run_succeeded, pipeline_env,
-                      published_counts, reconciliation, uci_src)
 from foreign_shops import Shop, ShopSpec, SourceShape, build_shop
+
+from conftest import (
+    Pipeline,
+    assert_as_of,
+    assert_reconciled,
+    assert_run_succeeded,
+    pipeline_env,
+    published_counts,
+    reconciliation,
+    uci_src,
+)
 
 pytestmark = pytest.mark.e2e
 
 EU = ShopSpec(
     name="eu1999",
-    uci_from=date(2011, 3, 1), uci_to=date(2011, 3, 28), first_day=date(1999, 3, 1),
+    uci_from=date(2011, 3, 1),
+    uci_to=date(2011, 3, 28),
+    first_day=date(1999, 3, 1),
     customer_share=2,
     gaps=((date(1999, 3, 9), date(1999, 3, 17)),),
     sources={
@@ -46,21 +56,33 @@ EU_FROM, EU_TO = EU.first_day - timedelta(days=3), date(1999, 3, 30)
 
 US = ShopSpec(
     name="us2031",
-    uci_from=date(2011, 5, 3), uci_to=date(2011, 5, 31), first_day=date(2031, 5, 3),
-    customer_share=2, date_order="MDY",
+    uci_from=date(2011, 5, 3),
+    uci_to=date(2011, 5, 31),
+    first_day=date(2031, 5, 3),
+    customer_share=2,
+    date_order="MDY",
     sources={
-        "orders": SourceShape(time_format="%m/%d/%Y %H:%M", drop=("channel", "currency"),
-                              rename={"order_id": "Order_ID", "ordered_at": " Ordered_At ",
-                                      "customer_id": "CUSTOMER_ID"},
-                              extra=("coupon_code", "sales_rep")),
+        "orders": SourceShape(
+            time_format="%m/%d/%Y %H:%M",
+            drop=("channel", "currency"),
+            rename={"order_id": "Order_ID", "ordered_at": " Ordered_At ", "customer_id": "CUSTOMER_ID"},
+            extra=("coupon_code", "sales_rep"),
+        ),
         "order_items": SourceShape(rename={"quantity": "Quantity ", "unit_price": "UNIT_PRICE"}, extra=("line_note",)),
     },
 )
 US_LAST = date(2031, 5, 31)
 
 # Tables an orders-only shop can fill; with a catalog, dim_products too.
-FROM_ORDERS = ("dim_customers", "fct_orders", "customer_segments", "customer_recommendations", "sales_forecast",
-               "model_runs", "dq_results")
+FROM_ORDERS = (
+    "dim_customers",
+    "fct_orders",
+    "customer_segments",
+    "customer_recommendations",
+    "sales_forecast",
+    "model_runs",
+    "dq_results",
+)
 
 
 def _run_shop(tmp_path_factory, spec: ShopSpec, ranges: list[tuple[date, date]]) -> tuple[Shop, Pipeline, list]:
@@ -136,11 +158,13 @@ def test_eu_values_parsed_as_the_shop_meant(eu) -> None:
     known = orders["customer_id"].isin(shop.frames["customers"]["customer_id"])
     clean = orders[known]
     orphans = set(orders.loc[~known & (orders["customer_id"] != ""), "order_id"])
-    quarantined = p.query("select raw::json->>'order_id' as order_id, reason from main.quarantine "
-                          "where source = 'orders'")
+    quarantined = p.query(
+        "select raw::json->>'order_id' as order_id, reason from main.quarantine where source = 'orders'"
+    )
     assert orphans <= set(quarantined.loc[quarantined["reason"] == "orphan_customer", "order_id"])
-    got = p.query("select order_id, customer_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S') as ordered_at "
-                  "from main.fct_orders")
+    got = p.query(
+        "select order_id, customer_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S') as ordered_at from main.fct_orders"
+    )
     merged = clean.merge(got, on="order_id", how="left", suffixes=("", "_got"))
     assert merged["ordered_at_got"].notna().all(), "identified orders missing from fct_orders"
     assert (merged["ordered_at_got"] == merged["ordered_at"]).all()
@@ -148,12 +172,14 @@ def test_eu_values_parsed_as_the_shop_meant(eu) -> None:
     items = shop.frames["order_items"]
     clean_items = items[items["order_id"].isin(clean["order_id"])]
     clean_items = clean_items[clean_items["unit_price"].astype(float) > 0].drop_duplicates(
-        ["day", "order_id", "product_id", "quantity", "unit_price"])
+        ["day", "order_id", "product_id", "quantity", "unit_price"]
+    )
     # The catalog stops early: lines of products it never delivered are quarantined as
     # unknown_product (docs/parsing.md), not summed.
     catalogued = clean_items["product_id"].isin(shop.frames["products"]["product_id"])
-    unknown = p.scalar("select count(*) from main.quarantine where source = 'order_items' "
-                       "and reason = 'unknown_product'")
+    unknown = p.scalar(
+        "select count(*) from main.quarantine where source = 'order_items' and reason = 'unknown_product'"
+    )
     assert unknown >= int((~catalogued).sum()) > 0
     clean_items = clean_items[catalogued]
     published = p.scalar("select sum(order_amount) - sum(returned_amount) from main.fct_orders")
@@ -165,7 +191,9 @@ def test_eu_values_parsed_as_the_shop_meant(eu) -> None:
     assert (merged["name_got"].fillna("") == merged["name"].str.strip()).all()  # trimmed; empty is NULL
     priced = merged[merged["price"] != ""]
     wrong = priced[(priced["price_got"] - priced["price"].astype(float)).abs() > 1e-9]
-    assert wrong.empty, f"{len(wrong)} prices differ from the file's:\n{wrong[['product_id', 'price', 'price_got']].head()}"
+    assert wrong.empty, (
+        f"{len(wrong)} prices differ from the file's:\n{wrong[['product_id', 'price', 'price_got']].head()}"
+    )
     cities = set(p.query("select distinct city from landing.customers where city is not null")["city"])
     assert {"München", "Zürich"} & cities or {"Orléans", "Cádiz", "Évora"} & cities, cities
 
@@ -175,7 +203,7 @@ def test_eu_empty_days_and_stale_products_are_reported(eu) -> None:
     assert_run_succeeded(runs[0])
     fresh = p.query("select * from main.source_freshness where as_of_date = ?", [EU_TO])
     assert not fresh.empty
-    status = dict(zip(fresh["source"], fresh["status"]))
+    status = dict(zip(fresh["source"], fresh["status"], strict=True))
     # Products stopped twelve days before the range's end (orders two days before it).
     assert status["products"] == "stale" and status["orders"] != "absent", status
     assert status["web_events"] == "absent", status
@@ -215,12 +243,14 @@ def test_us_columns_matched_whatever_their_case(us) -> None:
     shop, p, runs = us
     assert_run_succeeded(runs[0])
     # Renamed required columns found: no row lacks a key it carries.
-    missing = p.scalar("select count(*) from main.quarantine where reason = 'missing_required_key' and "
-                       "source = 'order_items'")
+    missing = p.scalar(
+        "select count(*) from main.quarantine where reason = 'missing_required_key' and source = 'order_items'"
+    )
     assert missing == 0
     items = shop.frames["order_items"]
     valid = items[items["order_id"].isin(shop.frames["orders"].query("customer_id != ''")["order_id"])]
     valid = valid[valid["unit_price"].astype(float) > 0].drop_duplicates(
-        ["day", "order_id", "product_id", "quantity", "unit_price"])
+        ["day", "order_id", "product_id", "quantity", "unit_price"]
+    )
     published = p.scalar("select sum(order_amount) - sum(returned_amount) from main.fct_orders")
     assert published == pytest.approx(_revenue(valid), abs=0.01 * len(shop.frames["orders"]))

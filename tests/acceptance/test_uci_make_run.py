@@ -17,8 +17,17 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import (Pipeline, assert_as_of, assert_reconciled, assert_run_succeeded, pipeline_env,
-                      published_counts, reconciliation, succeeded, uci_src)
+from conftest import (
+    Pipeline,
+    assert_as_of,
+    assert_reconciled,
+    assert_run_succeeded,
+    pipeline_env,
+    published_counts,
+    reconciliation,
+    succeeded,
+    uci_src,
+)
 from cx.importers import uci
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +36,17 @@ FROM = date(2010, 12, 1)
 BULK_TO = date(2011, 1, 28)  # a Friday
 SATURDAY = date(2011, 1, 29)  # no trading, no file
 # Published tables the four UCI sources allow (no reviews: review_sentiment may be empty).
-FROM_ORDERS = ("dim_customers", "dim_products", "fct_orders", "customer_segments", "customer_recommendations",
-               "sales_forecast", "model_runs", "dq_results", "quarantine")
+FROM_ORDERS = (
+    "dim_customers",
+    "dim_products",
+    "fct_orders",
+    "customer_segments",
+    "customer_recommendations",
+    "sales_forecast",
+    "model_runs",
+    "dq_results",
+    "quarantine",
+)
 AS_OF_TABLES = ("dim_customers", "dim_products", "fct_orders")
 
 
@@ -40,7 +58,8 @@ def source_lines(src: Path, start: date, end: date) -> pd.DataFrame:
         return con.execute(
             "select regexp_extract(filename, '(\\d{4}-\\d{2}-\\d{2})\\.csv$', 1)::date as day, InvoiceNo, "
             "StockCode, Quantity::bigint as qty, UnitPrice::decimal(18, 4) as price, CustomerID "
-            "from read_csv(?, all_varchar = true, header = true, filename = true)", [[str(f) for f in files]]
+            "from read_csv(?, all_varchar = true, header = true, filename = true)",
+            [[str(f) for f in files]],
         ).df()
     finally:
         con.close()
@@ -58,12 +77,15 @@ def uci_run(tmp_path_factory: pytest.TempPathFactory):
     if succeeded(bulk):  # what the bulk run published, before the daily runs change it
         state["bulk_counts"] = published_counts(p, BULK_TO)
         state["bulk_accounts"] = accounts(p)
-        state["bulk_as_of"] = {t: set(pd.to_datetime(p.query(f"select distinct as_of_date from main.{t}")
-                                                     ["as_of_date"]).dt.date) for t in AS_OF_TABLES}
+        state["bulk_as_of"] = {
+            t: set(pd.to_datetime(p.query(f"select distinct as_of_date from main.{t}")["as_of_date"]).dt.date)
+            for t in AS_OF_TABLES
+        }
         state["bulk_reconciliation"] = reconciliation(p)
         state["bulk_orders"] = set(p.query("select order_id from main.fct_orders")["order_id"])
         state["bulk_quarantined_orders"] = p.query(
-            "select raw::json->>'order_id' as order_id, reason from main.quarantine where source = 'orders'")
+            "select raw::json->>'order_id' as order_id, reason from main.quarantine where source = 'orders'"
+        )
     state["daily"] = p.make_run(SATURDAY, SATURDAY)
     return p, state
 
@@ -72,15 +94,22 @@ def accounts(p: Pipeline) -> dict[str, float]:
     """Lines, units and revenue of order lines: clean (published orders) and quarantined (raw rows)."""
     clean = p.query(
         "select count(*) as lines, sum(quantity) as qty from intermediate.int_order_items__validated "
-        "where _dq_reason is null").iloc[0]
+        "where _dq_reason is null"
+    ).iloc[0]
     revenue = p.scalar("select sum(order_amount) - sum(returned_amount) from main.fct_orders")
     bad = p.query(
         "select count(*) as lines, sum(try_cast(raw::json->>'quantity' as bigint)) as qty, "
         "sum(try_cast(raw::json->>'quantity' as decimal(18, 4)) * try_cast(raw::json->>'unit_price' as "
-        "decimal(18, 4))) as revenue from main.quarantine where source = 'order_items'").iloc[0]
-    return {"clean_lines": int(clean["lines"]), "clean_qty": float(clean["qty"]), "clean_revenue": float(revenue),
-            "quarantined_lines": int(bad["lines"]), "quarantined_qty": float(bad["qty"] or 0),
-            "quarantined_revenue": float(bad["revenue"] or 0)}
+        "decimal(18, 4))) as revenue from main.quarantine where source = 'order_items'"
+    ).iloc[0]
+    return {
+        "clean_lines": int(clean["lines"]),
+        "clean_qty": float(clean["qty"]),
+        "clean_revenue": float(revenue),
+        "quarantined_lines": int(bad["lines"]),
+        "quarantined_qty": float(bad["qty"] or 0),
+        "quarantined_revenue": float(bad["revenue"] or 0),
+    }
 
 
 def test_bulk_run_succeeds_per_airflow(uci_run) -> None:
@@ -159,7 +188,7 @@ def test_daily_run_of_a_day_without_deliveries(uci_run) -> None:
     rec = reconciliation(p)
     assert rec["is_balanced"].all() and SATURDAY not in set(pd.to_datetime(rec["landing_date"]).dt.date)
     fresh = p.query("select source, status from main.source_freshness where as_of_date = ?", [SATURDAY])
-    assert dict(zip(fresh["source"], fresh["status"]))["orders"] == "fresh", fresh
+    assert dict(zip(fresh["source"], fresh["status"], strict=True))["orders"] == "fresh", fresh
 
 
 def test_daily_runs_keep_the_bulk_partitions(uci_run) -> None:

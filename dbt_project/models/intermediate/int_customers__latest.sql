@@ -26,10 +26,11 @@ latest as (
     from versions
     {% if is_incremental() %}semi join affected using (customer_id){% endif %}
     qualify row_number() over (
-        partition by customer_id
-        order by updated_at desc, _landing_date desc,
-            {{ content_hash(version_columns('customers')) }} desc, _file desc, _line desc
-    ) = 1
+            partition by customer_id
+            order by
+                updated_at desc, _landing_date desc,
+                {{ content_hash(version_columns('customers')) }} desc, _file desc, _line desc
+        ) = 1
 )
 
 {{ with_tombstones('latest', 'customer_id', 'affected') }}

@@ -13,7 +13,7 @@ select
     max(occurred_at) as last_seen_at
 from {{ ref('stg_web_events') }}
 where _dq_reason is null
-  and anonymous_id is not null
-  and customer_id is not null
-  and {{ in_run_window() }}
+    and anonymous_id is not null
+    and customer_id is not null
+    and {{ in_run_window() }}
 group by _landing_date, anonymous_id, customer_id

@@ -13,7 +13,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by anonymous_id order by events desc, last_seen_at desc, customer_id
+            partition by anonymous_id order by events desc, last_seen_at desc, customer_id asc
         ) as match_rank
     from logged_in
 )

@@ -9,7 +9,8 @@
 -- recomputes the orders delivered or re-lined in the run's days, the orders this
 -- table took from those days, and the orders whose validity flipped.
 
--- depends_on: {{ ref('stg_orders') }}, {{ ref('stg_order_items') }}, {{ ref('int_order_items__validated') }}, {{ ref('int_products__latest') }}
+-- depends_on: {{ ref('stg_orders') }}, {{ ref('stg_order_items') }}
+-- depends_on: {{ ref('int_order_items__validated') }}, {{ ref('int_products__latest') }}
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='order_id') }}
 
 with valid as (
@@ -38,10 +39,11 @@ latest as (
     from valid
     {% if is_incremental() %}semi join affected using (order_id){% endif %}
     qualify row_number() over (
-        partition by order_id
-        order by _landing_date desc, {{ order_status_rank('status') }} desc,
-            {{ content_hash(version_columns('orders')) }} desc, _file desc, _line desc
-    ) = 1
+            partition by order_id
+            order by
+                _landing_date desc, {{ order_status_rank('status') }} desc,
+                {{ content_hash(version_columns('orders')) }} desc, _file desc, _line desc
+        ) = 1
 ),
 
 totals as (

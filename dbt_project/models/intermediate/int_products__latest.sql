@@ -12,7 +12,8 @@ ranked as (
         min(_landing_date) over (partition by product_id) as first_delivered_on,
         row_number() over (
             partition by product_id
-            order by updated_at desc, _landing_date desc,
+            order by
+                updated_at desc, _landing_date desc,
                 {{ content_hash(version_columns('products')) }} desc, _file desc, _line desc
         ) as version_rank
     from versions

@@ -21,31 +21,42 @@ unreadable_files as (
 ),
 
 {% for name in staged %}
-rejected_{{ name }} as (
-    select '{{ name }}' as source, _landing_date, _file, _line, _dq_reason as reason, _raw as raw,
-        null::varchar as detail
-    from {{ ref('stg_' ~ name) }}
-    where _dq_reason is not null
-),
+    rejected_{{ name }} as (
+        select
+            '{{ name }}' as source, _landing_date, _file, _line, _dq_reason as reason, _raw as raw,
+            null::varchar as detail
+        from {{ ref('stg_' ~ name) }}
+        where _dq_reason is not null
+    ),
 {% endfor %}
 
 -- The validated tables keep no raw row: staging has it.
 orphans as (
-    select 'orders' as source, orphan._landing_date, orphan._file, orphan._line, orphan._dq_reason as reason, staged._raw as raw,
+    select
+        'orders' as source,
+        orphan._landing_date,
+        orphan._file,
+        orphan._line,
+        orphan._dq_reason as reason,
+        staged._raw as raw,
         null::varchar as detail
     from {{ ref('int_orders__validated') }} as orphan
     join {{ ref('stg_orders') }} as staged using (_file, _line)
     where orphan._dq_reason is not null
     union all
-    select 'order_items', orphan._landing_date, orphan._file, orphan._line, orphan._dq_reason, staged._raw, null::varchar
+    select
+        'order_items', orphan._landing_date, orphan._file, orphan._line, orphan._dq_reason, staged._raw, null::varchar
     from {{ ref('int_order_items__validated') }} as orphan
     join {{ ref('stg_order_items') }} as staged using (_file, _line)
     where orphan._dq_reason is not null
 )
 
 select * from unparseable
-union all select * from unreadable_files
+union all
+select * from unreadable_files
 {% for name in staged %}
-union all select * from rejected_{{ name }}
+    union all
+    select * from rejected_{{ name }}
 {% endfor %}
-union all select * from orphans
+union all
+select * from orphans

@@ -18,15 +18,19 @@ with nulled as (
 ),
 
 versions as (
-    select 'customers' as source, _landing_date, customer_id as key, updated_at as version_at,
+    select
+        'customers' as source, _landing_date, customer_id as key, updated_at as version_at,
         {{ content_hash(version_columns('customers')) }} as content
-    from {{ ref('stg_customers') }} where _dq_reason is null
+    from {{ ref('stg_customers') }}
+    where _dq_reason is null
     union all
     select 'products', _landing_date, product_id, updated_at, {{ content_hash(version_columns('products')) }}
-    from {{ ref('stg_products') }} where _dq_reason is null
+    from {{ ref('stg_products') }}
+    where _dq_reason is null
     union all
     select 'orders', _landing_date, order_id, null, {{ content_hash(version_columns('orders')) }}
-    from {{ ref('stg_orders') }} where _dq_reason is null
+    from {{ ref('stg_orders') }}
+    where _dq_reason is null
 ),
 
 conflicts as (
@@ -36,6 +40,8 @@ conflicts as (
     having count(distinct content) > 1
 )
 
-select source, _landing_date, repair, count(*) as rows from nulled group by all
+select source, _landing_date, repair, count(*) as rows from nulled
+group by all
 union all
-select source, _landing_date, repair, sum(rows)::bigint from conflicts group by all
+select source, _landing_date, repair, sum(rows)::bigint from conflicts
+group by all

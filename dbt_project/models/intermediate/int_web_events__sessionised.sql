@@ -16,7 +16,7 @@ with events as (
         coalesce(customer_id, anonymous_id) as visitor_key
     from {{ ref('stg_web_events') }}
     where _dq_reason is null
-      and {{ in_run_window() }}
+        and {{ in_run_window() }}
 ),
 
 unsessioned as (

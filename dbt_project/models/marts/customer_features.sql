@@ -32,7 +32,10 @@ order_baskets as (
 
 categories as (
     select customer_id, count(*) as category_diversity
-    from (select distinct customer_id, category from lines where quantity > 0 and category is not null)
+    from (
+        select distinct customer_id, category from lines
+        where quantity > 0 and category is not null
+    ) as bought
     group by customer_id
 ),
 

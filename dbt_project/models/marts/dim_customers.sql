@@ -14,13 +14,14 @@ order_stats as (
     select
         customer_id,
         min(ordered_at) as first_order_at,
-        -- A purchase sells something: a credit note (an order of returns only, as
-        -- retail systems book them) is not a visit, so it moves neither R nor F.
-        max(ordered_at) filter (where status <> 'cancelled' and order_amount > 0) as last_order_at,
+        -- Recency and frequency count purchases (fct_orders.is_purchase).
+        max(ordered_at) filter (where is_purchase) as last_order_at,
         count(*) as orders_count,
-        count(*) filter (where status <> 'cancelled' and order_amount > 0) as frequency,
+        count(*) filter (where is_purchase) as frequency,
         sum({{ exact('order_amount') }}) filter (where status <> 'cancelled') as revenue_total,
-        sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (where status <> 'cancelled') as monetary
+        sum({{ exact('order_amount') }} - {{ exact('returned_amount') }}) filter (
+            where status <> 'cancelled'
+        ) as monetary
     from orders
     group by customer_id
 ),
@@ -64,8 +65,10 @@ select
     coalesce(order_stats.frequency, 0) as frequency,
     round(coalesce(order_stats.monetary, 0), 2)::double as monetary,
     greatest(
-        date_diff('day', least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at)::date,
-                  as_of.as_of_date),
+        date_diff(
+            'day', least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at)::date,
+            as_of.as_of_date
+        ),
         0
     ) as tenure_days,
     coalesce(web.web_sessions, 0) as web_sessions,

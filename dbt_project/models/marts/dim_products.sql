@@ -13,7 +13,7 @@ sold as (
         min(orders.ordered_at) as first_sold_at,
         max(orders.ordered_at) as last_sold_at,
         median(unit_price) as median_unit_price
-    from {{ ref('int_order_items') }} as items
+    from {{ ref('int_order_items') }}
     join {{ ref('int_orders') }} as orders using (order_id)
     group by product_id
 ),
@@ -54,12 +54,14 @@ select
     ratings.avg_rating,
     coalesce(ratings.ratings_count, 0) as ratings_count,
     non_products.kind is null
-        and not regexp_matches(
-            lower(coalesce(products.name, '') || ' ' || products.category),
-            '\b(postage|shipping|delivery charge|^carriage|next day carriage|fee|bank charges?|adjust(ment)?|discount|manual|sample)\b'
-        ) as is_product,
+    and not regexp_matches(
+        lower(coalesce(products.name, '') || ' ' || products.category),
+        -- noqa: disable=LT05
+        '\b(postage|shipping|delivery charge|^carriage|next day carriage|fee|bank charges?|adjust(ment)?|discount|manual|sample)\b'
+        -- noqa: enable=LT05
+    ) as is_product,
     greatest(products.catalog_delivered_on::timestamp, products.last_sold_at)
-        >= {{ as_of_date() }} - to_days({{ var('product_available_days') }}) as is_available,
+    >= {{ as_of_date() }} - to_days({{ var('product_available_days') }}) as is_available,
     products.first_seen_at,
     products.last_sold_at,
     {{ as_of_date() }} as as_of_date

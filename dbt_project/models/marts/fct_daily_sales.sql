@@ -18,19 +18,21 @@ with lines as (
 ),
 
 total as (
-    select ds, 'total' as series, sum(amount) as revenue,
-           count(distinct order_id) filter (where quantity > 0) as orders, sum(quantity) as units,
-           coalesce(sum(quantity) filter (where quantity > 0), 0) as units_sold,
-           coalesce(-sum(quantity) filter (where quantity < 0), 0) as units_returned
+    select
+        ds, 'total' as series, sum(amount) as revenue,
+        count(distinct order_id) filter (where quantity > 0) as orders, sum(quantity) as units,
+        coalesce(sum(quantity) filter (where quantity > 0), 0) as units_sold,
+        coalesce(-sum(quantity) filter (where quantity < 0), 0) as units_returned
     from lines
     group by ds
 ),
 
 by_category as (
-    select ds, category as series, sum(amount) as revenue,
-           count(distinct order_id) filter (where quantity > 0) as orders, sum(quantity) as units,
-           coalesce(sum(quantity) filter (where quantity > 0), 0) as units_sold,
-           coalesce(-sum(quantity) filter (where quantity < 0), 0) as units_returned
+    select
+        ds, category as series, sum(amount) as revenue,
+        count(distinct order_id) filter (where quantity > 0) as orders, sum(quantity) as units,
+        coalesce(sum(quantity) filter (where quantity > 0), 0) as units_sold,
+        coalesce(-sum(quantity) filter (where quantity < 0), 0) as units_returned
     from lines
     group by ds, category
 ),

@@ -28,8 +28,8 @@ web as (
         null::integer as rating
     from {{ ref('int_web_events__stitched') }}
     where event_type in ('product_view', 'add_to_cart')
-      and resolved_customer_id is not null
-      and product_id is not null
+        and resolved_customer_id is not null
+        and product_id is not null
 ),
 
 ratings as (
@@ -39,5 +39,7 @@ ratings as (
 )
 
 select * from purchases
-union all select * from web
-union all select * from ratings
+union all
+select * from web
+union all
+select * from ratings

@@ -21,6 +21,8 @@ tickets as (
     where _dq_reason is null
 )
 
-select * exclude (version_rank) from reviews where version_rank = 1
+select * exclude (version_rank) from reviews
+where version_rank = 1
 union all
-select * exclude (version_rank) from tickets where version_rank = 1
+select * exclude (version_rank) from tickets
+where version_rank = 1

@@ -27,11 +27,11 @@ quarantined as (
 
 clean as (
     {% for name in sources %}
-    select '{{ name }}' as source, _landing_date, count(*) as clean_rows
-    from {{ ref('int_orders__validated') if name == 'orders' else ref('int_order_items__validated') if name == 'order_items' else ref('stg_' ~ name) }}
-    where _dq_reason is null
-    group by _landing_date
-    {% if not loop.last %}union all{% endif %}
+        select '{{ name }}' as source, _landing_date, count(*) as clean_rows
+        from {{ clean_rows_of(name) }}
+        where _dq_reason is null
+        group by _landing_date
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

@@ -6,11 +6,15 @@ with source as (
 ),
 
 numbered as (
-    {{ copy_numbered('source', ['customer_id', 'email', 'first_name', 'last_name', 'gender', 'birth_date', 'city', 'region', 'country', 'signup_date', 'updated_at']) }}
+    {{ copy_numbered('source', [
+        'customer_id', 'email', 'first_name', 'last_name', 'gender', 'birth_date', 'city', 'region',
+        'country', 'signup_date', 'updated_at'
+    ]) }}
 ),
 
 genders as (
-    select raw_value, value from {{ ref('enum_values') }} where domain = 'gender'
+    select raw_value, value from {{ ref('enum_values') }}
+    where domain = 'gender'
 ),
 
 parsed as (
@@ -34,10 +38,10 @@ checked_fields as (
         nullif(trim(email), '') is not null and email_clean is null as email_invalid,
         nullif(trim(gender), '') is not null and gender_clean is null as gender_invalid,
         nullif(trim(birth_date), '') is not null
-            and not coalesce({{ is_plausible('birth_date_parsed', "'1900-01-01'::date", '_landing_date') }}, false)
+        and not coalesce({{ is_plausible('birth_date_parsed', "'1900-01-01'::date", '_landing_date') }}, false)
             as birth_date_invalid,
         nullif(trim(signup_date), '') is not null
-            and not coalesce({{ is_plausible('signup_date_parsed') }}, false) as signup_date_invalid
+        and not coalesce({{ is_plausible('signup_date_parsed') }}, false) as signup_date_invalid
     from parsed
 ),
 

@@ -10,7 +10,8 @@ numbered as (
 ),
 
 statuses as (
-    select raw_value, value from {{ ref('enum_values') }} where domain = 'order_status'
+    select raw_value, value from {{ ref('enum_values') }}
+    where domain = 'order_status'
 ),
 
 typed as (

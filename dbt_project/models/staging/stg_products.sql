@@ -30,7 +30,7 @@ typed as (
         _line,
         _raw,
         copy_number
-    from numbered as source
+    from numbered
 ),
 
 checked as (

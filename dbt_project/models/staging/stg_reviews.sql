@@ -6,7 +6,10 @@ with source as (
 ),
 
 numbered as (
-    {{ copy_numbered('source', ['review_id', 'created_at', 'customer_id', 'product_id', 'order_id', 'rating', 'title', 'body', 'language']) }}
+    {{ copy_numbered('source', [
+        'review_id', 'created_at', 'customer_id', 'product_id', 'order_id', 'rating', 'title', 'body',
+        'language'
+    ]) }}
 ),
 
 typed as (
@@ -27,7 +30,7 @@ typed as (
         _line,
         _raw,
         copy_number
-    from numbered as source
+    from numbered
 ),
 
 checked as (

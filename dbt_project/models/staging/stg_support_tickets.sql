@@ -10,7 +10,8 @@ numbered as (
 ),
 
 statuses as (
-    select raw_value, value from {{ ref('enum_values') }} where domain = 'ticket_status'
+    select raw_value, value from {{ ref('enum_values') }}
+    where domain = 'ticket_status'
 ),
 
 typed as (

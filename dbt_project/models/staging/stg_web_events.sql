@@ -6,7 +6,10 @@ with source as (
 ),
 
 numbered as (
-    {{ copy_numbered('source', ['event_id', 'occurred_at', 'event_type', 'session_id', 'customer_id', 'anonymous_id', 'product_id', 'search_query', 'device']) }}
+    {{ copy_numbered('source', [
+        'event_id', 'occurred_at', 'event_type', 'session_id', 'customer_id', 'anonymous_id',
+        'product_id', 'search_query', 'device'
+    ]) }}
 ),
 
 -- Each distinct delivered spelling is mapped once, not every event's.

@@ -82,8 +82,11 @@ def _default_src() -> Path:
     """CX_UCI_DIR, else ``shared/data/...`` beside the repository or beside one of its
     parent folders (a git worktree nested one level deeper than the clone); when none
     exists, the ../shared path, for the error message."""
-    if os.environ.get("CX_UCI_DIR"):
-        return Path(os.environ["CX_UCI_DIR"])
+    from cx.config import load_settings
+
+    configured = load_settings().uci_dir
+    if configured is not None:
+        return configured
     repo = Path(cx.__file__).resolve().parents[2]
     for parent in repo.parents:
         if (parent / _SHARED_BY_DAY).is_dir():
