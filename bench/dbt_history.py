@@ -143,13 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     results = [(n, statistics.median(walls[n]), statistics.median(cpus[n]), rows[n]) for n in histories]
 
     base_wall, base_cpu = results[0][1], results[0][2]
-    print(f"\ndbt stage (ingest + dbt build, data and unit tests included) for one day; "
-          f"{args.customers} customers, median of {args.repeats}")
-    print(f"{'history':>8} {'web_events':>11} {'order_items':>12} {'one day wall s':>15} {'x':>6} "
-          f"{'one day cpu s':>14} {'x':>6}")
+    print(
+        f"\ndbt stage (ingest + dbt build, data and unit tests included) for one day; "
+        f"{args.customers} customers, median of {args.repeats}"
+    )
+    print(
+        f"{'history':>8} {'web_events':>11} {'order_items':>12} {'one day wall s':>15} {'x':>6} "
+        f"{'one day cpu s':>14} {'x':>6}"
+    )
     for n, wall, cpu, counts in results:
-        print(f"{n:>8} {counts['landing.web_events']:>11,} {counts['landing.order_items']:>12,} {wall:>15.1f} "
-              f"{wall / base_wall:>6.2f} {cpu:>14.1f} {cpu / base_cpu:>6.2f}")
+        print(
+            f"{n:>8} {counts['landing.web_events']:>11,} {counts['landing.order_items']:>12,} {wall:>15.1f} "
+            f"{wall / base_wall:>6.2f} {cpu:>14.1f} {cpu / base_cpu:>6.2f}"
+        )
     worst = results[-1][1] / base_wall
     verdict = "OK" if worst <= LIMIT else "TOO SLOW"
     print(f"\n{histories[-1]} vs {histories[0]} days, wall: {worst:.2f}x (limit {LIMIT}x): {verdict}")

@@ -63,8 +63,7 @@ def prepare(workdir: Path) -> tuple[Path, date]:
         os.environ["DBT_LOG_PATH"] = str(workdir / "dbt_logs")
         paths = ["--target-path", str(workdir / "dbt_target")]
         run_dbt(["seed", *paths], settings)
-        run_dbt(["run", "--vars", json.dumps(run_vars(START, last)), "--select", "+fct_daily_sales", *paths],
-                settings)
+        run_dbt(["run", "--vars", json.dumps(run_vars(START, last)), "--select", "+fct_daily_sales", *paths], settings)
         print(f"built marts.fct_daily_sales in {time.monotonic() - started:.1f}s")
     return warehouse, last
 
@@ -92,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         sales = read_df(con, "select ds, series, revenue, orders from marts.fct_daily_sales where ds <= ?", [as_of])
     series = fc.build_series(sales, as_of, cfg.top_categories)
     calendar = fc.shop_calendar(series[("total", "revenue")], cfg)
-    print(f"demo daily sales up to {as_of}: {len(series)} series x {len(series[('total', 'revenue')])} days; "
-          f"closed weekdays {sorted(calendar.weekdays)}, closures {len(calendar.closures)}; "
-          f"{cfg.folds} backtest folds of {cfg.horizon_days} days; {args.jobs} process(es)")
+    print(
+        f"demo daily sales up to {as_of}: {len(series)} series x {len(series[('total', 'revenue')])} days; "
+        f"closed weekdays {sorted(calendar.weekdays)}, closures {len(calendar.closures)}; "
+        f"{cfg.folds} backtest folds of {cfg.horizon_days} days; {args.jobs} process(es)"
+    )
 
     started = time.monotonic()
     results = fc.forecast_all(series, calendar, cfg)
@@ -105,20 +106,26 @@ def main(argv: list[str] | None = None) -> int:
         chosen = r.details.get("chosen")
         pub = r.backtest.get(chosen, {}) if chosen else {}
         naive = r.backtest.get("naive", {})
-        print(f"{r.series + ':' + r.metric:28s} {r.model_version:26s} {pub.get('mase', float('nan')):6.3f} "
-              f"{naive.get('mase', float('nan')):6.3f} {pub.get('coverage', float('nan')):6.2f} "
-              f"{r.timing['seconds']:7.1f} {r.timing['cpu_seconds']:6.1f}")
+        print(
+            f"{r.series + ':' + r.metric:28s} {r.model_version:26s} {pub.get('mase', float('nan')):6.3f} "
+            f"{naive.get('mase', float('nan')):6.3f} {pub.get('coverage', float('nan')):6.2f} "
+            f"{r.timing['seconds']:7.1f} {r.timing['cpu_seconds']:6.1f}"
+        )
 
     # The whole task as Airflow runs it (uses the stage's own n_jobs from the config).
     started = time.monotonic()
     summary = fc.run(as_of, settings)
     stage_s = time.monotonic() - started
     # CPU seconds do not grow when other work competes for the cores; wall seconds do.
-    print(f"fit all {len(results)} series ({args.jobs} processes): {fit_s:.1f}s wall, {cpu_s:.1f} CPU-s in the "
-          f"fits (/{args.jobs} cores = {cpu_s / args.jobs:.1f}s on an idle machine); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"whole stage (read, fit, {summary.get('chart_files')} charts, writes): {stage_s:.1f}s wall "
-          f"(fit {summary.get('fit_seconds')}s, {summary.get('fit_cpu_seconds')} CPU-s); charts in {summary.get('charts')}")
+    print(
+        f"fit all {len(results)} series ({args.jobs} processes): {fit_s:.1f}s wall, {cpu_s:.1f} CPU-s in the "
+        f"fits (/{args.jobs} cores = {cpu_s / args.jobs:.1f}s on an idle machine); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"whole stage (read, fit, {summary.get('chart_files')} charts, writes): {stage_s:.1f}s wall "
+        f"(fit {summary.get('fit_seconds')}s, {summary.get('fit_cpu_seconds')} CPU-s); charts in {summary.get('charts')}"
+    )
     print(f"target < 60 s: {'met' if fit_s < 60 else 'NOT met'} ({fit_s:.1f}s wall)")
     return 0
 

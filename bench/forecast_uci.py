@@ -54,9 +54,9 @@ import pandas as pd
 
 from cx.config import load_settings
 from cx.importers import uci
-from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import forecast as fc
 from cx.models.forecast import naive_scale, score
+from uci_lines import VALID_LINES  # bench/, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_online_retail"
@@ -114,8 +114,9 @@ def load_raw_daily_revenue(data: Path) -> pd.DataFrame:
         """).df()
 
 
-def nested_folds(history: pd.Series, name: str, metric: str, calendar: fc.Calendar, cfg: fc.ForecastConfig,
-                 folds: int) -> pd.DataFrame:
+def nested_folds(
+    history: pd.Series, name: str, metric: str, calendar: fc.Calendar, cfg: fc.ForecastConfig, folds: int
+) -> pd.DataFrame:
     """Run the whole stage before each of the last ``folds`` windows; score it on the window."""
     horizon = cfg.horizon_days
     rows = []
@@ -133,26 +134,37 @@ def nested_folds(history: pd.Series, name: str, metric: str, calendar: fc.Calend
         # Not a 28-day forecast: each day copies the actual of 7 days earlier, inside the
         # window too (the issue's reference figure 1.08 is of this kind). Shown for context.
         lag7 = history.shift(7).iloc[cut : cut + horizon]
-        lag7_frame = pd.DataFrame({"ds": lag7.index, "yhat": lag7.to_numpy(), "yhat_lower": np.nan,
-                                   "yhat_upper": np.nan})
+        lag7_frame = pd.DataFrame(
+            {"ds": lag7.index, "yhat": lag7.to_numpy(), "yhat_lower": np.nan, "yhat_upper": np.nan}
+        )
         lag7_mase = score(lag7_frame, actual, scale, known.weekdays)["mase"]
-        rows.append({
-            "window": f"{actual.index[0].date()}..{actual.index[-1].date()}",
-            "published": result.details.get("chosen", result.model_version),
-            "mase": pub["mase"], "naive_mase": base["mase"],
-            "mae": pub["mae"], "naive_mae": base["mae"],
-            "coverage": pub["coverage"], "naive_coverage": base["coverage"],
-            "lag7_mase": lag7_mase,
-            "fit_s": seconds,
-        })
+        rows.append(
+            {
+                "window": f"{actual.index[0].date()}..{actual.index[-1].date()}",
+                "published": result.details.get("chosen", result.model_version),
+                "mase": pub["mase"],
+                "naive_mase": base["mase"],
+                "mae": pub["mae"],
+                "naive_mae": base["mae"],
+                "coverage": pub["coverage"],
+                "naive_coverage": base["coverage"],
+                "lag7_mase": lag7_mase,
+                "fit_s": seconds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def stage_backtest(result: fc.SeriesForecast) -> pd.DataFrame:
     rows = []
     for fold in result.details.get("folds", []):
-        rows.append({"window": fold["window"], **{f"{name}_mase": fold[name]["mase"] for name in fc.CANDIDATES},
-                     **{f"{name}_cov": fold[name]["coverage"] for name in fc.CANDIDATES}})
+        rows.append(
+            {
+                "window": fold["window"],
+                **{f"{name}_mase": fold[name]["mase"] for name in fc.CANDIDATES},
+                **{f"{name}_cov": fold[name]["coverage"] for name in fc.CANDIDATES},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -160,11 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=4, help="out-of-sample 28-day windows (>= 3)")
-    parser.add_argument("--source", choices=("mart", "raw"), default="mart",
-                        help="mart: the series the stage sees (default); raw: every UCI line, as in "
-                             "the issue's reference figures (total only)")
-    parser.add_argument("--series", nargs="*", default=["total:revenue"],
-                        help="series:metric to evaluate, or 'all' (default total:revenue)")
+    parser.add_argument(
+        "--source",
+        choices=("mart", "raw"),
+        default="mart",
+        help="mart: the series the stage sees (default); raw: every UCI line, as in "
+        "the issue's reference figures (total only)",
+    )
+    parser.add_argument(
+        "--series",
+        nargs="*",
+        default=["total:revenue"],
+        help="series:metric to evaluate, or 'all' (default total:revenue)",
+    )
     args = parser.parse_args(argv)
     if args.folds < 3:
         parser.error("--folds must be at least 3")
@@ -175,11 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     as_of = pd.Timestamp(sales["ds"].max()).date()
     series = fc.build_series(sales, as_of, cfg.top_categories)
     calendar = fc.shop_calendar(series[("total", "revenue")], cfg)
-    print(f"UCI daily sales ({args.source}): {pd.Timestamp(sales['ds'].min()).date()}..{as_of}, {len(series[('total', 'revenue')])} days, "
-          f"loaded in {time.monotonic() - started:.1f}s")
-    print(f"closed weekdays: {sorted(calendar.weekdays)} (0 = Monday); closures (trading days "
-          f"without a sale): {', '.join(str(d.date()) for d in sorted(calendar.closures))}\n"
-          f"holidays: {cfg.holiday_country or 'none'}")
+    print(
+        f"UCI daily sales ({args.source}): {pd.Timestamp(sales['ds'].min()).date()}..{as_of}, {len(series[('total', 'revenue')])} days, "
+        f"loaded in {time.monotonic() - started:.1f}s"
+    )
+    print(
+        f"closed weekdays: {sorted(calendar.weekdays)} (0 = Monday); closures (trading days "
+        f"without a sale): {', '.join(str(d.date()) for d in sorted(calendar.closures))}\n"
+        f"holidays: {cfg.holiday_country or 'none'}"
+    )
     print(f"config: horizon {cfg.horizon_days}, inner folds {cfg.folds}, interval {cfg.interval_width:.0%}\n")
 
     wanted = list(series) if args.series == ["all"] else [tuple(s.split(":", 1)) for s in args.series]
@@ -197,15 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         print(nested.to_string(index=False))
         mean_pub, mean_naive = nested["mase"].mean(), nested["naive_mase"].mean()
         wins = int((nested["mase"] < nested["naive_mase"]).sum())
-        print(f"mean MASE published {mean_pub:.3f} vs seasonal naive {mean_naive:.3f} "
-              f"(published better in {wins}/{len(nested)} windows); mean 80% interval coverage "
-              f"published {nested['coverage'].mean():.2f}, naive {nested['naive_coverage'].mean():.2f}")
+        print(
+            f"mean MASE published {mean_pub:.3f} vs seasonal naive {mean_naive:.3f} "
+            f"(published better in {wins}/{len(nested)} windows); mean 80% interval coverage "
+            f"published {nested['coverage'].mean():.2f}, naive {nested['naive_coverage'].mean():.2f}"
+        )
 
         started = time.monotonic()
         final = fc.forecast_series(name, metric, history, calendar, cfg)
         seconds = time.monotonic() - started
-        print(f"-- stage backtest at as_of {as_of} (stored in model_runs); published: {final.model_version} "
-              f"({final.reason}); fit {seconds:.1f}s")
+        print(
+            f"-- stage backtest at as_of {as_of} (stored in model_runs); published: {final.model_version} "
+            f"({final.reason}); fit {seconds:.1f}s"
+        )
         table = stage_backtest(final)
         if not table.empty:
             print(table.to_string(index=False))
@@ -216,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for label, pub, naive in verdicts:
         verdict = "BEATS" if pub < naive else "does NOT beat"
-        print(f"{label}: published forecast {verdict} the seasonal naive out of sample "
-              f"(mean MASE {pub:.3f} vs {naive:.3f} over {args.folds} windows of {cfg.horizon_days} days)")
+        print(
+            f"{label}: published forecast {verdict} the seasonal naive out of sample "
+            f"(mean MASE {pub:.3f} vs {naive:.3f} over {args.folds} windows of {cfg.horizon_days} days)"
+        )
     return 0
 
 

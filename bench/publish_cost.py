@@ -95,18 +95,25 @@ def main() -> None:
         if day != AS_OF:  # the next day: one order changed, the stages wrote a new day
             con.execute("update marts.fct_orders set status = 'returned' where order_id = 'o1'")
             for table in ("customer_recommendations", "customer_segments", "review_sentiment"):
-                con.execute(f"insert into model_outputs.{table} select * replace (date '{day}' as as_of_date) "
-                            f"from model_outputs.{table} where as_of_date = date '{AS_OF}'")
+                con.execute(
+                    f"insert into model_outputs.{table} select * replace (date '{day}' as as_of_date) "
+                    f"from model_outputs.{table} where as_of_date = date '{AS_OF}'"
+                )
         wall, cpu = time.perf_counter(), time.process_time()
         publish(con, day)
         con.execute("checkpoint")
         runs.append((time.perf_counter() - wall, time.process_time() - cpu))
     orders = timed(con, "create or replace table main._bench_orders as select * from marts.fct_orders")
-    recs = timed(con, "create or replace table main._bench_recs as select * from "
-                      f"model_outputs.customer_recommendations where as_of_date = date '{AS_OF}'")
-    print(f"customers {args.customers:,}: publish incl. checkpoint: first {fmt(runs[0])}; re-run {fmt(runs[1])}; "
-          f"next day {fmt(runs[2])}. For scale: a full copy of fct_orders {fmt(orders)}, "
-          f"of one day's recommendations {fmt(recs)}")
+    recs = timed(
+        con,
+        "create or replace table main._bench_recs as select * from "
+        f"model_outputs.customer_recommendations where as_of_date = date '{AS_OF}'",
+    )
+    print(
+        f"customers {args.customers:,}: publish incl. checkpoint: first {fmt(runs[0])}; re-run {fmt(runs[1])}; "
+        f"next day {fmt(runs[2])}. For scale: a full copy of fct_orders {fmt(orders)}, "
+        f"of one day's recommendations {fmt(recs)}"
+    )
 
 
 if __name__ == "__main__":

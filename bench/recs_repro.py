@@ -42,8 +42,14 @@ def main() -> None:
     for i, threads in enumerate(int(t) for t in args.threads.split(",")):
         shuffled = {k: None if f is None else f.sample(frac=1.0, random_state=i) if i else f for k, f in frames.items()}
         wall, cpu = time.monotonic(), time.process_time()
-        result = rec.recommend(shuffled["interactions"], shuffled["products"], shuffled["customers"],
-                               shuffled["segments"], args.as_of, replace(cfg, num_threads=threads))
+        result = rec.recommend(
+            shuffled["interactions"],
+            shuffled["products"],
+            shuffled["customers"],
+            shuffled["segments"],
+            args.as_of,
+            replace(cfg, num_threads=threads),
+        )
         wall, cpu = time.monotonic() - wall, time.process_time() - cpu
         recs = result.recommendations.set_index(["customer_id", "rank"]).sort_index()
         if first is None:
@@ -52,10 +58,13 @@ def main() -> None:
         moved = int((both["product_id_a"] != both["product_id_b"]).sum())
         scores = int(((both["score_a"] - both["score_b"]).abs() > 1e-9).sum())
         best = result.details["best_baseline"]
-        print(f"run {i}: num_threads {threads}, rows {'shuffled' if i else 'as read'}: {wall:.1f} s wall, "
-              f"{cpu:.1f} s CPU, {result.model_version}, p@10 {result.metrics['model'].get('precision', 0):.4f} "
-              f"vs {best} {result.metrics[best].get('precision', 0):.4f}; positions changed vs run 0: "
-              f"{moved} of {len(both)}, scores changed: {scores}; load {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"run {i}: num_threads {threads}, rows {'shuffled' if i else 'as read'}: {wall:.1f} s wall, "
+            f"{cpu:.1f} s CPU, {result.model_version}, p@10 {result.metrics['model'].get('precision', 0):.4f} "
+            f"vs {best} {result.metrics[best].get('precision', 0):.4f}; positions changed vs run 0: "
+            f"{moved} of {len(both)}, scores changed: {scores}; load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -64,9 +64,9 @@ import yaml
 
 from cx.config import load_settings
 from cx.importers import uci
-from uci_lines import VALID_LINES  # bench/, beside this script
 from cx.models import recommend as rec
 from cx.models.recommend.evaluation import holdout_split
+from uci_lines import VALID_LINES  # bench/, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 DBT = REPO / "dbt_project"
@@ -141,8 +141,13 @@ def load_uci(data: Path, test_start: date = TEST_START) -> dict[str, pd.DataFram
             FROM catalog AS c FULL OUTER JOIN sold AS s USING (product_id)
             ORDER BY product_id
             """,
-            [test_start, cutoff.to_pydatetime(), pattern, (cutoff - pd.Timedelta(days=1)).to_pydatetime(),
-             _available_days()],
+            [
+                test_start,
+                cutoff.to_pydatetime(),
+                pattern,
+                (cutoff - pd.Timedelta(days=1)).to_pydatetime(),
+                _available_days(),
+            ],
         ).df()
         customers = con.execute(
             """
@@ -158,7 +163,7 @@ def load_uci(data: Path, test_start: date = TEST_START) -> dict[str, pd.DataFram
     return {"interactions": interactions, "products": products, "customers": customers}
 
 
-def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN202 - tiny helper
+def _timed(fn, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - wall, time.process_time() - cpu
@@ -208,8 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         "lightfm": "LightFM hybrid alone (same fit)",
         "model": f"published: {rec.VERSION_MODEL}",
     }
-    fit_times = {"popularity": (base_s, base_cpu), "repeat_pop": (base_s, base_cpu),
-                 "lightfm": (lfm_s, None), "model": (model_s, model_cpu)}
+    fit_times = {
+        "popularity": (base_s, base_cpu),
+        "repeat_pop": (base_s, base_cpu),
+        "lightfm": (lfm_s, None),
+        "model": (model_s, model_cpu),
+    }
     for name, scorer in rec.method_scorers(model).items():
         # Score and rank the available catalogue for every customer, as the stage publishes
         # (the baselines, as when the stage publishes one, without LightFM candidates).
@@ -217,29 +226,38 @@ def main(argv: list[str] | None = None) -> int:
         batches = rec.candidate_batches(fitted, model.signals, everyone, uni.publishable, cfg)
         _, score_s, score_cpu = _timed(rec.top_n_lists, {name: scorer}, batches, uni.user_ids, uni.item_ids, cfg.top_n)
         m = metrics[name]
-        rows.append((labels[name], m["precision"], m["recall"], m["ndcg"], m["coverage"], *fit_times[name],
-                     score_s, score_cpu))
+        rows.append(
+            (labels[name], m["precision"], m["recall"], m["ndcg"], m["coverage"], *fit_times[name], score_s, score_cpu)
+        )
     rows.sort(key=lambda r: r[1])
 
-    header = (f"{'model':<40} {'p@10':>6} {'recall@10':>9} {'NDCG@10':>8} {'coverage':>8} "
-              f"{'train s':>8} {'score s':>8}   {'(cpu: train':>11} {'score)':>6}")
+    header = (
+        f"{'model':<40} {'p@10':>6} {'recall@10':>9} {'NDCG@10':>8} {'coverage':>8} "
+        f"{'train s':>8} {'score s':>8}   {'(cpu: train':>11} {'score)':>6}"
+    )
     print()
     print(header)
     print("-" * len(header))
     for label, p, r, n, c, fit_s, fit_cpu, score_s, score_cpu in rows:
         cpu = f"{fit_cpu:>11.1f}" if fit_cpu is not None else f"{'-':>11}"
-        print(f"{label:<40} {p:>6.3f} {r:>9.3f} {n:>8.3f} {c:>8.3f} {fit_s:>8.1f} {score_s:>8.1f}   {cpu} {score_cpu:>6.1f}")
+        print(
+            f"{label:<40} {p:>6.3f} {r:>9.3f} {n:>8.3f} {c:>8.3f} {fit_s:>8.1f} {score_s:>8.1f}   {cpu} {score_cpu:>6.1f}"
+        )
     print()
     published = metrics["model"]["precision"]
     best_name = max(("popularity", "repeat_pop"), key=lambda k: metrics[k]["precision"])
     score_model = next(r for r in rows if r[0] == labels["model"])
-    print(f"blend weights {model.blend}; {model.details.get('validation_customers', 0)} validation customers, "
-          f"validation p@10 {model.details.get('validation_precision_defaults')} with the defaults -> "
-          f"{model.details.get('validation_precision_learned')} learned "
-          f"(window {model.details.get('validation_cutoff')} .. {TEST_START})")
+    print(
+        f"blend weights {model.blend}; {model.details.get('validation_customers', 0)} validation customers, "
+        f"validation p@10 {model.details.get('validation_precision_defaults')} with the defaults -> "
+        f"{model.details.get('validation_precision_learned')} learned "
+        f"(window {model.details.get('validation_cutoff')} .. {TEST_START})"
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"LightFM: {cfg.no_components} components, {cfg.epochs} epochs, loss {cfg.loss}, "
-          f"{cfg.num_threads} threads, {os.cpu_count()} cores, load average {load:.1f} at the end")
+    print(
+        f"LightFM: {cfg.no_components} components, {cfg.epochs} epochs, loss {cfg.loss}, "
+        f"{cfg.num_threads} threads, {os.cpu_count()} cores, load average {load:.1f} at the end"
+    )
     checks = {
         "p@10 >= 0.31": published >= 0.31,
         f"beats {labels[best_name]}": published > metrics[best_name]["precision"],
@@ -249,9 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     print("targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items()))
     if load > (os.cpu_count() or 1):
         # Wall times on a busy machine overstate the work; CPU time bounds the idle wall time.
-        print(f"note: the machine was busy (load {load:.1f} on {os.cpu_count()} cores); training used "
-              f"{model_cpu:.1f} CPU-s and scoring {score_model[8]:.1f} CPU-s, which bound their wall time "
-              f"on idle cores")
+        print(
+            f"note: the machine was busy (load {load:.1f} on {os.cpu_count()} cores); training used "
+            f"{model_cpu:.1f} CPU-s and scoring {score_model[8]:.1f} CPU-s, which bound their wall time "
+            f"on idle cores"
+        )
     return 0
 
 

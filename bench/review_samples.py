@@ -38,14 +38,26 @@ def main(womens_csv: str, olist_csv: str, b2w_csv: str, tripadvisor_csv: str) ->
     b2w = pd.read_csv(b2w_csv)
     hotels = pd.read_csv(tripadvisor_csv)
     samples = {
-        "womens_clothing_en": tidy(pd.DataFrame({"title": womens["Title"], "body": womens["ReviewText"],
-                                                 "rating": womens["Rating"]}), "en"),
-        "olist_pt": tidy(pd.DataFrame({"title": olist["review_comment_title"], "body": olist["review_comment_message"],
-                                       "rating": olist["review_score"]}), "pt"),
-        "b2w_pt": tidy(pd.DataFrame({"title": b2w["review_title"], "body": b2w["review_text"],
-                                     "rating": b2w["overall_rating"]}), "pt"),
-        "tripadvisor_en": tidy(pd.DataFrame({"title": pd.NA, "body": hotels["Review"], "rating": hotels["Rating"]}),
-                               "en"),
+        "womens_clothing_en": tidy(
+            pd.DataFrame({"title": womens["Title"], "body": womens["ReviewText"], "rating": womens["Rating"]}), "en"
+        ),
+        "olist_pt": tidy(
+            pd.DataFrame(
+                {
+                    "title": olist["review_comment_title"],
+                    "body": olist["review_comment_message"],
+                    "rating": olist["review_score"],
+                }
+            ),
+            "pt",
+        ),
+        "b2w_pt": tidy(
+            pd.DataFrame({"title": b2w["review_title"], "body": b2w["review_text"], "rating": b2w["overall_rating"]}),
+            "pt",
+        ),
+        "tripadvisor_en": tidy(
+            pd.DataFrame({"title": pd.NA, "body": hotels["Review"], "rating": hotels["Rating"]}), "en"
+        ),
     }
     for name, frame in samples.items():
         frame = frame.iloc[: KEEP.get(name, len(frame))]

@@ -42,6 +42,7 @@ the totals ``initial_load``, ``daily_run`` and ``initial_plus_daily``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -56,12 +57,32 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
-STAGES = ("initial_ingest", "initial_dbt", "day_ingest", "day_dbt", "validate", "sentiment", "segmentation",
-          "recommendations", "forecast", "publish")
+STAGES = (
+    "initial_ingest",
+    "initial_dbt",
+    "day_ingest",
+    "day_dbt",
+    "validate",
+    "sentiment",
+    "segmentation",
+    "recommendations",
+    "forecast",
+    "publish",
+)
 DAILY = ("day_ingest", "day_dbt", "validate", "sentiment", "segmentation", "recommendations", "forecast", "publish")
 BULK_DAYS = 365  # the initial load; the landing zone holds one more day for the incremental run
-COLUMNS = ("size", "customers", "stage", "seconds", "cpu_s", "peak_rss_mb", "peak_tree_mb", "load_1m", "rows",
-           "details")
+COLUMNS = (
+    "size",
+    "customers",
+    "stage",
+    "seconds",
+    "cpu_s",
+    "peak_rss_mb",
+    "peak_tree_mb",
+    "load_1m",
+    "rows",
+    "details",
+)
 
 
 @dataclass
@@ -117,8 +138,9 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
         from cx.generate import generate
 
         began = time.perf_counter()
-        manifest = generate(settings.landing_dir, start, BULK_DAYS + 1, customers, seed=seed, activity=activity,
-                            overwrite=True)
+        manifest = generate(
+            settings.landing_dir, start, BULK_DAYS + 1, customers, seed=seed, activity=activity, overwrite=True
+        )
         seconds = time.perf_counter() - began
         totals = manifest.totals
         return {"seconds": seconds, "rows": totals["records"], "details": totals["records_by_source"]}
@@ -129,8 +151,11 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
         began = time.perf_counter()
         summary = load_landing(window, settings)
         seconds = time.perf_counter() - began
-        return {"seconds": seconds, "rows": sum(s["rows"] for s in summary.values()),
-                "details": {s: v["rows"] for s, v in summary.items()}}
+        return {
+            "seconds": seconds,
+            "rows": sum(s["rows"] for s in summary.values()),
+            "details": {s: v["rows"] for s, v in summary.items()},
+        }
     if stage in ("initial_dbt", "day_dbt"):
         from cx.transform import build
 
@@ -138,8 +163,15 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
         began = time.perf_counter()
         build(run_from, run_to, settings)
         seconds = time.perf_counter() - began
-        counts = _count(["staging.stg_web_events", "intermediate.int_web_events__stitched", "marts.fct_orders",
-                         "marts.fct_interactions", "marts.customer_features"])
+        counts = _count(
+            [
+                "staging.stg_web_events",
+                "intermediate.int_web_events__stitched",
+                "marts.fct_orders",
+                "marts.fct_interactions",
+                "marts.customer_features",
+            ]
+        )
         return {"seconds": seconds, "rows": counts.get("intermediate.int_web_events__stitched"), "details": counts}
     if stage == "validate":
         from cx.quality.checkpoint import run
@@ -151,8 +183,12 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
     if stage in ("sentiment", "segmentation", "recommendations", "forecast"):
         import importlib
 
-        module = {"sentiment": "sentiment", "segmentation": "segmentation", "recommendations": "recommend",
-                  "forecast": "forecast"}[stage]
+        module = {
+            "sentiment": "sentiment",
+            "segmentation": "segmentation",
+            "recommendations": "recommend",
+            "forecast": "forecast",
+        }[stage]
         run = importlib.import_module(f"cx.models.{module}").run
         began = time.perf_counter()
         summary = run(day, settings)
@@ -188,10 +224,8 @@ def _tree_rss(pid: int) -> int:
         return 0
     total = 0
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -201,9 +235,22 @@ def measure(stage: str, size: str, customers: int, size_dir: Path, args: argpars
     result_path.unlink(missing_ok=True)
     env = {**os.environ, **_settings_env(size_dir), **args.env}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "include"), env.get("PYTHONPATH", "")]))
-    command = [sys.executable, str(Path(__file__).resolve()), "_stage", stage, "--result", str(result_path),
-               "--start", args.start.isoformat(), "--customers", str(customers), "--activity", str(args.activity),
-               "--seed", str(args.seed)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_stage",
+        stage,
+        "--result",
+        str(result_path),
+        "--start",
+        args.start.isoformat(),
+        "--customers",
+        str(customers),
+        "--activity",
+        str(args.activity),
+        "--seed",
+        str(args.seed),
+    ]
     load = os.getloadavg()[0]
     log_path = size_dir / f"stage_{stage}.log"
     with open(log_path, "w") as log:
@@ -227,10 +274,18 @@ def measure(stage: str, size: str, customers: int, size_dir: Path, args: argpars
         raise SystemExit(f"{size} {stage} failed (exit {child.returncode}); log {log_path}:\n{tail}")
     result = json.loads(result_path.read_text())
     result_path.unlink()
-    return Row(size=size, customers=customers, stage=stage, seconds=round(result["seconds"], 2),
-               cpu_s=round(usage.ru_utime + usage.ru_stime, 1), peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
-               peak_tree_mb=round(max(peak[0], usage.ru_maxrss * 1024) / 2**20, 1), load_1m=round(load, 2),
-               rows=result.get("rows"), details=result.get("details") or {})
+    return Row(
+        size=size,
+        customers=customers,
+        stage=stage,
+        seconds=round(result["seconds"], 2),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 1),
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        peak_tree_mb=round(max(peak[0], usage.ru_maxrss * 1024) / 2**20, 1),
+        load_1m=round(load, 2),
+        rows=result.get("rows"),
+        details=result.get("details") or {},
+    )
 
 
 def _landing_matches(landing: Path, start: date, customers: int, activity: float, seed: int) -> bool:
@@ -238,17 +293,29 @@ def _landing_matches(landing: Path, start: date, customers: int, activity: float
     if not manifest.exists():
         return False
     got = json.loads(manifest.read_text())["args"]
-    want = {"start": start.isoformat(), "days": BULK_DAYS + 1, "customers": customers, "seed": seed,
-            "activity": activity}
+    want = {
+        "start": start.isoformat(),
+        "days": BULK_DAYS + 1,
+        "customers": customers,
+        "seed": seed,
+        "activity": activity,
+    }
     return {k: got.get(k, 1.0 if k == "activity" else None) for k in want} == want
 
 
 def _total(rows: list[Row], size: str, customers: int, name: str, stages: tuple[str, ...]) -> Row:
     picked = [r for r in rows if r.stage in stages]
-    return Row(size=size, customers=customers, stage=name, seconds=round(sum(r.seconds for r in picked), 2),
-               cpu_s=round(sum(r.cpu_s for r in picked), 1), peak_rss_mb=max(r.peak_rss_mb for r in picked),
-               peak_tree_mb=max(r.peak_tree_mb for r in picked), load_1m=max(r.load_1m for r in picked),
-               details={"stages": list(stages)})
+    return Row(
+        size=size,
+        customers=customers,
+        stage=name,
+        seconds=round(sum(r.seconds for r in picked), 2),
+        cpu_s=round(sum(r.cpu_s for r in picked), 1),
+        peak_rss_mb=max(r.peak_rss_mb for r in picked),
+        peak_tree_mb=max(r.peak_tree_mb for r in picked),
+        load_1m=max(r.load_1m for r in picked),
+        details={"stages": list(stages)},
+    )
 
 
 def bench_size(size: str, args: argparse.Namespace, write_row) -> list[Row]:
@@ -261,8 +328,7 @@ def bench_size(size: str, args: argparse.Namespace, write_row) -> list[Row]:
         row = measure("generate", size, customers, size_dir, args)
         row.details = {**row.details, "measured_at": time.strftime("%Y-%m-%d %H:%M")}
         (size_dir / "generate.json").write_text(json.dumps(asdict(row)))
-        print(f"[{size}] generate {row.seconds:.0f}s, {row.rows:,} records, peak {row.peak_rss_mb:,.0f} MB",
-              flush=True)
+        print(f"[{size}] generate {row.seconds:.0f}s, {row.rows:,} records, peak {row.peak_rss_mb:,.0f} MB", flush=True)
     else:
         print(f"[{size}] reusing the landing zone in {size_dir / 'landing'}", flush=True)
         saved = size_dir / "generate.json"
@@ -279,11 +345,17 @@ def bench_size(size: str, args: argparse.Namespace, write_row) -> list[Row]:
         row = measure(stage, size, customers, size_dir, args)
         rows.append(row)
         write_row(row)
-        print(f"[{size}] {stage:16s} {row.seconds:8.1f}s  cpu {row.cpu_s:7.1f}s  peak {row.peak_rss_mb:8,.0f} MB "
-              f"(tree {row.peak_tree_mb:8,.0f} MB)  load {row.load_1m:.1f}", flush=True)
+        print(
+            f"[{size}] {stage:16s} {row.seconds:8.1f}s  cpu {row.cpu_s:7.1f}s  peak {row.peak_rss_mb:8,.0f} MB "
+            f"(tree {row.peak_tree_mb:8,.0f} MB)  load {row.load_1m:.1f}",
+            flush=True,
+        )
     done = {r.stage for r in rows}
-    for name, stages in (("initial_load", ("initial_ingest", "initial_dbt")), ("daily_run", DAILY),
-                         ("initial_plus_daily", ("initial_ingest", "initial_dbt", *DAILY))):
+    for name, stages in (
+        ("initial_load", ("initial_ingest", "initial_dbt")),
+        ("daily_run", DAILY),
+        ("initial_plus_daily", ("initial_ingest", "initial_dbt", *DAILY)),
+    ):
         if set(stages) <= done:
             row = _total(rows, size, customers, name, stages)
             rows.append(row)
@@ -299,11 +371,18 @@ def read_rows(paths: list[Path]) -> list[Row]:
     for path in paths:
         with open(path, newline="") as handle:
             for rec in csv.DictReader(handle):
-                row = Row(size=rec["size"], customers=int(rec["customers"]), stage=rec["stage"],
-                          seconds=float(rec["seconds"]), cpu_s=float(rec["cpu_s"]),
-                          peak_rss_mb=float(rec["peak_rss_mb"]), peak_tree_mb=float(rec["peak_tree_mb"]),
-                          load_1m=float(rec["load_1m"]), rows=int(rec["rows"]) if rec["rows"] else None,
-                          details=json.loads(rec["details"] or "{}"))
+                row = Row(
+                    size=rec["size"],
+                    customers=int(rec["customers"]),
+                    stage=rec["stage"],
+                    seconds=float(rec["seconds"]),
+                    cpu_s=float(rec["cpu_s"]),
+                    peak_rss_mb=float(rec["peak_rss_mb"]),
+                    peak_tree_mb=float(rec["peak_tree_mb"]),
+                    load_1m=float(rec["load_1m"]),
+                    rows=int(rec["rows"]) if rec["rows"] else None,
+                    details=json.loads(rec["details"] or "{}"),
+                )
                 merged[(row.size, row.stage)] = row
     return list(merged.values())
 
@@ -336,8 +415,10 @@ def print_table(rows: list[Row]) -> None:
         print_extrapolation(by)
     total = by.get(("1M", "initial_plus_daily"))
     if total:
-        print(f"1M initial load + daily run: {total.seconds / 60:.1f} min (target < 30), peak "
-              f"{total.peak_tree_mb / 1024:.1f} GB (target < 16)")
+        print(
+            f"1M initial load + daily run: {total.seconds / 60:.1f} min (target < 30), peak "
+            f"{total.peak_tree_mb / 1024:.1f} GB (target < 16)"
+        )
 
 
 def print_extrapolation(by: dict[tuple[str, str], Row]) -> None:
@@ -394,17 +475,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.csv")
     p.add_argument("--root", type=Path, default=Path("/tmp/scale"), help="scratch space: landing zones, warehouses")
     p.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
-    p.add_argument("--activity", type=float, default=0.2,
-                   help="generator activity level, the same at every size (per-customer rates)")
+    p.add_argument(
+        "--activity",
+        type=float,
+        default=0.2,
+        help="generator activity level, the same at every size (per-customer rates)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of " + ", ".join(STAGES))
     p.add_argument("--regenerate", action="store_true", help="generate the landing zones even when they match")
-    p.add_argument("--keep-warehouse", action="store_true",
-                   help="re-measure --stages on the warehouse an earlier run left (default: start from nothing)")
-    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra environment for the stages (e.g. CX_DUCKDB_MEMORY_LIMIT=12GB); repeatable")
-    p.add_argument("--table", type=Path, nargs="+", metavar="CSV",
-                   help="only print the table of earlier results (several CSVs are merged, later rows win)")
+    p.add_argument(
+        "--keep-warehouse",
+        action="store_true",
+        help="re-measure --stages on the warehouse an earlier run left (default: start from nothing)",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the stages (e.g. CX_DUCKDB_MEMORY_LIMIT=12GB); repeatable",
+    )
+    p.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="only print the table of earlier results (several CSVs are merged, later rows win)",
+    )
     args = p.parse_args(argv)
     if args.table:
         print_table(read_rows(args.table))
@@ -417,8 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stages - set(STAGES):
         p.error(f"unknown stages {sorted(args.stages - set(STAGES))}")
     # Both cores for DuckDB; a memory limit that leaves room for Python next to it.
-    args.env = {"CX_DUCKDB_THREADS": str(os.cpu_count() or 2), "CX_DUCKDB_MEMORY_LIMIT": "10GB",
-                **_env_pairs(args.env)}
+    args.env = {"CX_DUCKDB_THREADS": str(os.cpu_count() or 2), "CX_DUCKDB_MEMORY_LIMIT": "10GB", **_env_pairs(args.env)}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     all_rows: list[Row] = []

@@ -44,17 +44,40 @@ print("RESULT " + json.dumps(summary, default=str))
 
 
 def _env(workdir: Path) -> dict[str, str]:
-    return {**os.environ, "CX_LANDING_DIR": str(workdir / "landing"), "CX_WAREHOUSE": str(workdir / "wh.duckdb"),
-            "CX_ARTIFACTS_DIR": str(workdir / "artifacts"), "GX_ANALYTICS_ENABLED": "False",
-            "PYTHONPATH": str(ROOT / "include")}
+    return {
+        **os.environ,
+        "CX_LANDING_DIR": str(workdir / "landing"),
+        "CX_WAREHOUSE": str(workdir / "wh.duckdb"),
+        "CX_ARTIFACTS_DIR": str(workdir / "artifacts"),
+        "GX_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": str(ROOT / "include"),
+    }
 
 
 def build(workdir: Path) -> None:
     env = _env(workdir)
     if not (workdir / "landing" / "_manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "cx.generate", "--out", str(workdir / "landing"), "--start",
-                        START.isoformat(), "--days", str(DAYS), "--customers", str(CUSTOMERS), "--seed", str(SEED),
-                        "--quiet", "--overwrite"], check=True, env=env)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cx.generate",
+                "--out",
+                str(workdir / "landing"),
+                "--start",
+                START.isoformat(),
+                "--days",
+                str(DAYS),
+                "--customers",
+                str(CUSTOMERS),
+                "--seed",
+                str(SEED),
+                "--quiet",
+                "--overwrite",
+            ],
+            check=True,
+            env=env,
+        )
     if not (workdir / "wh.duckdb").exists():
         began = time.perf_counter()
         code = (
@@ -74,15 +97,20 @@ def build(workdir: Path) -> None:
 def time_stage(workdir: Path, day: date, stage: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, day.isoformat(), stage], env=_env(workdir),
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", STAGE_SCRIPT, day.isoformat(), stage],
+        env=_env(workdir),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU time of the stage's process: what the wall time is on an idle machine (the
     # stage is single-threaded but for DuckDB reads), and independent of other load.
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
-    return {**json.loads(line[len("RESULT "):]), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
+    return {**json.loads(line[len("RESULT ") :]), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
 
 
 def main() -> int:
@@ -98,8 +126,10 @@ def main() -> int:
         load = os.getloadavg()[0]
     except OSError:
         load = float("nan")
-    print(f"validation stage for {args.day} ({CUSTOMERS} customers, {DAYS} days, seed {SEED}); "
-          f"{os.cpu_count()} cores, load average {load:.1f} at start")
+    print(
+        f"validation stage for {args.day} ({CUSTOMERS} customers, {DAYS} days, seed {SEED}); "
+        f"{os.cpu_count()} cores, load average {load:.1f} at start"
+    )
     failed = False
     for stage in args.stages.split(","):
         runs = [time_stage(args.workdir, args.day, stage) for _ in range(args.repeats)]
@@ -111,20 +141,24 @@ def main() -> int:
             failed = True
             continue
         s = last["seconds"]
-        print(f"  {stage:9s} wall median {statistics.median(walls):5.1f}s "
-              f"(runs: {', '.join(f'{w:.1f}' for w in walls)}), "
-              f"CPU median {statistics.median(cpus):5.1f}s (runs: {', '.join(f'{c:.1f}' for c in cpus)}); "
-              f"last run: read {s['read']}s, GX import+context {s['gx_context']}s, validate {s['validate']}s, "
-              f"docs {s['docs']}s, process start {last['wall_seconds'] - s['total']:.1f}s; "
-              f"{last['suites']} suites, {last['evaluated']} checks evaluated, {last['skipped']} skipped, "
-              f"{last['by_severity']['critical']['failed']} critical / {last['by_severity']['warning']['failed']} "
-              "warning failures")
+        print(
+            f"  {stage:9s} wall median {statistics.median(walls):5.1f}s "
+            f"(runs: {', '.join(f'{w:.1f}' for w in walls)}), "
+            f"CPU median {statistics.median(cpus):5.1f}s (runs: {', '.join(f'{c:.1f}' for c in cpus)}); "
+            f"last run: read {s['read']}s, GX import+context {s['gx_context']}s, validate {s['validate']}s, "
+            f"docs {s['docs']}s, process start {last['wall_seconds'] - s['total']:.1f}s; "
+            f"{last['suites']} suites, {last['evaluated']} checks evaluated, {last['skipped']} skipped, "
+            f"{last['by_severity']['critical']['failed']} critical / {last['by_severity']['warning']['failed']} "
+            "warning failures"
+        )
         for warning in last["warnings"]:
             print(f"      warning: {warning}")
         if stage == "inputs":
             wall, cpu = statistics.median(walls), statistics.median(cpus)
-            print(f"      target < 30 s for the inputs stage: wall {'OK' if wall < 30 else 'OVER'}, "
-                  f"CPU {'OK' if cpu < 30 else 'OVER'} (with other load the CPU figure is the fair one)")
+            print(
+                f"      target < 30 s for the inputs stage: wall {'OK' if wall < 30 else 'OVER'}, "
+                f"CPU {'OK' if cpu < 30 else 'OVER'} (with other load the CPU figure is the fair one)"
+            )
     return 1 if failed else 0
 
 

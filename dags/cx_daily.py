@@ -189,16 +189,22 @@ with DAG(
 
             return run(run_window(ds, params).run_to)
 
-        @task(task_id="segmentation", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-               doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.")
+        @task(
+            task_id="segmentation",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.",
+        )
         @map_errors
         def segmentation(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.segmentation import run
 
             return run(run_window(ds, params).run_to)
 
-        @task(task_id="recommendations", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-               doc_md="LightFM top-N per customer → `main.customer_recommendations`.")
+        @task(
+            task_id="recommendations",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            doc_md="LightFM top-N per customer → `main.customer_recommendations`.",
+        )
         @map_errors
         def recommendations(ds: str | None = None, params: dict | None = None) -> dict:
             from cx.models.recommend import run

@@ -19,6 +19,7 @@ figures, not by timed tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -40,8 +41,9 @@ from cx.config import PUBLISHED_TABLES
 # with `make test-backfill`, not inside `make test`.
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(os.environ.get("CX_BACKFILL_TEST") != "1",
-                       reason="long Airflow backfill test: run `make test-backfill`"),
+    pytest.mark.skipif(
+        os.environ.get("CX_BACKFILL_TEST") != "1", reason="long Airflow backfill test: run `make test-backfill`"
+    ),
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,23 +89,35 @@ class AirflowStack:
         """Run an airflow command; ``retry_locked`` retries an idempotent one that met
         SQLite's "database is locked" (SQLite takes one writer at a time)."""
         for attempt in range(5 if retry_locked else 1):
-            done = subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            done = subprocess.run(
+                [str(BIN / "airflow"), *args],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
             if done.returncode == 0:
                 return done.stdout
             if "database is locked" not in done.stdout + done.stderr:
                 break
             time.sleep(2 + attempt * 3)
-        raise AssertionError(f"airflow {' '.join(args)} failed ({done.returncode}):\n"
-                             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise AssertionError(
+            f"airflow {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
 
     def start(self, name: str, *args: str) -> None:
-        log = open(self.home / f"{name}.log", "w")
+        log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 -- the component writes it until stop()
         # Own process group, so stop() ends the component and only its children; and
         # ended by the kernel if the test process dies without running its teardown.
-        self.processes[name] = subprocess.Popen([str(BIN / "airflow"), *args], env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True,
-                                                preexec_fn=_die_with_parent)
+        self.processes[name] = subprocess.Popen(
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
     def assert_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -126,16 +140,12 @@ class AirflowStack:
             except psutil.NoSuchProcess:
                 pass
         for proc in started:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.terminate()
-            except psutil.NoSuchProcess:
-                pass
         _, alive = psutil.wait_procs(started, timeout=30)
         for proc in alive:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(alive, timeout=10)
         for proc in self.processes.values():
             proc.wait(timeout=10)
@@ -156,8 +166,9 @@ class AirflowStack:
         while not predicate():
             self.assert_alive()
             if time.monotonic() - started > timeout_s:
-                raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n"
-                                     f"scheduler log:\n{self.tail('scheduler')}")
+                raise AssertionError(
+                    f"timed out after {timeout_s:.0f}s waiting for {what}\nscheduler log:\n{self.tail('scheduler')}"
+                )
             time.sleep(every_s)
         return time.monotonic() - started
 
@@ -166,10 +177,13 @@ class AirflowStack:
 
     def failures(self) -> str:
         """Failed task instances with the tail of their logs, for a readable assertion."""
-        rows = self.query("select run_id, task_id, state, try_number from task_instance where dag_id = ? "
-                          "and state not in ('success', 'skipped') order by run_id, task_id", (DAG_ID,))
+        rows = self.query(
+            "select run_id, task_id, state, try_number from task_instance where dag_id = ? "
+            "and state not in ('success', 'skipped') order by run_id, task_id",
+            (DAG_ID,),
+        )
         report = [f"{r[0]} {r[1]}: {r[2]} (try {r[3]})" for r in rows]
-        for run_id, task_id, state, _ in rows[:3]:
+        for run_id, task_id, _state, _ in rows[:3]:
             for log in sorted((self.home / "logs").glob(f"dag_id={DAG_ID}/run_id={run_id}/task_id={task_id}/*.log")):
                 report.append(f"--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:]))
         return "\n".join(report)
@@ -178,38 +192,40 @@ class AirflowStack:
 def _airflow_env(home: Path, data: Path, port: int) -> dict[str, str]:
     # Nothing inherited from the caller's Airflow or cx settings (make exports the repo's .airflow).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CX_"))}
-    env.update({
-        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),  # this test is about the DAG
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        # SQLite: several Airflow processes write it; wait for its lock instead of failing after 5 s.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=120",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        # Only the backfill creates runs: an unpaused DAG would otherwise catch up from its start_date.
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        # Parse the DAG once; re-parsing every 30 s only takes CPU from the runs.
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "SCARF_ANALYTICS": "false",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "GX_ANALYTICS_ENABLED": "False",
-        "CX_LANDING_DIR": str(data / "landing"),
-        "CX_WAREHOUSE": str(data / "warehouse" / "cx.duckdb"),
-        "CX_ARTIFACTS_DIR": str(data / "artifacts"),
-        "CX_MAX_ACTIVE_RUNS": str(MAX_ACTIVE_RUNS),
-    })
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),  # this test is about the DAG
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            # SQLite: several Airflow processes write it; wait for its lock instead of failing after 5 s.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=120",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # Only the backfill creates runs: an unpaused DAG would otherwise catch up from its start_date.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # Parse the DAG once; re-parsing every 30 s only takes CPU from the runs.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "GX_ANALYTICS_ENABLED": "False",
+            "CX_LANDING_DIR": str(data / "landing"),
+            "CX_WAREHOUSE": str(data / "warehouse" / "cx.duckdb"),
+            "CX_ARTIFACTS_DIR": str(data / "artifacts"),
+            "CX_MAX_ACTIVE_RUNS": str(MAX_ACTIVE_RUNS),
+        }
+    )
     return env
 
 
@@ -285,9 +301,20 @@ def test_backfill_then_clear_a_middle_day_and_the_last(stack):
     # Created before the components start: creating a backfill's runs is one long
     # SQLite transaction, refused at once when another process writes meanwhile
     # (a SQLite limit; on PostgreSQL, as in docker-compose.yml, it does not arise).
-    af.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", BACKFILL_FROM.isoformat(),
-           "--to-date", BACKFILL_TO.isoformat(), "--max-active-runs", str(MAX_ACTIVE_RUNS),
-           "--dag-run-conf", json.dumps({"ml_cadence": "latest"}))
+    af.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        BACKFILL_FROM.isoformat(),
+        "--to-date",
+        BACKFILL_TO.isoformat(),
+        "--max-active-runs",
+        str(MAX_ACTIVE_RUNS),
+        "--dag-run-conf",
+        json.dumps({"ml_cadence": "latest"}),
+    )
     _start_components(af)
 
     def finished() -> bool:
@@ -297,28 +324,45 @@ def test_backfill_then_clear_a_middle_day_and_the_last(stack):
     af.wait_until("the backfill's runs", finished, BACKFILL_TIMEOUT_S, every_s=5)
     backfill_s = time.monotonic() - started
     tis = af.query("select count(*) from task_instance where dag_id = ?", (DAG_ID,))[0][0]
-    print(f"\nbackfill of {BACKFILL_DAYS} days ({CUSTOMERS} customers, --max-active-runs {MAX_ACTIVE_RUNS}, "
-          f"{tis} task instances): {backfill_s:.0f}s wall")
+    print(
+        f"\nbackfill of {BACKFILL_DAYS} days ({CUSTOMERS} customers, --max-active-runs {MAX_ACTIVE_RUNS}, "
+        f"{tis} task instances): {backfill_s:.0f}s wall"
+    )
 
     states = af.runs()
     assert set(states.values()) == {"success"}, af.failures()
     # Several runs were in flight at once.
     overlapping = af.query(
         "select count(*) from dag_run a join dag_run b on a.run_id < b.run_id and a.dag_id = b.dag_id "
-        "where a.dag_id = ? and a.start_date < b.end_date and b.start_date < a.end_date", (DAG_ID,))[0][0]
+        "where a.dag_id = ? and a.start_date < b.end_date and b.start_date < a.end_date",
+        (DAG_ID,),
+    )[0][0]
     assert overlapping > 0
     # No task needed a retry: a DuckDB lock conflict would have failed a first try.
-    retried = af.query("select run_id, task_id, try_number from task_instance where dag_id = ? and try_number > 1",
-                       (DAG_ID,))
+    retried = af.query(
+        "select run_id, task_id, try_number from task_instance where dag_id = ? and try_number > 1", (DAG_ID,)
+    )
     assert retried == []
     # The latest cadence trained the models once, on the backfill's last day.
-    trained = af.query("select run_id from task_instance where dag_id = ? and task_id = 'models.segmentation' "
-                       "and state = 'success'", (DAG_ID,))
+    trained = af.query(
+        "select run_id from task_instance where dag_id = ? and task_id = 'models.segmentation' and state = 'success'",
+        (DAG_ID,),
+    )
     assert [r[0] for r in trained] == [r for r in states if BACKFILL_TO.isoformat() in r]
     before = _table_hashes(data / "warehouse" / "cx.duckdb")
     assert {f"main.{t}" for t in (*PUBLISHED_TABLES, *EXTRA_TABLES)} <= set(before)
-    filled = ("dim_customers", "dim_products", "fct_orders", "customer_segments", "customer_recommendations",
-              "review_sentiment", "sales_forecast", "model_runs", "dq_results", "source_freshness")
+    filled = (
+        "dim_customers",
+        "dim_products",
+        "fct_orders",
+        "customer_segments",
+        "customer_recommendations",
+        "review_sentiment",
+        "sales_forecast",
+        "model_runs",
+        "dq_results",
+        "source_freshness",
+    )
     assert all(not before[f"main.{t}"].startswith("0:") for t in filled), before
 
     for day, trains in ((CLEARED_DAY, False), (BACKFILL_TO, True)):
@@ -335,12 +379,27 @@ def test_backfill_then_clear_a_middle_day_and_the_last(stack):
 
 def _clear_and_wait(af: AirflowStack, day: date, run_id: str) -> None:
     started = time.monotonic()
-    af.cli("tasks", "clear", DAG_ID, "--start-date", day.isoformat(), "--end-date", day.isoformat(), "--yes",
-           retry_locked=True)
-    af.wait_until(f"the cleared run {run_id}",
-                  lambda: af.runs()[run_id] in ("success", "failed")
-                  and af.query("select count(*) from task_instance where dag_id = ? and run_id = ? and "
-                               "state is null", (DAG_ID, run_id))[0][0] == 0,
-                  RERUN_TIMEOUT_S)
+    af.cli(
+        "tasks",
+        "clear",
+        DAG_ID,
+        "--start-date",
+        day.isoformat(),
+        "--end-date",
+        day.isoformat(),
+        "--yes",
+        retry_locked=True,
+    )
+    af.wait_until(
+        f"the cleared run {run_id}",
+        lambda: (
+            af.runs()[run_id] in ("success", "failed")
+            and af.query(
+                "select count(*) from task_instance where dag_id = ? and run_id = ? and state is null", (DAG_ID, run_id)
+            )[0][0]
+            == 0
+        ),
+        RERUN_TIMEOUT_S,
+    )
     print(f"cleared and re-ran {day}: {time.monotonic() - started:.0f}s wall")
     assert af.runs()[run_id] == "success", af.failures()

@@ -38,9 +38,17 @@ def test_every_task_retries(dagbag):
 def test_stage_order(dagbag):
     dag = dagbag.dags["cx_daily"]
     ids = set(dag.task_ids)
-    for expected in ("check_landing_files", "load_landing", "dbt.dbt_producer_watcher", "validate",
-                     "models.sentiment", "models.segmentation", "models.recommendations",
-                     "models.forecasting", "publish"):
+    for expected in (
+        "check_landing_files",
+        "load_landing",
+        "dbt.dbt_producer_watcher",
+        "validate",
+        "models.sentiment",
+        "models.segmentation",
+        "models.recommendations",
+        "models.forecasting",
+        "publish",
+    ):
         assert expected in ids
     # Each dbt model is visible as its own task, while dbt runs once (the producer, which
     # runs the tests too: no task per test).
@@ -86,7 +94,7 @@ def test_failures_notify_and_tasks_are_documented(dagbag):
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert any(isinstance(c, CxFailureNotifier) for c in callbacks), task.task_id
-        if not task.task_id.startswith("dbt.") or "producer_watcher" == task.task_id.split(".")[-1]:
+        if not task.task_id.startswith("dbt.") or task.task_id.split(".")[-1] == "producer_watcher":
             assert task.doc_md, f"{task.task_id} has no doc_md"
     assert "Backfills" in dag.doc_md and "CX_ALERT_CONN_ID" in dag.doc_md
 
@@ -99,7 +107,11 @@ def test_operations_wiring(dagbag):
     assert dag.get_task("load_landing").upstream_task_ids == {"wait_for_earlier_days"}
     assert dag.get_task("wait_for_earlier_days").mode == "poke"
     assert dag.get_task("should_train_models").downstream_task_ids == {
-        "models.sentiment", "models.segmentation", "models.recommendations", "models.forecasting"}
+        "models.sentiment",
+        "models.segmentation",
+        "models.recommendations",
+        "models.forecasting",
+    }
     assert dag.get_task("publish").trigger_rule == "none_failed"  # publishes when the models are skipped
     assert {a.name for a in dag.get_task("publish").outlets} >= {"cx.dim_customers", "cx.customer_segments"}
     assert dag.get_task("publish").downstream_task_ids == {"validate_published", "dbt_docs"}
@@ -128,12 +140,21 @@ def test_dag_parses_in_under_two_seconds(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(AIRFLOW_HOME=str(tmp_path), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__PLUGINS_FOLDER=str(tmp_path / "plugins"))
+    env.update(
+        AIRFLOW_HOME=str(tmp_path),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(tmp_path / "plugins"),
+    )
     timings = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(DAGS)], env=env, capture_output=True,
-                             text=True, timeout=300, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", PARSE_PROBE, str(DAGS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout
         result = json.loads(out.strip().splitlines()[-1])
         assert result["errors"] == [] and "cx_daily" in result["dags"]
         timings.append(result["seconds"])
@@ -143,7 +164,7 @@ def test_dag_parses_in_under_two_seconds(tmp_path):
 
 # --- ML cadence -------------------------------------------------------------------------------
 
-from datetime import date, datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 SUNDAY = date(2024, 3, 10)
@@ -165,11 +186,13 @@ def test_cadence_latest():
 
     # A backfill: only its last run (no run of a later day exists) trains.
     assert not decide_training("latest", SUNDAY, run_type="backfill", later_runs=3).train
-    assert decide_training("latest", SUNDAY, run_type="backfill", later_runs=0,
-                           newest_landed_day=SUNDAY + timedelta(days=30)).train
+    assert decide_training(
+        "latest", SUNDAY, run_type="backfill", later_runs=0, newest_landed_day=SUNDAY + timedelta(days=30)
+    ).train
     # Outside backfills the run must also have reached the landing zone's newest day.
-    assert not decide_training("latest", SUNDAY, run_type="scheduled",
-                               newest_landed_day=SUNDAY + timedelta(days=1)).train
+    assert not decide_training(
+        "latest", SUNDAY, run_type="scheduled", newest_landed_day=SUNDAY + timedelta(days=1)
+    ).train
     assert decide_training("latest", SUNDAY, run_type="scheduled", newest_landed_day=SUNDAY).train
     assert decide_training("latest", SUNDAY, run_type="manual", newest_landed_day=None).train
     # Clearing an older day never retrains: later days exist.
@@ -188,10 +211,15 @@ class _FakeTI:
 
 
 def _ctx(run_type, counts, cadence=None):
-    logical = datetime(2024, 3, 10, tzinfo=timezone.utc)
-    return {"ti": _FakeTI(counts), "logical_date": logical, "ds": "2024-03-10", "run_id": "r",
-            "dag_run": SimpleNamespace(run_type=SimpleNamespace(value=run_type)),
-            "params": {"range_start": None, "ml_cadence": cadence}}
+    logical = datetime(2024, 3, 10, tzinfo=UTC)
+    return {
+        "ti": _FakeTI(counts),
+        "logical_date": logical,
+        "ds": "2024-03-10",
+        "run_id": "r",
+        "dag_run": SimpleNamespace(run_type=SimpleNamespace(value=run_type)),
+        "params": {"range_start": None, "ml_cadence": cadence},
+    }
 
 
 def test_wait_for_earlier_days_asks_airflow_for_running_earlier_runs():
@@ -214,7 +242,7 @@ def test_training_gate_uses_the_run_cadence_and_later_runs(monkeypatch, tmp_path
     monkeypatch.setenv("CX_ML_CADENCE", "daily")
     ctx = _ctx("backfill", [4], cadence="latest")
     assert training_decision(ctx) is False
-    (_, dates, states), = ctx["ti"].asked
+    ((_, dates, states),) = ctx["ti"].asked
     assert states is None and dates[0] == ctx["logical_date"] + timedelta(days=1)
     assert training_decision(_ctx("backfill", [0], cadence="latest")) is True
     daily = _ctx("backfill", [])
@@ -240,13 +268,14 @@ def test_schedule_settings(monkeypatch):
 def test_deterministic_errors_fail_without_retry_and_others_keep_retries():
     from airflow.sdk.exceptions import AirflowFailException
 
-    from cx.orchestration import map_errors
     from cx.errors import ConfigurationError, DataQualityError
+    from cx.orchestration import map_errors
 
     def raising(error):
         @map_errors
         def task_callable():
             raise error
+
         return task_callable
 
     for error in (DataQualityError("critical checks failed", []), ConfigurationError("CX_SEED='x' is not valid")):
@@ -293,8 +322,10 @@ def test_dbt_producer_fails_without_retry_on_dbt_errors_and_retries_a_lock_timeo
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     producer = dagbag.dags["cx_daily"].get_task("dbt.dbt_producer_watcher")
-    failing = ['{"info": {"level": "error", "msg": "Database Error in model fct_orders\\n  Conversion Error: '
-               'Could not convert string to DECIMAL(18,4)"}}']
+    failing = [
+        '{"info": {"level": "error", "msg": "Database Error in model fct_orders\\n  Conversion Error: '
+        'Could not convert string to DECIMAL(18,4)"}}'
+    ]
     with pytest.raises(AirflowFailException, match="fct_orders: Conversion Error"):
         producer.handle_exception_subprocess(_Result(exit_code=1, full_output=failing))
     with pytest.raises(AirflowException) as lock_timeout:
@@ -306,8 +337,9 @@ def test_dbt_producer_fails_without_retry_on_dbt_errors_and_retries_a_lock_timeo
 def test_dbt_model_tasks_do_not_rerun_after_a_failed_build(dagbag, monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 
-    sensor = next(t for t in dagbag.dags["cx_daily"].tasks
-                  if t.task_id.startswith("dbt.") and "producer" not in t.task_id)
+    sensor = next(
+        t for t in dagbag.dags["cx_daily"].tasks if t.task_id.startswith("dbt.") and "producer" not in t.task_id
+    )
     ran: list[str] = []
     monkeypatch.setattr(sensor, "_get_producer_task_status", lambda context: "failed")
     monkeypatch.setattr(sensor, "_get_node_status", lambda ti, context: None)

@@ -24,8 +24,9 @@ def test_first_write_without_details_keeps_types_and_reruns_replace() -> None:
     write_model_runs(con, "a", "v1", [Metric("p@10", 0.3, 0.1, True)], day)  # re-run of the day
     rows = con.execute("select model, value, details from model_outputs.model_runs order by model").fetchall()
     assert rows == [("a", 0.3, None), ("b", 1.1, '{"folds": 3}')]
-    types = dict(con.execute("select column_name, data_type from duckdb_columns() "
-                             "where table_name = 'model_runs'").fetchall())
+    types = dict(
+        con.execute("select column_name, data_type from duckdb_columns() where table_name = 'model_runs'").fetchall()
+    )
     assert types["details"] == "VARCHAR" and types["passed"] == "BOOLEAN"
 
 
@@ -35,8 +36,12 @@ def test_several_versions_keep_the_declared_columns_whoever_writes_first() -> No
     # The forecast writes first: one version per series, the table still has the DDL's columns.
     write_runs(con, "forecast", [("prophet", [Metric("mase:a", 0.8)]), ("naive", [Metric("mase:b", 1.0)])], day)
     write_model_runs(con, "sentiment", "v1", [Metric("f1", 0.7)], day)
-    columns = [c for (c,) in con.execute("select column_name from duckdb_columns() where table_name = 'model_runs' "
-                                         "order by column_index").fetchall()]
+    columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = 'model_runs' order by column_index"
+        ).fetchall()
+    ]
     assert columns == [*COLUMNS, "as_of_date"]
     write_runs(con, "forecast", [("naive", [Metric("mase:a", 1.0)])], day)  # a re-run replaces only its model's rows
     rows = con.execute("select model, metric, model_version from model_outputs.model_runs order by all").fetchall()
@@ -58,7 +63,8 @@ def _rows(settings: Settings, sql: str) -> list[tuple]:
 
 
 def test_stage_skeleton_writes_the_day_once_and_nothing_when_there_is_nothing_to_do(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _settings(tmp_path, monkeypatch)
     day = date(2024, 1, 2)
 
@@ -69,7 +75,7 @@ def test_stage_skeleton_writes_the_day_once_and_nothing_when_there_is_nothing_to
         return StageOutput({"things": frame}, [("v1", [Metric("n", float(n))])], {"rows": n})
 
     for n in (3, 2):  # a re-run of the day replaces it
-        summary = run_stage("things", day, settings, lambda con: n, compute)
+        summary = run_stage("things", day, settings, lambda con, n=n: n, compute)
         assert summary["rows"] == n and "seconds" in summary
     assert _rows(settings, "select count(*), min(as_of_date) from model_outputs.things") == [(2, day)]
     assert _rows(settings, "select model, metric, value from model_outputs.model_runs") == [("things", "n", 2.0)]
@@ -79,7 +85,8 @@ def test_stage_skeleton_writes_the_day_once_and_nothing_when_there_is_nothing_to
 
 
 def test_config_from_settings_reads_the_mirrored_fields_then_overrides(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CX_SEED", "7")
     settings = _settings(tmp_path, monkeypatch)
 

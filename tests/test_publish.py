@@ -57,16 +57,26 @@ def run_models(con: duckdb.DuckDBPyConnection, as_of: date, segment: str) -> Non
     """The model stages' writes for ``as_of`` (their own writers, into OUTPUT_SCHEMA)."""
     segments = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "segment_id": [1, 1, 2], "segment_name": segment})
     replace_partition(con, "customer_segments", segments, as_of, schema=OUTPUT_SCHEMA)
-    sentiment = pd.DataFrame({"review_id": ["r1"], "sentiment_score": [0.5], "sentiment_label": ["positive"],
-                              "model_version": ["v1"], "rating": [5], "rating_conflict": [False]})
+    sentiment = pd.DataFrame(
+        {
+            "review_id": ["r1"],
+            "sentiment_score": [0.5],
+            "sentiment_label": ["positive"],
+            "model_version": ["v1"],
+            "rating": [5],
+            "rating_conflict": [False],
+        }
+    )
     replace_partition(con, "review_sentiment", sentiment, as_of, schema=OUTPUT_SCHEMA)
     write_model_runs(con, "segmentation", "v1", [Metric("k", 2.0)], as_of)
 
 
 def published_days(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """The as-of day each published table shows (partitioned tables: their newest)."""
-    days = {t: con.execute(f"select distinct as_of_date from main.{t}").fetchall()
-            for t in ("dim_customers", "dim_products", "fct_orders")}
+    days = {
+        t: con.execute(f"select distinct as_of_date from main.{t}").fetchall()
+        for t in ("dim_customers", "dim_products", "fct_orders")
+    }
     assert all(len(d) == 1 for d in days.values()), days
     out: dict[str, object] = {t: d[0][0] for t, d in days.items()}
     for table in ("customer_segments", "review_sentiment", "model_runs"):
@@ -77,8 +87,19 @@ def published_days(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 
 
 def at(day: date) -> dict[str, date]:
-    return dict.fromkeys(("dim_customers", "dim_products", "fct_orders", "customer_segments", "review_sentiment",
-                          "model_runs", "quarantine", "reconciliation"), day)
+    return dict.fromkeys(
+        (
+            "dim_customers",
+            "dim_products",
+            "fct_orders",
+            "customer_segments",
+            "review_sentiment",
+            "model_runs",
+            "quarantine",
+            "reconciliation",
+        ),
+        day,
+    )
 
 
 @pytest.fixture
@@ -86,8 +107,10 @@ def con(tmp_path):
     connection = duckdb.connect(str(tmp_path / "cx.duckdb"))
     # A warehouse from before the model_outputs schema: a published segment history,
     # and the order facts as a view on the marts.
-    connection.execute("create table main.customer_segments as select 'c0' as customer_id, 7 as segment_id, "
-                       f"'old' as segment_name, date '{D0}' as as_of_date")
+    connection.execute(
+        "create table main.customer_segments as select 'c0' as customer_id, 7 as segment_id, "
+        f"'old' as segment_name, date '{D0}' as as_of_date"
+    )
     build_marts(connection, D1, ["o1"])
     connection.execute("create view main.fct_orders as select * from marts.fct_orders")
     run_models(connection, D1, "loyal")
@@ -99,11 +122,16 @@ def con(tmp_path):
 def test_publish_moves_every_table_to_the_run_day_and_adopts_the_history(con) -> None:
     assert published_days(con) == at(D1)
     # No longer a view on the marts: a view on the published snapshot.
-    assert "marts." not in con.execute("select sql from duckdb_views() where schema_name = 'main' "
-                                       "and view_name = 'fct_orders'").fetchone()[0]
+    assert (
+        "marts."
+        not in con.execute(
+            "select sql from duckdb_views() where schema_name = 'main' and view_name = 'fct_orders'"
+        ).fetchone()[0]
+    )
     # The stages' history before model_outputs existed is theirs again (stable segment ids).
-    assert con.execute(f"select as_of_date from {OUTPUT_SCHEMA}.customer_segments where segment_name = 'old'"
-                       ).fetchall() == [(D0,)]
+    assert con.execute(
+        f"select as_of_date from {OUTPUT_SCHEMA}.customer_segments where segment_name = 'old'"
+    ).fetchall() == [(D0,)]
     assert con.execute("select segment_name from main.dim_customers where customer_id = 'c0'").fetchone()[0] == "loyal"
 
 
@@ -138,8 +166,9 @@ def test_older_day_rerun_publishes_its_partitions_and_keeps_the_current_state(co
     run_models(con, D1, "loyal again")  # D1 re-run out of order: its models ran again; the marts stay at D2
     publish(con, D1)
     assert published_days(con) == at(D2)
-    rows = con.execute("select as_of_date, any_value(segment_name) from main.customer_segments "
-                       "group by 1 order by 1").fetchall()
+    rows = con.execute(
+        "select as_of_date, any_value(segment_name) from main.customer_segments group by 1 order by 1"
+    ).fetchall()
     assert rows == [(D0, "old"), (D1, "loyal again"), (D2, "champions")]
     assert con.execute("select distinct segment_name from main.dim_customers").fetchall() == [("champions",)]
 
@@ -153,7 +182,9 @@ def test_order_facts_follow_the_marts_row_for_row(con) -> None:
     publish(con, D2)
     orders = con.execute("select order_id, status, as_of_date from main.fct_orders order by 1").fetchall()
     assert orders == [("o2", "shipped", D2), ("o3", "placed", D2)]
-    assert con.execute("select file, reason from main.quarantine").fetchall() == [(f"orders/{D2}/a.csv", "orphan_order")]
+    assert con.execute("select file, reason from main.quarantine").fetchall() == [
+        (f"orders/{D2}/a.csv", "orphan_order")
+    ]
     expected = con.execute("select * exclude (as_of_date) from marts.fct_orders order by order_id").fetchall()
     assert con.execute("select * exclude (as_of_date) from main.fct_orders order by order_id").fetchall() == expected
 

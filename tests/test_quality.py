@@ -61,8 +61,17 @@ def history_params() -> RunParams:
     ratings = pd.Series(np.repeat([1, 2, 3, 4, 5], [int(400 * w) for w in MIX]))
     weights, rated = rating_baseline(ratings)
     median, edges, amount_weights, orders = amount_baseline(pd.Series(rng.gamma(2.0, 25.0, 3000).round(2)))
-    return RunParams(DAY, DAY, recs_top_n=3, rating_weights=weights, rating_history=rated,
-                     amount_median=median, amount_edges=edges, amount_weights=amount_weights, amount_history=orders)
+    return RunParams(
+        DAY,
+        DAY,
+        recs_top_n=3,
+        rating_weights=weights,
+        rating_history=rated,
+        amount_median=median,
+        amount_edges=edges,
+        amount_weights=amount_weights,
+        amount_history=orders,
+    )
 
 
 PARAMS = history_params()
@@ -75,107 +84,277 @@ def lineage(n: int, file: str = "f.csv") -> dict[str, list]:
 def daily_sales() -> pd.DataFrame:
     """A real retail day: 'home' sold more than it took back; 'toys' took back 4 units
     and sold none (a credit note): net negative, and normal."""
-    frame = pd.DataFrame({"ds": [LANDED] * 3, "series": ["total", "home", "toys"], "revenue": [19.0, 39.0, -20.0],
-                          "orders": [3, 3, 0], "units": [0.0, 4.0, -4.0], "units_sold": [5.0, 5.0, 0.0],
-                          "units_returned": [5.0, 1.0, 4.0]})
+    frame = pd.DataFrame(
+        {
+            "ds": [LANDED] * 3,
+            "series": ["total", "home", "toys"],
+            "revenue": [19.0, 39.0, -20.0],
+            "orders": [3, 3, 0],
+            "units": [0.0, 4.0, -4.0],
+            "units_sold": [5.0, 5.0, 0.0],
+            "units_returned": [5.0, 1.0, 4.0],
+        }
+    )
     return frame.assign(_total_net_units_non_negative=(frame["series"] != "total") | (frame["units"] >= 0))
 
 
 def clean_frames() -> dict[str, pd.DataFrame]:
     """One good frame per suite, shaped as checkpoint.FRAMES reads it."""
-    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c1"],
-                           "ordered_at": [TS] * 3, "status": ["placed", "shipped", None],
-                           "channel": ["web"] * 3, **lineage(3, "o.csv"),
-                           "_order_resolved": [True] * 3, "_customer_known": [True] * 3})
-    items = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "product_id": ["p1", "p2", "p1"],
-                          "quantity": [2.0, 1.0, -1.0], "unit_price": [9.5, 20.0, 9.5], **lineage(3, "i.csv")})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "customer_id": ["c1", "c2", "c1"],
+            "ordered_at": [TS] * 3,
+            "status": ["placed", "shipped", None],
+            "channel": ["web"] * 3,
+            **lineage(3, "o.csv"),
+            "_order_resolved": [True] * 3,
+            "_customer_known": [True] * 3,
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "product_id": ["p1", "p2", "p1"],
+            "quantity": [2.0, 1.0, -1.0],
+            "unit_price": [9.5, 20.0, 9.5],
+            **lineage(3, "i.csv"),
+        }
+    )
     items = flag_membership(items, "order_id", orders["order_id"], "_order_in_fct_orders")
     items["_order_resolved"] = items["_order_in_fct_orders"]
     counts = [int(40 * w) for w in MIX]  # the history's own mix: no divergence
-    rated = pd.DataFrame({"review_id": [f"r{i}" for i in range(40)],
-                          "rating": np.repeat([1, 2, 3, 4, 5], counts), **lineage(40, "r.csv")})
+    rated = pd.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(40)],
+            "rating": np.repeat([1, 2, 3, 4, 5], counts),
+            **lineage(40, "r.csv"),
+        }
+    )
     rng = np.random.default_rng(2)
-    amounts = pd.DataFrame({"order_id": [f"o{i}" for i in range(200)],
-                            "order_amount": rng.gamma(2.0, 25.0, 200).round(2)})
-    history = pd.DataFrame({"day": pd.date_range("2024-01-03", "2024-01-10"),
-                            "rows": [100, 90, 110, 100, 95, 105, 100, 98]})
-    recs = pd.DataFrame({"customer_id": ["c1", "c1", "c2"], "rank": [1, 2, 1], "product_id": ["p1", "p2", "p1"],
-                         "score": [0.9, 0.5, 0.7], "model_version": ["v1"] * 3, "as_of_date": [AS_OF] * 3})
+    amounts = pd.DataFrame(
+        {"order_id": [f"o{i}" for i in range(200)], "order_amount": rng.gamma(2.0, 25.0, 200).round(2)}
+    )
+    history = pd.DataFrame(
+        {"day": pd.date_range("2024-01-03", "2024-01-10"), "rows": [100, 90, 110, 100, 95, 105, 100, 98]}
+    )
+    recs = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c2"],
+            "rank": [1, 2, 1],
+            "product_id": ["p1", "p2", "p1"],
+            "score": [0.9, 0.5, 0.7],
+            "model_version": ["v1"] * 3,
+            "as_of_date": [AS_OF] * 3,
+        }
+    )
     recs = flag_membership(recs, "product_id", ["p1", "p2"], "_product_in_dim_products")
-    quarantine = pd.DataFrame({"source": ["orders", "web_events"], "file": ["o.csv", "w.jsonl"], "line": [5, 9],
-                               "reason": ["future_timestamp", "unparseable: not a JSON object"],
-                               "raw": ["<31 chars>", "<12 chars>"], "as_of_date": [LANDED] * 2})
+    quarantine = pd.DataFrame(
+        {
+            "source": ["orders", "web_events"],
+            "file": ["o.csv", "w.jsonl"],
+            "line": [5, 9],
+            "reason": ["future_timestamp", "unparseable: not a JSON object"],
+            "raw": ["<31 chars>", "<12 chars>"],
+            "as_of_date": [LANDED] * 2,
+        }
+    )
     return {
-        "stg_customers": pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "gender": ["female", None, "other"],
-                                       "updated_at": [TS] * 3, "_email_normalised": [True] * 3, **lineage(3)}),
-        "stg_products": pd.DataFrame({"product_id": ["p1", "p2", "p3"], "category": ["home"] * 3,
-                                      "price": [9.5, 20.0, None], "updated_at": [TS] * 3, **lineage(3)}),
+        "stg_customers": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "gender": ["female", None, "other"],
+                "updated_at": [TS] * 3,
+                "_email_normalised": [True] * 3,
+                **lineage(3),
+            }
+        ),
+        "stg_products": pd.DataFrame(
+            {
+                "product_id": ["p1", "p2", "p3"],
+                "category": ["home"] * 3,
+                "price": [9.5, 20.0, None],
+                "updated_at": [TS] * 3,
+                **lineage(3),
+            }
+        ),
         "stg_orders": orders,
         "stg_order_items": items,
-        "stg_web_events": pd.DataFrame({"event_id": ["e1", "e2", "e3"], "occurred_at": [TS] * 3,
-                                        "event_type": ["page_view", "add_to_cart", "purchase"],
-                                        "customer_id": ["c1", None, "c2"], "product_id": [None, "p1", "p2"],
-                                        **lineage(3, "w.jsonl")}),
-        "stg_reviews": pd.DataFrame({"review_id": ["r1", "r2", "r3"], "created_at": [TS] * 3,
-                                     "customer_id": ["c1", None, "c2"], "product_id": ["p1", "p1", "p2"],
-                                     "rating": [5.0, None, 2.0], **lineage(3, "r.csv")}),
-        "stg_support_tickets": pd.DataFrame({"ticket_id": ["t1", "t2", "t3"], "created_at": [TS] * 3,
-                                             "customer_id": ["c1", "c2", None], "status": ["open", "solved", None],
-                                             **lineage(3, "t.csv")}),
+        "stg_web_events": pd.DataFrame(
+            {
+                "event_id": ["e1", "e2", "e3"],
+                "occurred_at": [TS] * 3,
+                "event_type": ["page_view", "add_to_cart", "purchase"],
+                "customer_id": ["c1", None, "c2"],
+                "product_id": [None, "p1", "p2"],
+                **lineage(3, "w.jsonl"),
+            }
+        ),
+        "stg_reviews": pd.DataFrame(
+            {
+                "review_id": ["r1", "r2", "r3"],
+                "created_at": [TS] * 3,
+                "customer_id": ["c1", None, "c2"],
+                "product_id": ["p1", "p1", "p2"],
+                "rating": [5.0, None, 2.0],
+                **lineage(3, "r.csv"),
+            }
+        ),
+        "stg_support_tickets": pd.DataFrame(
+            {
+                "ticket_id": ["t1", "t2", "t3"],
+                "created_at": [TS] * 3,
+                "customer_id": ["c1", "c2", None],
+                "status": ["open", "solved", None],
+                **lineage(3, "t.csv"),
+            }
+        ),
         "stg_orders_volume": volume_frame(history, DAY, DAY, 7),
         "stg_web_events_volume": volume_frame(history.assign(rows=history["rows"] * 30), DAY, DAY, 7),
         "stg_reviews_rating_mix": rated,
-        "fct_orders": pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c1"],
-                                    "ordered_at": [TS] * 3, "status": ["placed", "shipped", "placed"],
-                                    "channel": ["web"] * 3, "items_count": [1, 1, 1],
-                                    "order_amount": [19.0, 20.0, 0.0], "returned_amount": [0.0, 0.0, 9.5],
-                                    "_landing_date": [LANDED] * 3, "_customer_in_dim_customers": [True] * 3}),
+        "fct_orders": pd.DataFrame(
+            {
+                "order_id": ["o1", "o2", "o3"],
+                "customer_id": ["c1", "c2", "c1"],
+                "ordered_at": [TS] * 3,
+                "status": ["placed", "shipped", "placed"],
+                "channel": ["web"] * 3,
+                "items_count": [1, 1, 1],
+                "order_amount": [19.0, 20.0, 0.0],
+                "returned_amount": [0.0, 0.0, 9.5],
+                "_landing_date": [LANDED] * 3,
+                "_customer_in_dim_customers": [True] * 3,
+            }
+        ),
         "fct_orders_amount": with_amount_decile(amounts, PARAMS),
-        "dim_customers": pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "orders_count": [2, 1, 0],
-                                       "frequency": [2, 1, 0], "revenue_total": [39.0, 20.0, 0.0],
-                                       "recency_days": [0.0, 0.0, None], "last_order_at": [TS, TS, None],
-                                       "as_of_date": [AS_OF] * 3}),
-        "dim_products": pd.DataFrame({"product_id": ["p1", "p2", "p3"], "category": ["home"] * 3,
-                                      "price": [9.5, 20.0, 3.0], "avg_rating": [4.5, None, 1.0],
-                                      "as_of_date": [AS_OF] * 3}),
+        "dim_customers": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "orders_count": [2, 1, 0],
+                "frequency": [2, 1, 0],
+                "revenue_total": [39.0, 20.0, 0.0],
+                "recency_days": [0.0, 0.0, None],
+                "last_order_at": [TS, TS, None],
+                "as_of_date": [AS_OF] * 3,
+            }
+        ),
+        "dim_products": pd.DataFrame(
+            {
+                "product_id": ["p1", "p2", "p3"],
+                "category": ["home"] * 3,
+                "price": [9.5, 20.0, 3.0],
+                "avg_rating": [4.5, None, 1.0],
+                "as_of_date": [AS_OF] * 3,
+            }
+        ),
         "fct_daily_sales": daily_sales(),
-        "reconciliation": pd.DataFrame({"source": ["orders", "order_items"], "landing_date": [LANDED] * 2,
-                                        "landing_rows": [4, 4], "clean_rows": [3, 3], "quarantined_rows": [1, 1],
-                                        "is_balanced": [True, True]}),
+        "reconciliation": pd.DataFrame(
+            {
+                "source": ["orders", "order_items"],
+                "landing_date": [LANDED] * 2,
+                "landing_rows": [4, 4],
+                "clean_rows": [3, 3],
+                "quarantined_rows": [1, 1],
+                "is_balanced": [True, True],
+            }
+        ),
         "quarantine": quarantine,
-        "main_dim_customers": pd.DataFrame({
-            "customer_id": ["c1", "c2"], "first_seen_at": [TS] * 2, "last_order_at": [TS] * 2,
-            "orders_count": [2, 1], "revenue_total": [39.0, 20.0], "recency_days": [0, 0], "frequency": [2, 1],
-            "monetary": [19.5, 20.0], "segment_id": [1.0, None], "segment_name": ["loyal", None],
-            "avg_sentiment": [0.5, None], "email_hash": ["ab12", "cd34"], "as_of_date": [AS_OF] * 2,
-            "_segment_named": [True, True]}),
-        "main_dim_products": pd.DataFrame({
-            "product_id": ["p1", "p2"], "name": ["Lamp", "Mug"], "category": ["home", "kitchen"],
-            "brand": ["b", None], "price": [9.5, 4.5], "avg_rating": [4.5, None], "avg_sentiment": [0.2, None],
-            "as_of_date": [AS_OF] * 2}),
-        "main_fct_orders": pd.DataFrame({
-            "order_id": ["o1", "o2"], "customer_id": ["c1", "c2"], "ordered_at": [TS] * 2,
-            "status": ["placed", "shipped"], "channel": ["web"] * 2, "items_count": [1, 1],
-            "order_amount": [19.0, 20.0], "as_of_date": [LANDED] * 2}),
+        "main_dim_customers": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "first_seen_at": [TS] * 2,
+                "last_order_at": [TS] * 2,
+                "orders_count": [2, 1],
+                "revenue_total": [39.0, 20.0],
+                "recency_days": [0, 0],
+                "frequency": [2, 1],
+                "monetary": [19.5, 20.0],
+                "segment_id": [1.0, None],
+                "segment_name": ["loyal", None],
+                "avg_sentiment": [0.5, None],
+                "email_hash": ["ab12", "cd34"],
+                "as_of_date": [AS_OF] * 2,
+                "_segment_named": [True, True],
+            }
+        ),
+        "main_dim_products": pd.DataFrame(
+            {
+                "product_id": ["p1", "p2"],
+                "name": ["Lamp", "Mug"],
+                "category": ["home", "kitchen"],
+                "brand": ["b", None],
+                "price": [9.5, 4.5],
+                "avg_rating": [4.5, None],
+                "avg_sentiment": [0.2, None],
+                "as_of_date": [AS_OF] * 2,
+            }
+        ),
+        "main_fct_orders": pd.DataFrame(
+            {
+                "order_id": ["o1", "o2"],
+                "customer_id": ["c1", "c2"],
+                "ordered_at": [TS] * 2,
+                "status": ["placed", "shipped"],
+                "channel": ["web"] * 2,
+                "items_count": [1, 1],
+                "order_amount": [19.0, 20.0],
+                "as_of_date": [LANDED] * 2,
+            }
+        ),
         "main_quarantine": quarantine,
-        "customer_segments": pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "segment_id": [0, 1, 1],
-                                           "segment_name": ["loyal", "new", "new"], "as_of_date": [AS_OF] * 3,
-                                           "_customer_in_dim_customers": [True] * 3}),
+        "customer_segments": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "segment_id": [0, 1, 1],
+                "segment_name": ["loyal", "new", "new"],
+                "as_of_date": [AS_OF] * 3,
+                "_customer_in_dim_customers": [True] * 3,
+            }
+        ),
         "customer_recommendations": recs,
-        "review_sentiment": pd.DataFrame({"review_id": ["r1", "r2", "r3"], "sentiment_score": [0.8, -0.5, 0.0],
-                                          "sentiment_label": ["positive", "negative", "neutral"],
-                                          "model_version": ["lex-1"] * 3, "as_of_date": [AS_OF] * 3}),
-        "sales_forecast": pd.DataFrame({"series": ["total"] * 3, "metric": ["revenue"] * 3,
-                                        "ds": pd.date_range("2024-01-11", periods=3), "yhat": [10.0, 11.0, 12.0],
-                                        "yhat_lower": [8.0, 9.0, 10.0], "yhat_upper": [12.0, 13.0, 14.0],
-                                        "model_version": ["p-1"] * 3, "as_of_date": [AS_OF] * 3}),
-        "model_runs": pd.DataFrame({"model": ["sentiment", "sentiment"], "metric": ["macro_f1", "coverage"],
-                                    "value": [0.7, 1.0], "baseline_value": [0.5, None], "passed": [True, True],
-                                    "as_of_date": [AS_OF] * 2}),
-        "dq_results": pd.DataFrame({"suite": ["stg_orders", "stg_orders"], "expectation": ["a", "b"],
-                                    "table": ["staging.stg_orders"] * 2, "success": [True, None],
-                                    "unexpected_count": [0, None], "severity": ["critical", "warning"],
-                                    "details": ["{}", "{}"], "as_of_date": [AS_OF] * 2}),
+        "review_sentiment": pd.DataFrame(
+            {
+                "review_id": ["r1", "r2", "r3"],
+                "sentiment_score": [0.8, -0.5, 0.0],
+                "sentiment_label": ["positive", "negative", "neutral"],
+                "model_version": ["lex-1"] * 3,
+                "as_of_date": [AS_OF] * 3,
+            }
+        ),
+        "sales_forecast": pd.DataFrame(
+            {
+                "series": ["total"] * 3,
+                "metric": ["revenue"] * 3,
+                "ds": pd.date_range("2024-01-11", periods=3),
+                "yhat": [10.0, 11.0, 12.0],
+                "yhat_lower": [8.0, 9.0, 10.0],
+                "yhat_upper": [12.0, 13.0, 14.0],
+                "model_version": ["p-1"] * 3,
+                "as_of_date": [AS_OF] * 3,
+            }
+        ),
+        "model_runs": pd.DataFrame(
+            {
+                "model": ["sentiment", "sentiment"],
+                "metric": ["macro_f1", "coverage"],
+                "value": [0.7, 1.0],
+                "baseline_value": [0.5, None],
+                "passed": [True, True],
+                "as_of_date": [AS_OF] * 2,
+            }
+        ),
+        "dq_results": pd.DataFrame(
+            {
+                "suite": ["stg_orders", "stg_orders"],
+                "expectation": ["a", "b"],
+                "table": ["staging.stg_orders"] * 2,
+                "success": [True, None],
+                "unexpected_count": [0, None],
+                "severity": ["critical", "warning"],
+                "details": ["{}", "{}"],
+                "as_of_date": [AS_OF] * 2,
+            }
+        ),
     }
 
 
@@ -216,10 +395,15 @@ def test_project_is_consistent_and_covers_every_table() -> None:
         assert not missing, (source, missing)
     # Expectations with meaning, not only not-null, and both severities in use.
     kinds = {c.type for s in specs.values() for c in s.checks}
-    assert {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
-            "expect_column_values_to_be_in_set", "expect_column_values_to_be_between",
-            "expect_column_kl_divergence_to_be_less_than", "expect_column_median_to_be_between",
-            "expect_table_columns_to_match_set"} <= kinds
+    assert {
+        "expect_column_values_to_be_unique",
+        "expect_compound_columns_to_be_unique",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_kl_divergence_to_be_less_than",
+        "expect_column_median_to_be_between",
+        "expect_table_columns_to_match_set",
+    } <= kinds
     assert {c.severity for s in specs.values() for c in s.checks} == {"critical", "warning"}
 
 
@@ -267,6 +451,7 @@ def _set(column: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.Da
             f[column] = f[column].astype(object)
         f.loc[row, column] = value
         return f
+
     return mutate
 
 
@@ -307,9 +492,13 @@ LEAKS: list[tuple[str, str, Callable[[pd.DataFrame], pd.DataFrame], str, str]] =
     ("duplicate_row", "fct_orders", _copy_row(0), "order_id_unique", "critical"),
     ("stale_version", "dim_customers", _copy_row(0), "customer_id_unique", "critical"),
     ("stale_version", "dim_products", _copy_row(0), "product_id_unique", "critical"),
-    ("duplicate_file", "stg_web_events", lambda f: pd.concat([f, f.assign(_file="w_resent.jsonl")],
-                                                             ignore_index=True),
-     "event_id_unique_per_day", "warning"),
+    (
+        "duplicate_file",
+        "stg_web_events",
+        lambda f: pd.concat([f, f.assign(_file="w_resent.jsonl")], ignore_index=True),
+        "event_id_unique_per_day",
+        "warning",
+    ),
     ("unknown_enum", "stg_web_events", _set("event_type", 0, "teleport"), "event_type_in_set", "critical"),
     ("unknown_enum", "stg_web_events", _set("event_type", 0, None), "event_type_not_null", "critical"),
     ("nonpositive_price", "stg_order_items", _set("unit_price", 1, 0.0), "unit_price_positive", "critical"),
@@ -317,13 +506,22 @@ LEAKS: list[tuple[str, str, Callable[[pd.DataFrame], pd.DataFrame], str, str]] =
     ("orphan_key", "stg_order_items", _orphan_line, "order_resolved", "critical"),
     ("orphan_key", "stg_order_items", _orphan_line, "orphan_share", "warning"),
     ("orphan_key", "stg_orders", _orphan_order, "order_resolved", "critical"),
-    ("orphan_key", "fct_orders", _set("_customer_in_dim_customers", 1, False), "customer_in_dim_customers",
-     "critical"),
-    ("future_timestamp", "stg_orders", _set("ordered_at", 1, pd.Timestamp("2030-01-01")), "ordered_at_not_future",
-     "critical"),
+    ("orphan_key", "fct_orders", _set("_customer_in_dim_customers", 1, False), "customer_in_dim_customers", "critical"),
+    (
+        "future_timestamp",
+        "stg_orders",
+        _set("ordered_at", 1, pd.Timestamp("2030-01-01")),
+        "ordered_at_not_future",
+        "critical",
+    ),
     # One second past the tolerance (run's day + 1 day): the limit is the run's date, not the clock.
-    ("future_timestamp", "stg_reviews", _set("created_at", 2, pd.Timestamp("2024-01-12 00:00:01")),
-     "created_at_not_future", "critical"),
+    (
+        "future_timestamp",
+        "stg_reviews",
+        _set("created_at", 2, pd.Timestamp("2024-01-12 00:00:01")),
+        "created_at_not_future",
+        "critical",
+    ),
     ("missing_required_key", "stg_orders", _set("order_id", 0, None), "order_id_not_null", "critical"),
     ("missing_required_key", "stg_order_items", _set("product_id", 1, None), "product_id_not_null", "critical"),
     ("unparseable_row", "reconciliation", _dropped_row, "is_balanced", "critical"),
@@ -334,11 +532,25 @@ OTHER_DEFECTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str]
     ("stg_orders_volume", lambda f: f.assign(rows=12, ratio=0.12), "volume_vs_trailing_mean", "warning"),
     ("stg_web_events_volume", lambda f: f.assign(ratio=3.1), "volume_vs_trailing_mean", "warning"),
     ("stg_reviews_rating_mix", lambda f: f.assign(rating=5), "rating_mix_vs_trailing", "warning"),
-    ("fct_orders_amount", lambda f: with_amount_decile(f.assign(order_amount=f["order_amount"] * 4), PARAMS),
-     "order_amount_median_vs_trailing", "warning"),
-    ("fct_orders_amount", lambda f: with_amount_decile(f.assign(order_amount=np.where(
-        f["order_amount"] > f["order_amount"].median(), f["order_amount"] * 3, f["order_amount"] / 3)), PARAMS),
-     "order_amount_mix_vs_trailing", "warning"),
+    (
+        "fct_orders_amount",
+        lambda f: with_amount_decile(f.assign(order_amount=f["order_amount"] * 4), PARAMS),
+        "order_amount_median_vs_trailing",
+        "warning",
+    ),
+    (
+        "fct_orders_amount",
+        lambda f: with_amount_decile(
+            f.assign(
+                order_amount=np.where(
+                    f["order_amount"] > f["order_amount"].median(), f["order_amount"] * 3, f["order_amount"] / 3
+                )
+            ),
+            PARAMS,
+        ),
+        "order_amount_mix_vs_trailing",
+        "warning",
+    ),
     ("stg_reviews", _set("rating", 0, 9.0), "rating_1_to_5", "critical"),
     ("dim_customers", _set("frequency", 0, 5), "frequency_le_orders_count", "critical"),
     ("dim_customers", _set("as_of_date", 1, "2024-01-09"), "as_of_date_in_set", "critical"),
@@ -361,10 +573,10 @@ def test_every_generator_defect_kind_has_a_leak_test() -> None:
     assert {kind for kind, *_ in LEAKS} == {k.name for k in DEFECT_KINDS}
 
 
-@pytest.mark.parametrize(("kind", "suite", "leak", "check", "severity"), LEAKS,
-                         ids=[f"{k}-{s}-{c}" for k, s, _, c, _ in LEAKS])
-def test_leaked_defect_is_caught(validator: Validator, kind: str, suite: str, leak, check: str,
-                                 severity: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "suite", "leak", "check", "severity"), LEAKS, ids=[f"{k}-{s}-{c}" for k, s, _, c, _ in LEAKS]
+)
+def test_leaked_defect_is_caught(validator: Validator, kind: str, suite: str, leak, check: str, severity: str) -> None:
     results = validate_one(validator, suite, leak(clean_frames()[suite]))
     caught = by_name(results, check)
     assert caught.success is False and caught.severity == severity, caught.details
@@ -374,8 +586,9 @@ def test_leaked_defect_is_caught(validator: Validator, kind: str, suite: str, le
         assert f"{caught.unexpected_count} bad rows of" in line and "e.g. " in line and "=" in line
 
 
-@pytest.mark.parametrize(("suite", "defect", "check", "severity"), OTHER_DEFECTS,
-                         ids=[f"{s}-{c}" for s, _, c, _ in OTHER_DEFECTS])
+@pytest.mark.parametrize(
+    ("suite", "defect", "check", "severity"), OTHER_DEFECTS, ids=[f"{s}-{c}" for s, _, c, _ in OTHER_DEFECTS]
+)
 def test_defect_fails_the_right_check(validator: Validator, suite: str, defect, check: str, severity: str) -> None:
     results = validate_one(validator, suite, defect(clean_frames()[suite]))
     caught = by_name(results, check)
@@ -388,8 +601,9 @@ def test_daily_sales_checks_agree_with_real_retail(validator: Validator) -> None
     day is a warning only."""
     impossible = daily_sales().assign(units_sold=[5.0, 5.0, -1.0])
     failed = [r for r in validate_one(validator, "fct_daily_sales", impossible) if r.failed]
-    assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == \
-        [("units_sold_non_negative", "critical", 1)]
+    assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == [
+        ("units_sold_non_negative", "critical", 1)
+    ]
     shop_returns = daily_sales().assign(units=[-2.0, 2.0, -4.0], units_returned=[7.0, 3.0, 4.0])
     shop_returns["_total_net_units_non_negative"] = (shop_returns["series"] != "total") | (shop_returns["units"] >= 0)
     results = validate_one(validator, "fct_daily_sales", shop_returns)
@@ -403,8 +617,9 @@ def test_critical_failure_stops_with_a_readable_message(validator: Validator) ->
     with pytest.raises(DataQualityError) as raised:
         gate(results, DAY, DAY, "inputs")
     message = str(raised.value)
-    assert "1 critical data-quality check(s) failed for run 2024-01-10 (inputs); the model stages will not run" \
-        in message
+    assert (
+        "1 critical data-quality check(s) failed for run 2024-01-10 (inputs); the model stages will not run" in message
+    )
     assert "marts.fct_orders: fct_orders.order_id_unique (expect_column_values_to_be_unique on order_id)" in message
     assert "2 bad rows of 4, e.g. order_id='o1'" in message
     assert "-- one row per order_id" in message
@@ -438,7 +653,9 @@ def test_a_suite_that_cannot_run_fails_readably(validator: Validator) -> None:
 
 
 def test_volume_judges_delivered_days_and_leaves_silence_to_freshness(validator: Validator) -> None:
-    history = pd.DataFrame({"day": pd.date_range("2024-01-03", "2024-01-09"), "rows": [100, 90, 110, 100, 95, 105, 100]})
+    history = pd.DataFrame(
+        {"day": pd.date_range("2024-01-03", "2024-01-09"), "rows": [100, 90, 110, 100, 95, 105, 100]}
+    )
     # Nothing arrived on the run's day: no volume row, the suite is skipped with why.
     silent = volume_frame(history, DAY, DAY, 7)
     assert silent.empty
@@ -470,7 +687,8 @@ def test_older_day_rerun_checks_current_state_marts_against_their_own_day(valida
     (orders up to D+3), which is right, not a defect; a row of another day still fails."""
     later = DAY + timedelta(days=3)
     frame = clean_frames()["dim_customers"].assign(
-        as_of_date=later.isoformat(), last_order_at=[datetime.combine(later, time(12)), TS, None])
+        as_of_date=later.isoformat(), last_order_at=[datetime.combine(later, time(12)), TS, None]
+    )
     rerun = replace(PARAMS, state_as_of=later)
     assert all(r.success for r in validate_one(validator, "dim_customers", frame, rerun))
     assert not by_name(validate_one(validator, "dim_customers", frame, PARAMS), "as_of_date_in_set").success
@@ -496,8 +714,10 @@ def test_baselines_and_limits() -> None:
 def test_policy_file_overrides_severity_and_thresholds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert Policy().severity("stg_orders.order_id_unique_per_day", "warning") == "warning"
     path = tmp_path / "policy.yml"
-    path.write_text("severity:\n  stg_orders.order_id_unique_per_day: critical\n  '*.is_balanced': warning\n"
-                    "thresholds:\n  volume_ratio_min: 0.3\n  sample_size: 2\n")
+    path.write_text(
+        "severity:\n  stg_orders.order_id_unique_per_day: critical\n  '*.is_balanced': warning\n"
+        "thresholds:\n  volume_ratio_min: 0.3\n  sample_size: 2\n"
+    )
     monkeypatch.setenv("CX_DQ_POLICY", str(path))
     policy = load_policy()
     assert policy.severity("stg_orders.order_id_unique_per_day", "warning") == "critical"
@@ -550,16 +770,31 @@ def test_rerun_of_an_older_day_keeps_its_recorded_state_results(validator: Valid
     assert recorded_state_suites(con, later, suites) == ["dim_customers", "dim_products"]
     assert recorded_state_suites(con, PARAMS, suites) == []  # the newest day: everything is re-validated
     assert recorded_state_suites(con, replace(later, run_to=DAY + timedelta(days=1)), suites) == []  # nothing yet
-    details = json.loads(con.execute("select details from main.dq_results where suite = 'stg_orders' "
-                                     "and expectation = 'ordered_at_not_future' and as_of_date = ?",
-                                     [DAY]).fetchone()[0])
+    details = json.loads(
+        con.execute(
+            "select details from main.dq_results where suite = 'stg_orders' "
+            "and expectation = 'ordered_at_not_future' and as_of_date = ?",
+            [DAY],
+        ).fetchone()[0]
+    )
     assert details["kwargs"]["max_value"].startswith("2024-01-12")  # the parameter as resolved for the run
 
 
 def test_failure_message_lists_every_failure() -> None:
-    failures = [CheckResult("s", "staging.s", "a", "critical", False, 3, 10, samples=[{"id": "x"}],
-                            details={"expectation_type": "t", "column": "c", "why": "because"}),
-                CheckResult("s", "staging.s", "b", "critical", False, details={"error": "column c missing"})]
+    failures = [
+        CheckResult(
+            "s",
+            "staging.s",
+            "a",
+            "critical",
+            False,
+            3,
+            10,
+            samples=[{"id": "x"}],
+            details={"expectation_type": "t", "column": "c", "why": "because"},
+        ),
+        CheckResult("s", "staging.s", "b", "critical", False, details={"error": "column c missing"}),
+    ]
     message = failure_message(failures, DAY - timedelta(days=2), DAY, "published", Path("/docs/index.html"))
     assert "run 2024-01-08..2024-01-10 (published)" in message
     assert "- staging.s: s.a (t on c): 3 bad rows of 10, e.g. id='x' -- because" in message
@@ -583,9 +818,14 @@ def test_data_docs_static_files_are_stored_once(tmp_path: Path) -> None:
 
 START, DAYS = date(2024, 3, 1), 14
 END = START + timedelta(days=DAYS - 1)
-QUARANTINE_REASON = {"unknown_enum": "unknown_enum", "nonpositive_price": "non_positive_price",
-                     "future_timestamp": "future_timestamp", "missing_required_key": "missing_required_key",
-                     "unparseable_row": "unparseable", "orphan_key": "orphan"}
+QUARANTINE_REASON = {
+    "unknown_enum": "unknown_enum",
+    "nonpositive_price": "non_positive_price",
+    "future_timestamp": "future_timestamp",
+    "missing_required_key": "missing_required_key",
+    "unparseable_row": "unparseable",
+    "orphan_key": "orphan",
+}
 
 
 @pytest.fixture(scope="module")
@@ -595,8 +835,11 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     root = tmp_path_factory.mktemp("dq_generated")
     generate(root / "land", START, DAYS, 300, seed=7, defects=True, defect_scale=20.0)
-    env = {"CX_LANDING_DIR": str(root / "land"), "CX_WAREHOUSE": str(root / "wh" / "cx.duckdb"),
-           "CX_ARTIFACTS_DIR": str(root / "artifacts")}
+    env = {
+        "CX_LANDING_DIR": str(root / "land"),
+        "CX_WAREHOUSE": str(root / "wh" / "cx.duckdb"),
+        "CX_ARTIFACTS_DIR": str(root / "artifacts"),
+    }
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
@@ -633,7 +876,8 @@ def test_generated_defects_are_repaired_or_quarantined(env: dict[str, str]) -> N
     try:
         con.register("truth", truth[["source", "kind", "class", "_file", "_line"]])
         staged = " union all ".join(
-            f"select '{s}' as source, _file, _line, _dq_reason from staging.stg_{s}" for s in LANDING_SOURCES)
+            f"select '{s}' as source, _file, _line, _dq_reason from staging.stg_{s}" for s in LANDING_SOURCES
+        )
         rows = con.execute(f"""
             select t.kind, t.class, t.source, s._dq_reason, q.reason
             from truth t
@@ -700,11 +944,15 @@ def test_clean_generated_day_passes_both_stages(env: dict[str, str], monkeypatch
     with connect(settings) as con:
         assert con.execute(count, [END]).fetchone()[0] == total
         # No personal data in clear in anything validated (so in no message or Data Docs).
-        emails = [r[0] for r in con.execute("select distinct email from staging.stg_customers "
-                                            "where email is not null").fetchall()]
+        emails = [
+            r[0]
+            for r in con.execute("select distinct email from staging.stg_customers where email is not null").fetchall()
+        ]
         assert emails
-        frames = {**load_frames(con, END, END, Policy(), settings).frames,
-                  **load_frames(con, END, END, Policy(), settings, "published").frames}
+        frames = {
+            **load_frames(con, END, END, Policy(), settings).frames,
+            **load_frames(con, END, END, Policy(), settings, "published").frames,
+        }
     for name, frame in frames.items():
         assert not {"email", "first_name", "last_name"} & set(frame.columns), name
         text = frame.select_dtypes(include="object").astype(str)
@@ -716,15 +964,18 @@ def test_clean_generated_day_passes_both_stages(env: dict[str, str], monkeypatch
     assert 'href="inputs/index.html"' in page and 'href="published/index.html"' in page
     assert f'href="{END.isoformat()}/index.html"' in (settings.data_docs_dir / "index.html").read_text()
     fonts = sorted((day / "inputs" / "static").rglob("*.otf"))
-    assert fonts and all(f.stat().st_ino == (day / "published" / "static" / f.relative_to(day / "inputs" / "static"))
-                         .stat().st_ino for f in fonts)
+    assert fonts and all(
+        f.stat().st_ino == (day / "published" / "static" / f.relative_to(day / "inputs" / "static")).stat().st_ino
+        for f in fonts
+    )
     site = "".join(p.read_text(errors="ignore") for p in (day / "inputs").rglob("*.html"))
     assert "stg_orders" in site and not any(e in site for e in emails[:50])
 
 
 @pytest.mark.e2e
-def test_defects_that_survive_dbt_stop_the_run(env: dict[str, str], tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defects_that_survive_dbt_stop_the_run(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a copy of the warehouse, let quarantined rows through as if dbt's rules were
     missing: the run stops, naming each table, check, count and sample rows."""
     from cx.quality.checkpoint import run
@@ -734,28 +985,35 @@ def test_defects_that_survive_dbt_stop_the_run(env: dict[str, str], tmp_path: Pa
     con = duckdb.connect(str(copy))
     try:
         for table in ("stg_orders", "stg_web_events", "stg_order_items"):
-            con.execute(f"update staging.{table} set _dq_reason = null "
-                        "where _dq_reason in ('future_timestamp', 'missing_required_key', 'non_positive_price')")
+            con.execute(
+                f"update staging.{table} set _dq_reason = null "
+                "where _dq_reason in ('future_timestamp', 'missing_required_key', 'non_positive_price')"
+            )
         con.execute("update staging.stg_web_events set _dq_reason = null where _dq_reason = 'unknown_enum'")
         # The orphan rule's output, frozen as a table (dbt may build it as a view), minus the rule.
         con.execute("create table intermediate._leaky as select * from intermediate.int_order_items__validated")
-        kind = con.execute("select table_type from information_schema.tables where table_schema = 'intermediate' "
-                           "and table_name = 'int_order_items__validated'").fetchone()[0]
+        kind = con.execute(
+            "select table_type from information_schema.tables where table_schema = 'intermediate' "
+            "and table_name = 'int_order_items__validated'"
+        ).fetchone()[0]
         con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} intermediate.int_order_items__validated")
         con.execute("alter table intermediate._leaky rename to int_order_items__validated")
-        con.execute("update intermediate.int_order_items__validated set _dq_reason = null "
-                    "where _dq_reason = 'orphan_order'")
+        con.execute(
+            "update intermediate.int_order_items__validated set _dq_reason = null where _dq_reason = 'orphan_order'"
+        )
     finally:
         con.close()
     monkeypatch.setenv("CX_WAREHOUSE", str(copy))
     with pytest.raises(DataQualityError) as raised:
         run(START, END)  # a bulk run validates the whole window
     message = str(raised.value)
-    for expected in ("staging.stg_web_events: stg_web_events.occurred_at_not_future",
-                     "staging.stg_web_events: stg_web_events.event_id_not_null",
-                     "staging.stg_web_events: stg_web_events.event_type_not_null",
-                     "staging.stg_order_items: stg_order_items.unit_price_positive",
-                     "staging.stg_order_items: stg_order_items.order_resolved"):
+    for expected in (
+        "staging.stg_web_events: stg_web_events.occurred_at_not_future",
+        "staging.stg_web_events: stg_web_events.event_id_not_null",
+        "staging.stg_web_events: stg_web_events.event_type_not_null",
+        "staging.stg_order_items: stg_order_items.unit_price_positive",
+        "staging.stg_order_items: stg_order_items.order_resolved",
+    ):
         assert expected in message, (expected, message)
     line = next(f.describe() for f in raised.value.failures if f.expectation == "unit_price_positive")
     assert "bad rows of" in line and "_file='order_items/" in line and "_line=" in line

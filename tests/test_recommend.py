@@ -18,7 +18,6 @@ from cx.models import recommend as rec
 from cx.models.recommend import purchase_signals, repeat_then_popularity, scaled_popularity
 from cx.models.recommend._blend import _ValidationTable
 from cx.models.recommend._candidates import lightfm_candidates, lightfm_rank_term, top_columns
-from cx.models.recommend._stage import _read_inputs
 from cx.models.recommend._terms import count_greater
 from cx.models.recommend._topk import descending_order, top_slots
 from cx.models.recommend.evaluation import (
@@ -35,7 +34,6 @@ from cx.models.recommend.evaluation import (
 
 AS_OF = date(2024, 4, 30)
 CATEGORIES = ("garden", "kitchen", "toys")
-
 
 
 # Every-item definitions of the baselines: the candidate lists must equal them.
@@ -73,10 +71,26 @@ def taste_data(seed: int = 0, n_users: int = 180, per_cat: int = 25, days: int =
                 }
             )
     products += [
-        {"product_id": "POST", "name": "postage", "category": None, "brand": None, "price": 10.0,
-         "description": "postage", "is_product": False, "is_available": True},
-        {"product_id": "g_gone", "name": "discontinued garden", "category": "garden", "brand": "garden-brand-0",
-         "price": 6.0, "description": "lovely garden thing gardenware", "is_product": True, "is_available": False},
+        {
+            "product_id": "POST",
+            "name": "postage",
+            "category": None,
+            "brand": None,
+            "price": 10.0,
+            "description": "postage",
+            "is_product": False,
+            "is_available": True,
+        },
+        {
+            "product_id": "g_gone",
+            "name": "discontinued garden",
+            "category": "garden",
+            "brand": "garden-brand-0",
+            "price": 6.0,
+            "description": "lovely garden thing gardenware",
+            "is_product": True,
+            "is_available": False,
+        },
     ]
     products_df = pd.DataFrame(products)
     customers, segments, events = [], [], []
@@ -85,8 +99,15 @@ def taste_data(seed: int = 0, n_users: int = 180, per_cat: int = 25, days: int =
         c = u % 3
         cat = CATEGORIES[c]
         cid = f"u{u:04d}"
-        customers.append({"customer_id": cid, "region": ["north", "south", "west"][c], "age_band": "25-34",
-                          "tenure_days": 400, "country": "GB"})
+        customers.append(
+            {
+                "customer_id": cid,
+                "region": ["north", "south", "west"][c],
+                "age_band": "25-34",
+                "tenure_days": 400,
+                "country": "GB",
+            }
+        )
         segments.append({"customer_id": cid, "segment_name": f"{cat}-lovers"})
         # Zipf-like favourites inside the segment's category, plus postage on orders.
         probs = 1.0 / np.arange(1, per_cat + 1) ** 1.1
@@ -164,9 +185,14 @@ def test_holdout_split_keeps_known_users_and_products() -> None:
 
 
 def test_descending_order_is_the_stable_argsort() -> None:
-    scores = np.array([[0.5, 0.5, -0.0, 0.0, np.inf, -np.inf, 0.25],
-                       [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-                       [-1e-30, 1e-30, 3.0, -3.0, 0.5, 0.5, 2.0]], dtype="float32")
+    scores = np.array(
+        [
+            [0.5, 0.5, -0.0, 0.0, np.inf, -np.inf, 0.25],
+            [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+            [-1e-30, 1e-30, 3.0, -3.0, 0.5, 0.5, 2.0],
+        ],
+        dtype="float32",
+    )
     assert np.array_equal(descending_order(scores), np.argsort(-scores, axis=1, kind="stable"))
     assert rec.rank_normalise(scores)[1].tolist() == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0.0])
 
@@ -179,14 +205,25 @@ def test_epochs_shrink_with_data_within_the_update_budget() -> None:
 
 
 def test_user_features_from_crm_and_segments() -> None:
-    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c2"], "region": ["north", None, "x"],
-                              "country": ["GB", "FR", "FR"], "age_band": ["25-34", None, None],
-                              "tenure_days": [30, 800, 800]})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c2"],
+            "region": ["north", None, "x"],
+            "country": ["GB", "FR", "FR"],
+            "age_band": ["25-34", None, None],
+            "tenure_days": [30, 800, 800],
+        }
+    )
     segments = pd.DataFrame({"customer_id": ["c1", "c3"], "segment_name": ["loyal", "new"]})
     feats = rec.user_feature_lists(customers, segments)
     assert feats == {
-        "c1": [("segment:loyal", 1.0), ("region:north", 1.0), ("country:GB", 1.0), ("age_band:25-34", 1.0),
-               ("tenure:<90d", 1.0)],
+        "c1": [
+            ("segment:loyal", 1.0),
+            ("region:north", 1.0),
+            ("country:GB", 1.0),
+            ("age_band:25-34", 1.0),
+            ("tenure:<90d", 1.0),
+        ],
         "c2": [("country:FR", 1.0), ("tenure:2y+", 1.0)],
         "c3": [("segment:new", 1.0)],
     }
@@ -220,7 +257,11 @@ def taste() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def result(taste: dict[str, pd.DataFrame]) -> rec.RecommendResult:
     return rec.recommend(
-        taste["interactions"], taste["products"], taste["customers"], taste["segments"], AS_OF,
+        taste["interactions"],
+        taste["products"],
+        taste["customers"],
+        taste["segments"],
+        AS_OF,
         _fast_cfg(exclude_bought_days=7),
     )
 
@@ -248,18 +289,35 @@ def test_business_rules(result: rec.RecommendResult, taste: dict[str, pd.DataFra
 
 def test_cold_start_user_and_item(taste: dict[str, pd.DataFrame]) -> None:
     customers = pd.concat(
-        [taste["customers"], pd.DataFrame([{"customer_id": "newbie", "region": "west", "age_band": "25-34",
-                                            "tenure_days": 1, "country": "GB"}])],
+        [
+            taste["customers"],
+            pd.DataFrame(
+                [{"customer_id": "newbie", "region": "west", "age_band": "25-34", "tenure_days": 1, "country": "GB"}]
+            ),
+        ],
         ignore_index=True,
     )
     segments = pd.concat(
         [taste["segments"], pd.DataFrame([{"customer_id": "newbie", "segment_name": "toys-lovers"}])], ignore_index=True
     )
     products = pd.concat(
-        [taste["products"], pd.DataFrame([{"product_id": "t_new", "name": "new toy", "category": "toys",
-                                           "brand": "toys-brand-1", "price": 12.0,
-                                           "description": "lovely toys thing toysware", "is_product": True,
-                                           "is_available": True}])],
+        [
+            taste["products"],
+            pd.DataFrame(
+                [
+                    {
+                        "product_id": "t_new",
+                        "name": "new toy",
+                        "category": "toys",
+                        "brand": "toys-brand-1",
+                        "price": 12.0,
+                        "description": "lovely toys thing toysware",
+                        "is_product": True,
+                        "is_available": True,
+                    }
+                ]
+            ),
+        ],
         ignore_index=True,
     )
     out = rec.recommend(taste["interactions"], products, customers, segments, AS_OF, _fast_cfg())
@@ -288,7 +346,10 @@ def test_gate_choice() -> None:
     assert rec.gate({"precision": 0.31}, base) == (rec.VERSION_MODEL, True, "repeat_pop")
     assert rec.gate({"precision": 0.30}, base) == (rec.VERSION_REPEAT, False, "repeat_pop")
     assert rec.gate({"precision": 0.2}, {"popularity": {"precision": 0.25}, "repeat_pop": {"precision": 0.1}}) == (
-        rec.VERSION_POPULARITY, False, "popularity")
+        rec.VERSION_POPULARITY,
+        False,
+        "popularity",
+    )
 
 
 def test_gate_needs_a_lift_beyond_its_standard_error() -> None:
@@ -306,8 +367,18 @@ def test_gate_falls_back_when_model_is_worse() -> None:
     with the business rules still applied."""
     rng = np.random.default_rng(3)
     items = [f"p{i:03d}" for i in range(200)]
-    products = pd.DataFrame({"product_id": items, "name": items, "category": "x", "brand": "b", "price": 1.0,
-                             "description": "thing", "is_product": True, "is_available": True})
+    products = pd.DataFrame(
+        {
+            "product_id": items,
+            "name": items,
+            "category": "x",
+            "brand": "b",
+            "price": 1.0,
+            "description": "thing",
+            "is_product": True,
+            "is_available": True,
+        }
+    )
     products.loc[0, "is_available"] = False
     products.loc[1, "is_product"] = False
     t0 = pd.Timestamp(AS_OF) - pd.Timedelta(days=90)
@@ -319,8 +390,15 @@ def test_gate_falls_back_when_model_is_worse() -> None:
     inter = pd.DataFrame(rows, columns=["customer_id", "product_id", "interaction_type", "occurred_at"])
     inter["rating"] = None
     customers = pd.DataFrame({"customer_id": [f"u{u}" for u in range(80)]})
-    weak = _fast_cfg(epochs=1, learn_blend=False, blend_frequency=0.0, blend_recency=0.0, blend_popularity=0.0,
-                     blend_lightfm=1.0, exclude_bought_days=5)
+    weak = _fast_cfg(
+        epochs=1,
+        learn_blend=False,
+        blend_frequency=0.0,
+        blend_recency=0.0,
+        blend_popularity=0.0,
+        blend_lightfm=1.0,
+        exclude_bought_days=5,
+    )
     out = rec.recommend(inter, products, customers, None, AS_OF, weak)
     assert out.model_version == rec.VERSION_REPEAT
     assert not out.passed
@@ -350,9 +428,17 @@ def test_purchase_signals_and_repeat_baseline() -> None:
             "product_id": ["p", "p", "p", "q", "r", "q", "r", "r", "s"],
             "interaction_type": ["purchase"] * 7 + ["product_view", "purchase"],
             # p: two lines on one day + another day; s is after the reference.
-            "occurred_at": [t - pd.Timedelta(days=9, hours=2), t - pd.Timedelta(days=9, hours=1),
-                            t - pd.Timedelta(days=2), t - pd.Timedelta(days=30), t - pd.Timedelta(days=1),
-                            t - pd.Timedelta(days=3), t - pd.Timedelta(days=4), t - pd.Timedelta(days=1), t],
+            "occurred_at": [
+                t - pd.Timedelta(days=9, hours=2),
+                t - pd.Timedelta(days=9, hours=1),
+                t - pd.Timedelta(days=2),
+                t - pd.Timedelta(days=30),
+                t - pd.Timedelta(days=1),
+                t - pd.Timedelta(days=3),
+                t - pd.Timedelta(days=4),
+                t - pd.Timedelta(days=1),
+                t,
+            ],
         }
     )
     users, items = {"a": 0, "b": 1, "c": 2}, {"p": 0, "q": 1, "r": 2, "s": 3}
@@ -419,8 +505,11 @@ def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]
     inter = taste["interactions"].copy()
     # A future event must be ignored by the as_of run.
     inter.loc[len(inter)] = ["u0000", "g000", "purchase", pd.Timestamp(AS_OF) + pd.Timedelta(days=3), 1.0, None]
-    for name, frame in (("fct_interactions", inter), ("dim_products", taste["products"]),
-                        ("dim_customers", taste["customers"])):
+    for name, frame in (
+        ("fct_interactions", inter),
+        ("dim_products", taste["products"]),
+        ("dim_customers", taste["customers"]),
+    ):
         con.register("f", frame)
         con.execute(f"create table marts.{name} as select * from f")
         con.unregister("f")
@@ -461,15 +550,19 @@ def test_run_skips_without_interactions(tmp_path, monkeypatch) -> None:
         rec.run(AS_OF)
     con = duckdb.connect(str(wh))
     con.execute("create schema marts")
-    con.execute("create table marts.fct_interactions (customer_id varchar, product_id varchar, "
-                "interaction_type varchar, occurred_at timestamp, quantity double, rating integer)")
+    con.execute(
+        "create table marts.fct_interactions (customer_id varchar, product_id varchar, "
+        "interaction_type varchar, occurred_at timestamp, quantity double, rating integer)"
+    )
     con.execute("create table marts.dim_products (product_id varchar, is_product boolean, is_available boolean)")
     con.close()
     with pytest.raises(NothingToDo, match=f"no interactions up to {AS_OF}"):
         rec.run(AS_OF)
     con = duckdb.connect(str(wh))
-    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
-                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    assert (
+        con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'").fetchone()[0]
+        == 0
+    )  # nothing written for a day with nothing to do
     con.close()
 
 
@@ -542,13 +635,19 @@ def test_candidate_lists_equal_the_dense_top_n(result: rec.RecommendResult, tast
     users = np.arange(len(fitted.user_ids))
     allowed = np.isin(fitted.item_ids, taste["products"].query("is_product and is_available")["product_id"])
     dense_scores, dense = _dense_top_n(model, users, allowed, 10)
-    for cfg, min_overlap in ((replace(model.cfg, batch_size=50), 1.0),
-                             (replace(model.cfg, batch_size=50, candidates_per_source=12, rank_sample_items=30), 0.9)):
+    for cfg, min_overlap in (
+        (replace(model.cfg, batch_size=50), 1.0),
+        (replace(model.cfg, batch_size=50, candidates_per_source=12, rank_sample_items=30), 0.9),
+    ):
         batches = rec.candidate_batches(fitted, model.signals, users, allowed, cfg)
-        lists = rec.top_n_lists({"m": rec.blend_scorer(model.weights)}, batches, fitted.user_ids, fitted.item_ids, 10)["m"]
+        lists = rec.top_n_lists({"m": rec.blend_scorer(model.weights)}, batches, fitted.user_ids, fitted.item_ids, 10)[
+            "m"
+        ]
         assert len(lists) == 10 * len(users) and lists["product_id"].isin(np.array(fitted.item_ids)[allowed]).all()
         got = lists.groupby("customer_id")["product_id"].agg(list).reindex(fitted.user_ids)
-        overlap = np.mean([len(set(g) & {fitted.item_ids[i] for i in d}) / 10 for g, d in zip(got, dense)])
+        overlap = np.mean(
+            [len(set(g) & {fitted.item_ids[i] for i in d}) / 10 for g, d in zip(got, dense, strict=False)]
+        )
         assert overlap >= min_overlap
         if min_overlap == 1.0:
             expected = np.take_along_axis(dense_scores, dense, axis=1).ravel()
@@ -565,8 +664,10 @@ def test_baselines_on_candidates_equal_their_dense_lists(result: rec.RecommendRe
     batches = rec.candidate_batches(None, signals, users, allowed, cfg)
     lists = rec.top_n_lists(rec.baseline_scorers(signals), batches, fitted.user_ids, fitted.item_ids, 5)
     recent = signals.recent[users].toarray() > 0
-    for name, dense in (("popularity", popularity_scores(signals, len(users))),
-                        ("repeat_pop", repeat_then_popularity_scores(signals, users))):
+    for name, dense in (
+        ("popularity", popularity_scores(signals, len(users))),
+        ("repeat_pop", repeat_then_popularity_scores(signals, users)),
+    ):
         dense = np.where(recent, -np.inf, dense)
         best = np.sort(dense, axis=1)[:, ::-1][:, :5]
         got = lists[name].pivot(index="customer_id", columns="rank", values="score").reindex(fitted.user_ids)
@@ -587,14 +688,14 @@ def test_fit_samples_pairs_beyond_the_update_budget(taste: dict[str, pd.DataFram
     cfg = _fast_cfg(max_pair_updates=300, num_threads=1)
     inter = taste["interactions"].astype({"customer_id": "category", "product_id": "category"})
     uni = rec.build_universe(inter, taste["products"], taste["customers"], taste["segments"], cfg)
-    fitted = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats,
-                             pd.Timestamp(AS_OF), cfg)
+    fitted = rec.fit_lightfm(
+        inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, pd.Timestamp(AS_OF), cfg
+    )
     identity = fitted.user_features[:, : len(uni.user_ids)]
     warm = np.asarray(identity.sum(axis=1)).ravel() > 0
     assert 0 < warm.sum() < len(uni.user_ids)
     assert fitted.model.user_embeddings.shape[0] == fitted.user_features.shape[1]
-    again = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats,
-                            pd.Timestamp(AS_OF), cfg)
+    again = rec.fit_lightfm(inter, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, pd.Timestamp(AS_OF), cfg)
     assert (again.user_features != fitted.user_features).nnz == 0  # the sample is fixed
 
 
@@ -609,16 +710,26 @@ def test_same_lists_and_metrics_whatever_the_row_order_and_threads(taste: dict[s
     cfg = _fast_cfg(exclude_bought_days=7, epochs=8, batch_size=64)
     results = []
     for seed, threads, blas in ((None, 1, 1), (1, 2, 2), (2, 3, 1)):
-        frames = {name: frame if seed is None else frame.sample(frac=1.0, random_state=seed)
-                  for name, frame in taste.items()}
+        frames = {
+            name: frame if seed is None else frame.sample(frac=1.0, random_state=seed) for name, frame in taste.items()
+        }
         with threadpool_limits(limits=blas, user_api="blas"):
-            results.append(rec.recommend(frames["interactions"], frames["products"], frames["customers"],
-                                         frames["segments"], AS_OF, replace(cfg, num_threads=threads)))
+            results.append(
+                rec.recommend(
+                    frames["interactions"],
+                    frames["products"],
+                    frames["customers"],
+                    frames["segments"],
+                    AS_OF,
+                    replace(cfg, num_threads=threads),
+                )
+            )
     first = results[0]
     assert first.model_version == rec.VERSION_MODEL  # the LightFM fits are exercised
     for other in results[1:]:
-        pd.testing.assert_frame_equal(other.recommendations, first.recommendations, check_exact=False,
-                                      rtol=0.0, atol=1e-9)
+        pd.testing.assert_frame_equal(
+            other.recommendations, first.recommendations, check_exact=False, rtol=0.0, atol=1e-9
+        )
         assert other.metrics == first.metrics and other.blend == first.blend
 
 

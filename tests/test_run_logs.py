@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-PROBE_DAG = textwrap.dedent('''
+PROBE_DAG = textwrap.dedent("""
     import logging
     import time
     from datetime import datetime
@@ -57,20 +57,20 @@ PROBE_DAG = textwrap.dedent('''
         w, a = work(), after()
         chain(w, nothing(), a)
         w >> a  # like the model stages: one upstream skipped, another succeeded
-''')
+""")
 
-RUN = textwrap.dedent('''
+RUN = textwrap.dedent("""
     import json, sys, time
     from datetime import date
     from cx.cli import dag_test
     began = time.monotonic()
     elapsed = dag_test(date(2024, 3, 1), dag_id="cx_probe")
     print("RESULT " + json.dumps({"elapsed": elapsed, "wall": time.monotonic() - began}))
-''')
+""")
 
 # What the UI's log endpoint returns, read with Airflow's own TaskLogReader, in a process
 # configured like the server; and the run's times as the UI shows them.
-READ = textwrap.dedent('''
+READ = textwrap.dedent("""
     import json
     from sqlalchemy import select
     from airflow.models.dagrun import DagRun
@@ -90,11 +90,11 @@ READ = textwrap.dedent('''
             out["tasks"][ti.task_id] = {"state": str(getattr(ti.state, "value", ti.state)),
                                         "try": ti.try_number, "log": text}
     print("RESULT " + json.dumps(out))
-''')
+""")
 
 
 def _result(done: subprocess.CompletedProcess) -> dict:
-    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, done.stdout[-4000:] + done.stderr[-4000:]
     return json.loads(line.removeprefix("RESULT "))
 
@@ -106,16 +106,18 @@ def probe_run(tmp_path_factory):
     dags.mkdir()
     (dags / "cx_probe.py").write_text(PROBE_DAG)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "CX_"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "CX_ARTIFACTS_DIR": str(root / "artifacts"),
-        "CX_WAREHOUSE": str(root / "cx.duckdb"),
-        "CX_START_DATE": "2024-01-01",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "CX_ARTIFACTS_DIR": str(root / "artifacts"),
+            "CX_WAREHOUSE": str(root / "cx.duckdb"),
+            "CX_START_DATE": "2024-01-01",
+        }
+    )
     airflow = str(Path(sys.executable).with_name("airflow"))
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]

@@ -79,7 +79,7 @@ dbt = subprocess.Popen([sys.argv[2], "build"], start_new_session=True)
 time.sleep(600)
 """
 
-FAKE_DBT = "#!/bin/sh\necho \"$$\" > \"$OUT/dbt.started\"\nexec sleep 600\n"
+FAKE_DBT = '#!/bin/sh\necho "$$" > "$OUT/dbt.started"\nexec sleep 600\n'
 
 
 def test_kill_9_of_the_cli_leaves_no_dbt_holding_the_warehouse_lock(tmp_path):
@@ -130,15 +130,17 @@ def test_two_runs_on_one_warehouse_take_turns(tmp_path):
         from pathlib import Path
         from cx.runner.process import exclusive
         with exclusive(Path({str(lock)!r}), "the warehouse"):
-            Path({str(tmp_path / 'held')!r}).write_text("1")
+            Path({str(tmp_path / "held")!r}).write_text("1")
             time.sleep(2)
     """)
     first = subprocess.Popen([sys.executable, "-c", holder])
     try:
         _wait_file(tmp_path / "held")
-        with pytest.raises(SystemExit, match="the warehouse is in use by pid"):
-            with exclusive(lock, "the warehouse", timeout_s=0):
-                pass
+        with (
+            pytest.raises(SystemExit, match="the warehouse is in use by pid"),
+            exclusive(lock, "the warehouse", timeout_s=0),
+        ):
+            pass
         told: list[str] = []
         started = time.monotonic()
         with exclusive(lock, "the warehouse", notify=told.append, poll_s=0.1):
@@ -156,22 +158,35 @@ def test_each_invocation_logs_to_its_own_file(tmp_path):
     assert log_path(tmp_path, "2024-01-01").name.endswith(f"_{os.getpid()}.log")
 
 
-@pytest.mark.parametrize("bad", ["2024-01-01; touch {marker}", "$(touch {marker})", "`touch {marker}`", "", "2024-13-45"])
+@pytest.mark.parametrize(
+    "bad", ["2024-01-01; touch {marker}", "$(touch {marker})", "`touch {marker}`", "", "2024-13-45"]
+)
 def test_make_run_never_runs_user_text(tmp_path, bad):
     marker = tmp_path / "pwned"
-    result = subprocess.run(["make", "--no-print-directory", "run", f"FROM={bad.format(marker=marker)}",
-                             "TO=2024-01-02"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "run", f"FROM={bad.format(marker=marker)}", "TO=2024-01-02"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "FROM is not a valid YYYY-MM-DD date" in result.stderr
     assert not marker.exists()
 
 
 def test_make_run_quotes_the_dates_and_inits_under_the_run_lock(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
-    dry = subprocess.run(["make", "-n", "run", "FROM=2024-01-01", "TO=2024-01-03"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env=env).stdout
+    dry = subprocess.run(
+        ["make", "-n", "run", "FROM=2024-01-01", "TO=2024-01-03"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    ).stdout
     assert 'cx.cli run --die-with-parent --from "$FROM" --to "$TO"' in dry
     assert 'summary --as-of "$TO"' in dry
-    assert 'flock "$lock" bash -c' in dry and 'make --no-print-directory airflow-init' in dry  # cx.cli run's lock
+    assert 'flock "$lock" bash -c' in dry and "make --no-print-directory airflow-init" in dry  # cx.cli run's lock
     assert 'lock="$AIRFLOW_HOME/cx_run.lock"' in dry
 
 
@@ -184,10 +199,12 @@ def test_run_returns_when_the_child_exits_and_ends_what_it_left_holding_the_outp
     from cx.runner.process import run_tied
 
     pid_file = tmp_path / "leftover.pid"
-    child = ("import subprocess, sys\n"
-             f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-             f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
-             "print('run done', flush=True)\n")
+    child = (
+        "import subprocess, sys\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "print('run done', flush=True)\n"
+    )
     began = clock.monotonic()
     with open(tmp_path / "run.log", "w") as log:
         assert run_tied([sys.executable, "-c", child], log, drain_s=2) == 0

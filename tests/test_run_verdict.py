@@ -9,8 +9,10 @@ from datetime import date
 from cx.runner.summary import dbt_totals, describe, format_stages
 from cx.runner.verdict import TaskRecord, dbt_error_lines, judge, silent_model_stage, task_errors
 
-OK_MODELS = [TaskRecord("models.sentiment", "success", 1, {"reviews": 2894, "tickets": 962, "macro_f1": 0.99}),
-             TaskRecord("models.forecasting", "success", 1, {"rows": 140})]
+OK_MODELS = [
+    TaskRecord("models.sentiment", "success", 1, {"reviews": 2894, "tickets": 962, "macro_f1": 0.99}),
+    TaskRecord("models.forecasting", "success", 1, {"rows": 140}),
+]
 
 
 def test_a_run_without_task_instances_is_a_failure():
@@ -20,19 +22,24 @@ def test_a_run_without_task_instances_is_a_failure():
 
 
 def test_all_finished_is_ok_and_skips_carry_their_reason():
-    tasks = [TaskRecord("load_landing", "success", 1, {"rows": 10}), *OK_MODELS,
-             TaskRecord("publish", "skipped", 1)]
+    tasks = [TaskRecord("load_landing", "success", 1, {"rows": 10}), *OK_MODELS, TaskRecord("publish", "skipped", 1)]
     verdict = judge(tasks, {"publish": ["AirflowSkipException: nothing to publish"]}, run_state="success")
     assert verdict.ok and verdict.problems == []
     assert verdict.skipped == ["publish: AirflowSkipException: nothing to publish"]
-    gated = judge([TaskRecord("should_train_models", "success", 1, False),
-                   TaskRecord("models.sentiment", "skipped", 0)], run_state="success")
+    gated = judge(
+        [TaskRecord("should_train_models", "success", 1, False), TaskRecord("models.sentiment", "skipped", 0)],
+        run_state="success",
+    )
     assert gated.ok and gated.skipped == ["models.sentiment: should_train_models returned False"]
 
 
 def test_failed_upstream_failed_and_unfinished_tasks_are_named_with_their_error():
-    tasks = [TaskRecord("validate", "failed", 1), TaskRecord("publish", "upstream_failed", 0),
-             TaskRecord("models.sentiment", "up_for_retry", 1), TaskRecord("dbt_docs", None, 0)]
+    tasks = [
+        TaskRecord("validate", "failed", 1),
+        TaskRecord("publish", "upstream_failed", 0),
+        TaskRecord("models.sentiment", "up_for_retry", 1),
+        TaskRecord("dbt_docs", None, 0),
+    ]
     errors = {"validate": ["DataQualityError: 35 rows of fct_daily_sales.units_non_negative"]}
     verdict = judge(tasks, errors, run_state="failed")
     assert not verdict.ok
@@ -44,14 +51,19 @@ def test_failed_upstream_failed_and_unfinished_tasks_are_named_with_their_error(
 
 
 def test_a_failed_dbt_build_is_one_line_for_the_build_and_one_for_its_models():
-    tasks = [TaskRecord("dbt.dbt_producer_watcher", "failed", 1),
-             *[TaskRecord(f"dbt.model_{i}_run", "failed", 1) for i in range(30)],
-             TaskRecord("validate", "upstream_failed", 0)]
-    errors = {"dbt.dbt_producer_watcher": ["AirflowFailException: dbt build failed: Database Error in model stg_x"],
-              "dbt.model_3_run": ["AirflowFailException: not built: the dbt build failed before model_3 ran"]}
+    tasks = [
+        TaskRecord("dbt.dbt_producer_watcher", "failed", 1),
+        *[TaskRecord(f"dbt.model_{i}_run", "failed", 1) for i in range(30)],
+        TaskRecord("validate", "upstream_failed", 0),
+    ]
+    errors = {
+        "dbt.dbt_producer_watcher": ["AirflowFailException: dbt build failed: Database Error in model stg_x"],
+        "dbt.model_3_run": ["AirflowFailException: not built: the dbt build failed before model_3 ran"],
+    }
     problems = judge(tasks, errors, run_state="failed").problems
-    assert problems[0] == ("dbt.dbt_producer_watcher failed (try 1): AirflowFailException: dbt build failed: "
-                           "Database Error in model stg_x")
+    assert problems[0] == (
+        "dbt.dbt_producer_watcher failed (try 1): AirflowFailException: dbt build failed: Database Error in model stg_x"
+    )
     assert problems[1].startswith("30 dbt model task(s) failed or not built: model_0_run, model_10_run")
     assert "and 24 more: AirflowFailException: not built" in problems[1]
     assert problems[2] == "not run, an upstream task failed: validate" and len(problems) == 3
@@ -98,18 +110,31 @@ def test_error_lines_are_found_per_task_not_log_timestamps():
     errors = task_errors(DAGS_TEST_LOG)
     assert set(errors) == {"validate"}
     first = errors["validate"][0]
-    assert first == ("DataQualityError: data quality (inputs) failed for 2024-11-26: the model stages will not run: "
-                     "- marts.fct_daily_sales: fct_daily_sales.units_non_negative (35 rows)")
+    assert first == (
+        "DataQualityError: data quality (inputs) failed for 2024-11-26: the model stages will not run: "
+        "- marts.fct_daily_sales: fct_daily_sales.units_non_negative (35 rows)"
+    )
     assert any(line.startswith("cx task failed: dag=cx_daily task=validate") for line in errors["validate"])
     assert not any(line.startswith("2026-") for line in errors["validate"])
 
 
 def test_dbt_error_lines_from_json_and_text_output():
-    event = {"info": {"level": "error", "msg": "\x1b[31mFailure in model fct_orders\x1b[0m\n  Conversion Error: "
-                                                 "Could not convert string '99999999999999999999' to DECIMAL(18,4)"}}
-    progress = {"info": {"level": "error", "msg": "142 of 223 ERROR creating sql incremental model int_orders .. [ERROR]"}}
-    lines = ["{\"info\": {\"level\": \"info\", \"msg\": \"1 of 2 OK\"}}", json.dumps(progress), json.dumps(event),
-             "Runtime Error in model x (models/x.sql)"]
+    event = {
+        "info": {
+            "level": "error",
+            "msg": "\x1b[31mFailure in model fct_orders\x1b[0m\n  Conversion Error: "
+            "Could not convert string '99999999999999999999' to DECIMAL(18,4)",
+        }
+    }
+    progress = {
+        "info": {"level": "error", "msg": "142 of 223 ERROR creating sql incremental model int_orders .. [ERROR]"}
+    }
+    lines = [
+        '{"info": {"level": "info", "msg": "1 of 2 OK"}}',
+        json.dumps(progress),
+        json.dumps(event),
+        "Runtime Error in model x (models/x.sql)",
+    ]
     found = dbt_error_lines(lines)
     assert found[0] == "Runtime Error in model x (models/x.sql)"  # what went wrong first
     assert found[1].startswith("Failure in model fct_orders") and "DECIMAL(18,4)" in found[1]
@@ -118,23 +143,42 @@ def test_dbt_error_lines_from_json_and_text_output():
 
 def test_stage_summary_shows_rows_per_stage():
     tasks = [
-        TaskRecord("check_landing_files", "success", 1, {"files": {"orders": ["a.csv", "b.csv"], "customers": ["c"]},
-                                                         "absent_sources": ["reviews"]}),
-        TaskRecord("load_landing", "success", 1, {"orders": {"files": 2, "rows": 1200, "rejected": 3},
-                                                  "reviews": {"files": 1, "rows": 10, "rejected": 0}}),
+        TaskRecord(
+            "check_landing_files",
+            "success",
+            1,
+            {"files": {"orders": ["a.csv", "b.csv"], "customers": ["c"]}, "absent_sources": ["reviews"]},
+        ),
+        TaskRecord(
+            "load_landing",
+            "success",
+            1,
+            {"orders": {"files": 2, "rows": 1200, "rejected": 3}, "reviews": {"files": 1, "rows": 10, "rejected": 0}},
+        ),
         TaskRecord("dbt.dbt_producer_watcher", "success", 1, None),
         TaskRecord("dbt.fct_orders_run", "success", 1, None),
         TaskRecord("dbt.dim_x_run", "skipped", 1, None),
-        TaskRecord("validate", "success", 1, {"evaluated": 40, "failed": 0, "skipped": 2, "critical_failures": [],
-                                               "warnings": ["w"]}),
+        TaskRecord(
+            "validate",
+            "success",
+            1,
+            {"evaluated": 40, "failed": 0, "skipped": 2, "critical_failures": [], "warnings": ["w"]},
+        ),
         TaskRecord("models.sentiment", "success", 1, {"reviews": 3067, "macro_f1": 0.998765, "seconds": 2.5}),
         TaskRecord("publish", "success", 1, {"dim_customers": 3000, "fct_orders": 12000}),
         TaskRecord("dbt_docs", "success", 1, {"skipped": "a later run rebuilds the docs"}),
     ]
     text = format_stages(tasks, dbt_totals("... Done. PASS=220 WARN=1 ERROR=0 SKIP=2 TOTAL=223\n"))
     lines = text.splitlines()
-    assert [line.split()[0] for line in lines] == ["check_landing_files", "load_landing", "dbt", "validate",
-                                                   "models.sentiment", "publish", "dbt_docs"]
+    assert [line.split()[0] for line in lines] == [
+        "check_landing_files",
+        "load_landing",
+        "dbt",
+        "validate",
+        "models.sentiment",
+        "publish",
+        "dbt_docs",
+    ]
     assert "files landed: orders 2, customers 1; absent: reviews" in text
     assert "rows in 1,210 from 3 files (3 rejected): orders 1,200, reviews 10" in text
     assert "models: 1 skipped, 1 success; dbt build 223 nodes: 220 passed, 1 warned, 0 errors, 2 skipped" in text
@@ -170,17 +214,23 @@ def test_a_range_before_the_start_date_is_refused_while_a_scheduler_could_catch_
 def test_a_dag_that_did_not_import_is_reported_with_its_exception():
     from cx.runner.verdict import log_errors
 
-    log = ("2026-12-03T10:29:46Z [error    ] Failed to import: dags/cx_daily.py [x]\nTraceback (most recent call last):\n"
-           "cosmos.dbt.graph.CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON\n"
-           "airflow.sdk.exceptions.AirflowException: Dag 'cx_daily' could not be found\n")
-    assert log_errors(log) == ["AirflowException: Dag 'cx_daily' could not be found",
-                               "CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON"]
+    log = (
+        "2026-12-03T10:29:46Z [error    ] Failed to import: dags/cx_daily.py [x]\nTraceback (most recent call last):\n"
+        "cosmos.dbt.graph.CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON\n"
+        "airflow.sdk.exceptions.AirflowException: Dag 'cx_daily' could not be found\n"
+    )
+    assert log_errors(log) == [
+        "AirflowException: Dag 'cx_daily' could not be found",
+        "CosmosLoadDbtException: Failed to load dbt manifest: file is not valid JSON",
+    ]
 
 
 def test_a_stage_skipped_for_having_nothing_to_do_is_named_with_its_reason_and_is_not_a_failure():
-    tasks = [TaskRecord("check_landing_files", "success", returned={"files": {}}),
-             TaskRecord("models.sentiment", "skipped", returned={"skipped": "no review or ticket texts"}),
-             TaskRecord("publish", "success", returned={"fct_orders": 3})]
+    tasks = [
+        TaskRecord("check_landing_files", "success", returned={"files": {}}),
+        TaskRecord("models.sentiment", "skipped", returned={"skipped": "no review or ticket texts"}),
+        TaskRecord("publish", "success", returned={"fct_orders": 3}),
+    ]
     verdict = judge(tasks)
     assert verdict.ok and verdict.skipped == ["models.sentiment: no review or ticket texts"]
     assert "skipped: no review or ticket texts" in format_stages(tasks)

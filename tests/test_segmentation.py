@@ -16,7 +16,7 @@ from cx.errors import NothingToDo
 from cx.models import segmentation as seg
 from cx.models.segmentation import SegmentationConfig, segment_customers
 from cx.models.segmentation._clustering import _rank_consensus
-from cx.models.segmentation._features import _Scaler, _buyer_mask, _design, _impute, _raw_features
+from cx.models.segmentation._features import _buyer_mask, _design, _impute, _raw_features, _Scaler
 from cx.models.segmentation._naming import _base_name, _candidate_names, _unique_names
 
 CFG = SegmentationConfig(n_init=4)
@@ -42,17 +42,21 @@ def planted_features(n_per_group: int = 300, seed: int = 0, prefix: str = "C") -
     frames, truth = [], []
     for g, (rec, freq, mon, ten, basket, div, web, abandon, ret) in enumerate(GROUPS.values()):
         n = n_per_group
-        frame = pd.DataFrame({
-            "recency_days": np.full(n, np.nan) if rec is None else np.round(_lognormal(rng, rec, n)),
-            "frequency": np.zeros(n) if freq == 0 else np.maximum(1, np.round(_lognormal(rng, freq, n, 0.15))),
-            "monetary": np.zeros(n) if mon == 0 else _lognormal(rng, mon, n),
-            "tenure_days": np.round(_lognormal(rng, ten, n, 0.2)),
-            "avg_basket_size": np.full(n, np.nan) if basket is None else _lognormal(rng, basket, n, 0.15),
-            "category_diversity": np.zeros(n) if div == 0 else np.maximum(1, np.round(_lognormal(rng, div, n, 0.15))),
-            "web_sessions": np.round(_lognormal(rng, web, n, 0.25)),
-            "cart_abandonment_rate": np.clip(abandon + rng.normal(0, 0.05, n), 0, 1),
-            "return_rate": np.full(n, np.nan) if ret is None else np.clip(ret + rng.normal(0, 0.01, n), 0, 1),
-        })
+        frame = pd.DataFrame(
+            {
+                "recency_days": np.full(n, np.nan) if rec is None else np.round(_lognormal(rng, rec, n)),
+                "frequency": np.zeros(n) if freq == 0 else np.maximum(1, np.round(_lognormal(rng, freq, n, 0.15))),
+                "monetary": np.zeros(n) if mon == 0 else _lognormal(rng, mon, n),
+                "tenure_days": np.round(_lognormal(rng, ten, n, 0.2)),
+                "avg_basket_size": np.full(n, np.nan) if basket is None else _lognormal(rng, basket, n, 0.15),
+                "category_diversity": np.zeros(n)
+                if div == 0
+                else np.maximum(1, np.round(_lognormal(rng, div, n, 0.15))),
+                "web_sessions": np.round(_lognormal(rng, web, n, 0.25)),
+                "cart_abandonment_rate": np.clip(abandon + rng.normal(0, 0.05, n), 0, 1),
+                "return_rate": np.full(n, np.nan) if ret is None else np.clip(ret + rng.normal(0, 0.01, n), 0, 1),
+            }
+        )
         frames.append(frame)
         truth.append(np.full(n, g))
     features = pd.concat(frames, ignore_index=True)
@@ -71,16 +75,18 @@ def planted() -> tuple[pd.DataFrame, np.ndarray, seg.SegmentationResult]:
 
 
 def tiny() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": ["a", "b", "c", "d", "e", "f"],
-        "recency_days": [5, 7, 400, 380, None, 6],
-        "frequency": [20, 25, 1, 2, 0, 22],
-        "monetary": [900.0, 1100.0, 20.0, 35.0, 0.0, 1000.0],
-        "tenure_days": [800, 900, 500, 450, 60, 850],
-        "web_sessions": [None] * 6,
-        "cart_abandonment_rate": [0.1, None, 0.5, 0.4, None, 0.2],
-        "return_rate": [0.0] * 6,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e", "f"],
+            "recency_days": [5, 7, 400, 380, None, 6],
+            "frequency": [20, 25, 1, 2, 0, 22],
+            "monetary": [900.0, 1100.0, 20.0, 35.0, 0.0, 1000.0],
+            "tenure_days": [800, 900, 500, 450, 60, 850],
+            "web_sessions": [None] * 6,
+            "cart_abandonment_rate": [0.1, None, 0.5, 0.4, None, 0.2],
+            "return_rate": [0.0] * 6,
+        }
+    )
 
 
 def test_imputation_and_dropping_on_tiny_frame() -> None:
@@ -137,8 +143,11 @@ def test_degenerate_frames() -> None:
 def test_unique_names_fall_back_then_qualify() -> None:
     pct = pd.DataFrame({"recency_days": [0.5, 0.5, 0.5], "monetary": [0.9, 0.7, 0.2]}, index=[0, 1, 2])
     # the stronger claim wins "big spenders"; the other takes its next candidate
-    names = _unique_names({0: [("big spenders", 0.8), ("loyal", 0.3)], 1: [("big spenders", 0.4), ("loyal", 0.5)],
-                               2: [("new", 0.6)]}, {}, pct)
+    names = _unique_names(
+        {0: [("big spenders", 0.8), ("loyal", 0.3)], 1: [("big spenders", 0.4), ("loyal", 0.5)], 2: [("new", 0.6)]},
+        {},
+        pct,
+    )
     assert names == {0: "big spenders", 1: "loyal", 2: "new"}
     # no free candidate left: a qualifier from the feature on which they differ most
     names = _unique_names({0: [("hibernating", 0.8)], 1: [("hibernating", 0.4)], 2: [("new", 0.6)]}, {}, pct)
@@ -164,8 +173,15 @@ def test_base_name_rules() -> None:
     old_hands = {"frequency": 2.0, "tenure_days": 450.0}
     assert _base_name(old_hands, {"tenure_days": 0.05}, cfg, {"tenure_days": 800.0}) != "new"
     # nor is a high recency rank "lapsed" when it is only a few days more than usual
-    assert _base_name({"frequency": 5.0, "recency_days": 9.0}, {"recency_days": 0.9, "tenure_days": 0.5},
-                          cfg, {"recency_days": 6.0}) == "cooling down"
+    assert (
+        _base_name(
+            {"frequency": 5.0, "recency_days": 9.0},
+            {"recency_days": 0.9, "tenure_days": 0.5},
+            cfg,
+            {"recency_days": 6.0},
+        )
+        == "cooling down"
+    )
     # the most pronounced trait names the group
     cheap = {"recency_days": 0.5, "frequency": 0.7, "monetary": 0.5, "avg_item_price": 0.1, "tenure_days": 0.5}
     assert _base_name({"frequency": 8.0}, cheap, cfg) == "bargain hunters"
@@ -174,8 +190,14 @@ def test_base_name_rules() -> None:
 
 def test_lapsed_spenders_are_never_named_for_their_spend() -> None:
     cfg = SegmentationConfig()
-    whales_gone_quiet = {"recency_days": 0.95, "frequency": 0.9, "monetary": 0.99, "avg_basket_size": 0.99,
-                         "avg_item_price": 0.1, "tenure_days": 0.7}
+    whales_gone_quiet = {
+        "recency_days": 0.95,
+        "frequency": 0.9,
+        "monetary": 0.99,
+        "avg_basket_size": 0.99,
+        "avg_item_price": 0.1,
+        "tenure_days": 0.7,
+    }
     names = [n for n, _ in _candidate_names({"frequency": 9.0}, whales_gone_quiet, cfg)]
     assert names == ["at risk"]
     # without a price feature, a cheap-looking group is not called "bargain hunters"
@@ -185,22 +207,28 @@ def test_lapsed_spenders_are_never_named_for_their_spend() -> None:
 
 def test_k_consensus_of_three_indices() -> None:
     # silhouette alone prefers 3; Calinski-Harabasz and Davies-Bouldin both prefer 4
-    by_k = {2: {"silhouette": 0.34, "calinski_harabasz": 585.0, "davies_bouldin": 1.09},
-            3: {"silhouette": 0.44, "calinski_harabasz": 936.0, "davies_bouldin": 0.94},
-            4: {"silhouette": 0.41, "calinski_harabasz": 994.0, "davies_bouldin": 0.91},
-            5: {"silhouette": 0.39, "calinski_harabasz": 878.0, "davies_bouldin": 1.05}}
+    by_k = {
+        2: {"silhouette": 0.34, "calinski_harabasz": 585.0, "davies_bouldin": 1.09},
+        3: {"silhouette": 0.44, "calinski_harabasz": 936.0, "davies_bouldin": 0.94},
+        4: {"silhouette": 0.41, "calinski_harabasz": 994.0, "davies_bouldin": 0.91},
+        5: {"silhouette": 0.39, "calinski_harabasz": 878.0, "davies_bouldin": 1.05},
+    }
     assert _rank_consensus(by_k) == 4
     # a tie in mean rank goes to the higher silhouette
-    tie = {2: {"silhouette": 0.5, "calinski_harabasz": 10.0, "davies_bouldin": 1.0},
-           3: {"silhouette": 0.4, "calinski_harabasz": 20.0, "davies_bouldin": 1.0}}
+    tie = {
+        2: {"silhouette": 0.5, "calinski_harabasz": 10.0, "davies_bouldin": 1.0},
+        3: {"silhouette": 0.4, "calinski_harabasz": 20.0, "davies_bouldin": 1.0},
+    }
     assert _rank_consensus(tie) == 2
 
 
 def test_planted_groups_are_recovered(planted) -> None:
     features, truth, result = planted
     ari = adjusted_rand_score(truth, result.assignments["segment_id"])
-    print(f"planted groups: ARI={ari:.3f} k={result.metrics['k']} silhouette={result.metrics['silhouette']:.3f}"
-          f" names={result.metrics['sizes']}")
+    print(
+        f"planted groups: ARI={ari:.3f} k={result.metrics['k']} silhouette={result.metrics['silhouette']:.3f}"
+        f" names={result.metrics['sizes']}"
+    )
     assert ari >= 0.8
     assert result.metrics["k"] == len(GROUPS)
     assert result.profiles["segment_name"].is_unique
@@ -257,26 +285,33 @@ def shop_like_features(seed: int = 0, n: int = 2400) -> tuple[pd.DataFrame, np.n
         "never ordered": (0.36, None, 0, 0, 750, None, (0.0, 0.0), 18, 0.95),
     }
     frames, truth = [], []
-    for g, (name, (share, rec, freq, per_order, ten, price, (p_ret, ret), web, abandon)) in enumerate(spec.items()):
+    for g, (_name, (share, rec, freq, per_order, ten, price, (p_ret, ret), web, abandon)) in enumerate(spec.items()):
         m = int(n * share)
         bought = freq > 0
         f = np.maximum(1, rng.poisson(freq, m)) if bought else np.zeros(m)
         spend = f * per_order * np.exp(rng.normal(0, 0.8, m)) if bought else np.zeros(m)
         unit = price * np.exp(rng.normal(0, 0.6, m)) if bought else np.full(m, np.nan)
-        frames.append(pd.DataFrame({
-            "recency_days": np.round(rec * np.exp(rng.normal(0, 0.6 if rec > 10 else 1.0, m))) if bought else np.nan,
-            "frequency": f,
-            "monetary": spend,
-            "tenure_days": np.round(ten * np.exp(rng.normal(0, 0.4, m))),
-            "avg_basket_size": spend / f / unit if bought else np.zeros(m),
-            "category_diversity": np.minimum(f, rng.poisson(2, m) + 1) if bought else np.zeros(m),
-            "web_sessions": rng.poisson(web, m),
-            "cart_abandonment_rate": np.clip(abandon + rng.normal(0, 0.15, m), 0, 1),
-            "return_rate": np.where(rng.random(m) < p_ret, np.clip(ret + rng.normal(0, 0.1, m), 0, 1), 0.0),
-            "recent_order_share": (np.clip(rng.normal(0.35, 0.15, m), 0, 1) if rec < 30 else np.zeros(m))
-            if bought else np.nan,
-            "avg_item_price": unit,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "recency_days": np.round(rec * np.exp(rng.normal(0, 0.6 if rec > 10 else 1.0, m)))
+                    if bought
+                    else np.nan,
+                    "frequency": f,
+                    "monetary": spend,
+                    "tenure_days": np.round(ten * np.exp(rng.normal(0, 0.4, m))),
+                    "avg_basket_size": spend / f / unit if bought else np.zeros(m),
+                    "category_diversity": np.minimum(f, rng.poisson(2, m) + 1) if bought else np.zeros(m),
+                    "web_sessions": rng.poisson(web, m),
+                    "cart_abandonment_rate": np.clip(abandon + rng.normal(0, 0.15, m), 0, 1),
+                    "return_rate": np.where(rng.random(m) < p_ret, np.clip(ret + rng.normal(0, 0.1, m), 0, 1), 0.0),
+                    "recent_order_share": (np.clip(rng.normal(0.35, 0.15, m), 0, 1) if rec < 30 else np.zeros(m))
+                    if bought
+                    else np.nan,
+                    "avg_item_price": unit,
+                }
+            )
+        )
         truth.append(np.full(m, g))
     features = pd.concat(frames, ignore_index=True)
     features.loc[features["frequency"] == 0, ["recency_days", "avg_item_price", "recent_order_share"]] = np.nan
@@ -332,14 +367,17 @@ def test_non_buyers_are_not_split_without_engagement_features() -> None:
 
 
 def test_order_activity() -> None:
-    orders = pd.DataFrame({
-        "customer_id": ["a", "a", "a", "b", "b", "c", None],
-        "order_date": pd.to_datetime(["2024-01-05", "2024-03-20", "2024-03-30", "2024-01-02", "2024-01-20",
-                                      "2024-03-25", "2024-03-25"]),
-        "status": ["delivered", "delivered", "cancelled", "returned", "delivered", "delivered", "delivered"],
-        "units": [2.0, 3.0, 1.0, 4.0, 0.0, 1.0, 1.0],
-        "order_amount": [20.0, 30.0, 99.0, 8.0, 5.0, 50.0, 1.0],
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c", None],
+            "order_date": pd.to_datetime(
+                ["2024-01-05", "2024-03-20", "2024-03-30", "2024-01-02", "2024-01-20", "2024-03-25", "2024-03-25"]
+            ),
+            "status": ["delivered", "delivered", "cancelled", "returned", "delivered", "delivered", "delivered"],
+            "units": [2.0, 3.0, 1.0, 4.0, 0.0, 1.0, 1.0],
+            "order_amount": [20.0, 30.0, 99.0, 8.0, 5.0, 50.0, 1.0],
+        }
+    )
     out = seg.order_activity(orders, date(2024, 3, 31), CFG).set_index("customer_id")
     assert set(out.index) == {"a", "b", "c"}  # no customer, no row; cancelled orders do not count
     assert out.loc["a", "recent_order_share"] == pytest.approx(0.5)
@@ -366,8 +404,9 @@ def test_missing_web_and_sentiment_sources() -> None:
 
 def test_sentiment_feature_is_used_when_present() -> None:
     features, _ = planted_features(n_per_group=60, seed=5)
-    features["avg_sentiment"] = np.where(np.arange(len(features)) % 3 == 0, np.nan,
-                                         np.random.default_rng(1).uniform(-1, 1, len(features)))
+    features["avg_sentiment"] = np.where(
+        np.arange(len(features)) % 3 == 0, np.nan, np.random.default_rng(1).uniform(-1, 1, len(features))
+    )
     result = segment_customers(features, CFG)
     assert "avg_sentiment" in result.metrics["features_used"]
 
@@ -398,8 +437,11 @@ def _write(path: Path, table: str, frame: pd.DataFrame) -> None:
 def _types(path: Path, table: str) -> list[tuple[str, str]]:
     con = duckdb.connect(str(path))
     try:
-        return con.execute("select column_name, data_type from information_schema.columns "
-                           "where table_schema = 'model_outputs' and table_name = ?", [table]).fetchall()
+        return con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'model_outputs' and table_name = ?",
+            [table],
+        ).fetchall()
     finally:
         con.close()
 
@@ -408,14 +450,35 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
     features, _ = planted_features(n_per_group=40, seed=11)
     _write(warehouse, "marts.customer_features", features)
     ids = features["customer_id"].iloc[:30]
-    texts = pd.DataFrame({"text_id": [f"R{i}" for i in range(30)], "source": "review", "customer_id": ids.to_numpy(),
-                          "product_id": "P1", "rating": 5, "title": "t", "body": "b", "language": "en",
-                          "created_at": pd.Timestamp("2024-01-01")})
+    texts = pd.DataFrame(
+        {
+            "text_id": [f"R{i}" for i in range(30)],
+            "source": "review",
+            "customer_id": ids.to_numpy(),
+            "product_id": "P1",
+            "rating": 5,
+            "title": "t",
+            "body": "b",
+            "language": "en",
+            "created_at": pd.Timestamp("2024-01-01"),
+        }
+    )
     _write(warehouse, "marts.fct_texts", texts)
-    scores = pd.DataFrame({"review_id": texts["text_id"], "sentiment_score": np.linspace(-1, 1, 30),
-                           "sentiment_label": "neutral", "model_version": "x", "rating": 5, "rating_conflict": False})
-    _write(warehouse, "model_outputs.review_sentiment", pd.concat(
-        [scores.assign(as_of_date=date(2024, 1, d)) for d in (1, 2)], ignore_index=True))
+    scores = pd.DataFrame(
+        {
+            "review_id": texts["text_id"],
+            "sentiment_score": np.linspace(-1, 1, 30),
+            "sentiment_label": "neutral",
+            "model_version": "x",
+            "rating": 5,
+            "rating_conflict": False,
+        }
+    )
+    _write(
+        warehouse,
+        "model_outputs.review_sentiment",
+        pd.concat([scores.assign(as_of_date=date(2024, 1, d)) for d in (1, 2)], ignore_index=True),
+    )
 
     day1 = seg.run(date(2024, 1, 1))
     assert day1["rows"] == len(features) and day1["k"] >= 3
@@ -454,8 +517,10 @@ def test_run_skips_without_features(warehouse: Path) -> None:
     with pytest.raises(NothingToDo, match="marts.customer_features is empty"):
         seg.run(date(2024, 1, 1))
     con = duckdb.connect(str(warehouse))
-    assert con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'"
-                       ).fetchone()[0] == 0  # nothing written for a day with nothing to do
+    assert (
+        con.execute("select count(*) from information_schema.tables where table_schema = 'model_outputs'").fetchone()[0]
+        == 0
+    )  # nothing written for a day with nothing to do
     con.close()
 
 
@@ -465,20 +530,26 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
     features, _ = planted_features(n_per_group=40, seed=12)
     _write(warehouse, "marts.customer_features", features)
     buyers = features.loc[features["frequency"] > 0, "customer_id"]
-    orders = pd.DataFrame({
-        "customer_id": np.repeat(buyers.to_numpy(), 2),
-        "order_date": np.tile(pd.to_datetime(["2023-10-01", "2023-12-20"]).to_numpy(), len(buyers)),
-        "status": "delivered", "units": 2.0, "order_amount": 30.0,
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": np.repeat(buyers.to_numpy(), 2),
+            "order_date": np.tile(pd.to_datetime(["2023-10-01", "2023-12-20"]).to_numpy(), len(buyers)),
+            "status": "delivered",
+            "units": 2.0,
+            "order_amount": 30.0,
+        }
+    )
     _write(warehouse, "marts.fct_orders", orders)
     # Yesterday's partition from an older model version, in the table layout it wrote.
-    old = features[["customer_id"]].assign(segment_id=np.arange(len(features)) % 3 + 1, segment_name="loyal",
-                                           recency_days=1, as_of_date=date(2023, 12, 31))
+    old = features[["customer_id"]].assign(
+        segment_id=np.arange(len(features)) % 3 + 1, segment_name="loyal", recency_days=1, as_of_date=date(2023, 12, 31)
+    )
     _write(warehouse, "model_outputs.customer_segments", old)
     con = duckdb.connect(str(warehouse))
     try:
-        write_model_runs(con, "segmentation", "kmeans-v1", [Metric("k", 3.0, details={"sizes": {"loyal": 120}})],
-                         date(2023, 12, 31))
+        write_model_runs(
+            con, "segmentation", "kmeans-v1", [Metric("k", 3.0, details={"sizes": {"loyal": 120}})], date(2023, 12, 31)
+        )
     finally:
         con.close()
 
@@ -528,14 +599,17 @@ def test_same_segments_whatever_the_row_order_and_threads() -> None:
 def test_order_activity_whatever_the_row_order() -> None:
     rng = np.random.default_rng(0)
     n = 3000
-    orders = pd.DataFrame({
-        "customer_id": rng.choice([f"c{i}" for i in range(40)], n),
-        "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D"),
-        "status": "delivered",
-        "units": rng.integers(1, 5, n).astype(float),
-        "order_amount": rng.uniform(0, 100, n).round(7) / 3,  # float sums whose order shows in the last bits
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"c{i}" for i in range(40)], n),
+            "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D"),
+            "status": "delivered",
+            "units": rng.integers(1, 5, n).astype(float),
+            "order_amount": rng.uniform(0, 100, n).round(7) / 3,  # float sums whose order shows in the last bits
+        }
+    )
     expected = seg.order_activity(orders, date(2024, 3, 31), CFG)
     for seed in range(3):
-        pd.testing.assert_frame_equal(seg.order_activity(_shuffled(orders, seed), date(2024, 3, 31), CFG),
-                                      expected, check_exact=True)
+        pd.testing.assert_frame_equal(
+            seg.order_activity(_shuffled(orders, seed), date(2024, 3, 31), CFG), expected, check_exact=True
+        )

@@ -21,37 +21,49 @@ from cx.models.sentiment import SentimentConfig, score_texts
 # Polar vocabulary deliberately outside the lexicon (checked below), in lexicon languages
 # and in languages the lexicon does not know at all.
 VOCAB: dict[str, dict[str, list[str]]] = {
-    "en": {"pos": ["resplendent", "over the moon", "spotless", "marvellous", "exceeded expectations", "a gem",
-                   "splendid"],
-           "neg": ["shoddy", "abysmal", "mouldy", "seeping", "fell apart", "swindled", "shabby"],
-           "mid": ["average", "so-so", "mediocre at best", "unremarkable", "nothing special", "middling"],
-           "filler": ["the jacket", "this lamp", "delivery", "the colour", "my order", "the box", "overall"]},
-    "de": {"pos": ["entzückend", "tadellos", "bildhübsch", "erstklassig", "makellos", "genau richtig"],
-           "neg": ["klapprig", "wackelig", "zerkratzt", "undicht", "verschimmelt", "Wucher"],
-           "mid": ["durchschnittlich", "mittelmäßig", "okay", "geht so", "nichts Besonderes", "solala"],
-           "filler": ["die Jacke", "diese Lampe", "Lieferung", "die Farbe", "meine Bestellung", "insgesamt"]},
-    "fr": {"pos": ["ravissant", "somptueux", "irréprochable", "enchantée", "au top du top", "nickel"],
-           "neg": ["bâclé", "rayé", "moisi", "minable", "qui fuit", "branlant"],
-           "mid": ["moyen", "correct sans plus", "passable", "quelconque", "ordinaire", "bof"],
-           "filler": ["la veste", "cette lampe", "livraison", "la couleur", "ma commande", "dans l'ensemble"]},
-    "es": {"pos": ["primoroso", "impecable", "encantadora", "de lujo", "una joya", "espléndido"],
-           "neg": ["chapucero", "rayado", "mohoso", "cutre", "se descose", "endeble"],
-           "mid": ["regular", "normalito", "pasable", "ni fu ni fa", "corriente", "del montón"],
-           "filler": ["la chaqueta", "esta lámpara", "el envío", "el color", "mi pedido", "en general"]},
-    "pl": {"pos": ["rewelacja", "świetny", "polecam gorąco", "cudowny", "bez zarzutu", "znakomity"],
-           "neg": ["beznadziejny", "zepsuty", "tandeta", "porysowany", "rozczarowanie", "fatalny"],
-           "mid": ["przeciętny", "taki sobie", "w porządku", "średni", "zwyczajny", "bez rewelacji"],
-           "filler": ["kurtka", "ta lampa", "dostawa", "kolor", "moje zamówienie", "ogólnie"]},
-    "tr": {"pos": ["harika", "mükemmel", "bayıldım", "kusursuz", "çok şık", "muhteşem"],
-           "neg": ["berbat", "bozuk", "rezalet", "çizik", "dandik", "pişmanım"],
-           "mid": ["idare eder", "fena değil", "ortalama", "sıradan", "vasat", "normal"],
-           "filler": ["ceket", "bu lamba", "kargo", "renk", "siparişim", "genel olarak"]},
+    "en": {
+        "pos": ["resplendent", "over the moon", "spotless", "marvellous", "exceeded expectations", "a gem", "splendid"],
+        "neg": ["shoddy", "abysmal", "mouldy", "seeping", "fell apart", "swindled", "shabby"],
+        "mid": ["average", "so-so", "mediocre at best", "unremarkable", "nothing special", "middling"],
+        "filler": ["the jacket", "this lamp", "delivery", "the colour", "my order", "the box", "overall"],
+    },
+    "de": {
+        "pos": ["entzückend", "tadellos", "bildhübsch", "erstklassig", "makellos", "genau richtig"],
+        "neg": ["klapprig", "wackelig", "zerkratzt", "undicht", "verschimmelt", "Wucher"],
+        "mid": ["durchschnittlich", "mittelmäßig", "okay", "geht so", "nichts Besonderes", "solala"],
+        "filler": ["die Jacke", "diese Lampe", "Lieferung", "die Farbe", "meine Bestellung", "insgesamt"],
+    },
+    "fr": {
+        "pos": ["ravissant", "somptueux", "irréprochable", "enchantée", "au top du top", "nickel"],
+        "neg": ["bâclé", "rayé", "moisi", "minable", "qui fuit", "branlant"],
+        "mid": ["moyen", "correct sans plus", "passable", "quelconque", "ordinaire", "bof"],
+        "filler": ["la veste", "cette lampe", "livraison", "la couleur", "ma commande", "dans l'ensemble"],
+    },
+    "es": {
+        "pos": ["primoroso", "impecable", "encantadora", "de lujo", "una joya", "espléndido"],
+        "neg": ["chapucero", "rayado", "mohoso", "cutre", "se descose", "endeble"],
+        "mid": ["regular", "normalito", "pasable", "ni fu ni fa", "corriente", "del montón"],
+        "filler": ["la chaqueta", "esta lámpara", "el envío", "el color", "mi pedido", "en general"],
+    },
+    "pl": {
+        "pos": ["rewelacja", "świetny", "polecam gorąco", "cudowny", "bez zarzutu", "znakomity"],
+        "neg": ["beznadziejny", "zepsuty", "tandeta", "porysowany", "rozczarowanie", "fatalny"],
+        "mid": ["przeciętny", "taki sobie", "w porządku", "średni", "zwyczajny", "bez rewelacji"],
+        "filler": ["kurtka", "ta lampa", "dostawa", "kolor", "moje zamówienie", "ogólnie"],
+    },
+    "tr": {
+        "pos": ["harika", "mükemmel", "bayıldım", "kusursuz", "çok şık", "muhteşem"],
+        "neg": ["berbat", "bozuk", "rezalet", "çizik", "dandik", "pişmanım"],
+        "mid": ["idare eder", "fena değil", "ortalama", "sıradan", "vasat", "normal"],
+        "filler": ["ceket", "bu lamba", "kargo", "renk", "siparişim", "genel olarak"],
+    },
 }
 RATINGS = {"pos": (4, 5), "neg": (1, 2), "mid": (3,)}
 
 
-def synthetic_reviews(n: int, seed: int, noise: float = 0.08,
-                      shares: tuple[float, float, float] = (0.5, 0.3, 0.2)) -> pd.DataFrame:
+def synthetic_reviews(
+    n: int, seed: int, noise: float = 0.08, shares: tuple[float, float, float] = (0.5, 0.3, 0.2)
+) -> pd.DataFrame:
     """Rated multilingual reviews: two polar phrases + fillers, with some rating noise;
     ``shares`` of positive, negative and middling reviews."""
     rng = np.random.default_rng(seed)
@@ -66,20 +78,42 @@ def synthetic_reviews(n: int, seed: int, noise: float = 0.08,
         rating = int(rng.choice(RATINGS[pol]))
         if rng.random() < noise:
             rating = int(rng.integers(1, 6))
-        rows.append({"text_id": f"R{i}", "source": "review", "customer_id": f"C{i % 40}", "product_id": f"P{i % 9}",
-                     "rating": rating, "title": None, "body": " ".join(phrase) + ".",
-                     "language": lang if i % 4 else None, "created_at": pd.Timestamp("2024-01-01")})
+        rows.append(
+            {
+                "text_id": f"R{i}",
+                "source": "review",
+                "customer_id": f"C{i % 40}",
+                "product_id": f"P{i % 9}",
+                "rating": rating,
+                "title": None,
+                "body": " ".join(phrase) + ".",
+                "language": lang if i % 4 else None,
+                "created_at": pd.Timestamp("2024-01-01"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def tickets(n: int) -> pd.DataFrame:
-    bodies = ["Order arrived shoddy and seeping, I want my money back",
-              "Die Lieferung war tadellos, danke", "Mi pedido llegó rayado y endeble",
-              "Kargo berbat, siparişim bozuk"]
-    return pd.DataFrame({"text_id": [f"T{i}" for i in range(n)], "source": "ticket",
-                         "customer_id": [f"C{i}" for i in range(n)], "product_id": None, "rating": None,
-                         "title": "Support", "body": [bodies[i % len(bodies)] for i in range(n)],
-                         "language": None, "created_at": pd.Timestamp("2024-01-02")})
+    bodies = [
+        "Order arrived shoddy and seeping, I want my money back",
+        "Die Lieferung war tadellos, danke",
+        "Mi pedido llegó rayado y endeble",
+        "Kargo berbat, siparişim bozuk",
+    ]
+    return pd.DataFrame(
+        {
+            "text_id": [f"T{i}" for i in range(n)],
+            "source": "ticket",
+            "customer_id": [f"C{i}" for i in range(n)],
+            "product_id": None,
+            "rating": None,
+            "title": "Support",
+            "body": [bodies[i % len(bodies)] for i in range(n)],
+            "language": None,
+            "created_at": pd.Timestamp("2024-01-02"),
+        }
+    )
 
 
 # --- a harder, hand-written multilingual set ------------------------------------------------
@@ -406,10 +440,20 @@ def hand_written(blocks: dict[str, str], prefix: str) -> pd.DataFrame:
     for lang, block in blocks.items():
         for i, line in enumerate(line for line in block.strip().splitlines() if line.strip()):
             rating, title, body = line.split("|", 2)
-            rows.append({"text_id": f"{prefix}-{lang}-{i}", "source": "review", "customer_id": f"C{i}",
-                         "product_id": f"P{i % 5}", "rating": int(rating), "title": title or None, "body": body or None,
-                         # a third arrive without a language tag, as from shops that do not record it
-                         "language": lang if i % 3 else None, "created_at": pd.Timestamp("2024-01-01")})
+            rows.append(
+                {
+                    "text_id": f"{prefix}-{lang}-{i}",
+                    "source": "review",
+                    "customer_id": f"C{i}",
+                    "product_id": f"P{i % 5}",
+                    "rating": int(rating),
+                    "title": title or None,
+                    "body": body or None,
+                    # a third arrive without a language tag, as from shops that do not record it
+                    "language": lang if i % 3 else None,
+                    "created_at": pd.Timestamp("2024-01-01"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -437,17 +481,20 @@ def trained() -> st.SentimentResult:
 # --- lexicon ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("positive", "negated"), [
-    ("This is good", "This is not good"),
-    ("Das ist gut", "Das ist nicht gut"),
-    ("Das Produkt funktioniert.", "Das Produkt funktioniert nicht."),
-    ("C'est bon", "Ce n'est pas bon"),
-    ("Je recommande", "Je ne recommande pas"),
-    ("Es bueno", "No es bueno"),
-    ("È buono", "Non è buono"),
-    ("Het is goed", "Het is niet goed"),
-    ("É bom", "Não é bom"),
-])
+@pytest.mark.parametrize(
+    ("positive", "negated"),
+    [
+        ("This is good", "This is not good"),
+        ("Das ist gut", "Das ist nicht gut"),
+        ("Das Produkt funktioniert.", "Das Produkt funktioniert nicht."),
+        ("C'est bon", "Ce n'est pas bon"),
+        ("Je recommande", "Je ne recommande pas"),
+        ("Es bueno", "No es bueno"),
+        ("È buono", "Non è buono"),
+        ("Het is goed", "Het is niet goed"),
+        ("É bom", "Não é bom"),
+    ],
+)
 def test_lexicon_negation(positive: str, negated: str) -> None:
     assert lex.score_text(positive) > 0.2
     assert lex.score_text(negated) < -0.2
@@ -499,8 +546,10 @@ def test_synthetic_vocabulary_is_outside_the_lexicon() -> None:
 
 def test_trained_model_beats_chance_and_lexicon(trained: st.SentimentResult) -> None:
     m = {x.metric: x for x in trained.metrics}
-    print(f"trained: macro_f1={m['macro_f1'].value:.3f} (lexicon {m['macro_f1'].baseline_value:.3f}) "
-          f"auc={m['roc_auc'].value:.3f} (lexicon {m['roc_auc'].baseline_value:.3f})")
+    print(
+        f"trained: macro_f1={m['macro_f1'].value:.3f} (lexicon {m['macro_f1'].baseline_value:.3f}) "
+        f"auc={m['roc_auc'].value:.3f} (lexicon {m['roc_auc'].baseline_value:.3f})"
+    )
     assert trained.model_version == st.SentimentConfig().model_version and trained.fallback is None
     assert m["macro_f1"].value >= 0.7 and m["roc_auc"].value >= 0.85
     assert m["macro_f1"].value > m["macro_f1"].baseline_value and m["macro_f1"].passed
@@ -549,15 +598,24 @@ def test_rating_conflict_in_pipeline_with_strong_text() -> None:
 
 
 def test_fallback_to_lexicon_when_few_labels() -> None:
-    texts = pd.DataFrame({
-        "text_id": ["a", "b", "c", "d"], "source": ["review", "review", "review", "ticket"],
-        "customer_id": ["c1", "c2", "c3", "c1"], "product_id": ["p1", "p1", "p2", None],
-        "rating": [5, 1, 5, None],
-        "title": ["Excelente", None, "Terrible", None],
-        "body": ["Muy bueno, lo recomiendo", "Nicht gut, leider kaputt", "worst purchase ever, broken",
-                 "Colis abîmé, très déçu"],
-        "language": ["es", None, "en", "fr"], "created_at": pd.Timestamp("2024-01-01"),
-    })
+    texts = pd.DataFrame(
+        {
+            "text_id": ["a", "b", "c", "d"],
+            "source": ["review", "review", "review", "ticket"],
+            "customer_id": ["c1", "c2", "c3", "c1"],
+            "product_id": ["p1", "p1", "p2", None],
+            "rating": [5, 1, 5, None],
+            "title": ["Excelente", None, "Terrible", None],
+            "body": [
+                "Muy bueno, lo recomiendo",
+                "Nicht gut, leider kaputt",
+                "worst purchase ever, broken",
+                "Colis abîmé, très déçu",
+            ],
+            "language": ["es", None, "en", "fr"],
+            "created_at": pd.Timestamp("2024-01-01"),
+        }
+    )
     result = score_texts(texts, SentimentConfig())
     assert result.fallback == "lexicon" and result.model_version == lex.LEXICON_VERSION
     r = result.reviews.set_index("review_id")
@@ -578,8 +636,14 @@ def test_fallback_when_one_class_only() -> None:
 
 
 def test_aggregate_sentiment() -> None:
-    texts = pd.DataFrame({"text_id": ["1", "2", "1", "3"], "source": ["review", "review", "ticket", "review"],
-                          "customer_id": ["a", "a", "b", None], "product_id": ["p", "q", "p", "p"]})
+    texts = pd.DataFrame(
+        {
+            "text_id": ["1", "2", "1", "3"],
+            "source": ["review", "review", "ticket", "review"],
+            "customer_id": ["a", "a", "b", None],
+            "product_id": ["p", "q", "p", "p"],
+        }
+    )
     reviews = pd.DataFrame({"review_id": ["1", "2", "3"], "sentiment_score": [0.5, -0.1, 1.0]})
     ticket_scores = pd.DataFrame({"ticket_id": ["1"], "sentiment_score": [-0.8]})
     per_customer, per_product = st.aggregate_sentiment(pd.concat([reviews, ticket_scores]), texts)
@@ -594,7 +658,7 @@ def test_aggregate_sentiment() -> None:
 
 def test_normalise_text() -> None:
     assert st.normalise_text("ＳＵＰＥＲ!!!!! Sooooo gut👍🏽❤️") == "super!! soo gut 👍 ❤"
-    assert st.normalise_text("It’s «top»") == "it's \"top\""
+    assert st.normalise_text("It’s «top»") == 'it\'s "top"'
     assert st.normalise_text("Très déçu") == "très déçu"  # accents stay for the character n-grams
     assert st.normalise_text("ﬁne") == "fine"  # NFKC: ligature
     assert st.normalise_text(None) == "" and st.normalise_text("   ") == ""
@@ -618,11 +682,19 @@ def test_strip_salutations() -> None:
 
 
 def test_short_emoji_title_only_and_empty_texts() -> None:
-    extra = pd.DataFrame({
-        "text_id": ["e1", "e2", "e3", "e4", "e5"], "source": "review", "customer_id": "C1", "product_id": "P1",
-        "rating": None, "title": [None, None, "Top!", None, "   "], "body": ["👍👍", "!!!", None, None, ""],
-        "language": None, "created_at": pd.Timestamp("2024-01-01"),
-    })
+    extra = pd.DataFrame(
+        {
+            "text_id": ["e1", "e2", "e3", "e4", "e5"],
+            "source": "review",
+            "customer_id": "C1",
+            "product_id": "P1",
+            "rating": None,
+            "title": [None, None, "Top!", None, "   "],
+            "body": ["👍👍", "!!!", None, None, ""],
+            "language": None,
+            "created_at": pd.Timestamp("2024-01-01"),
+        }
+    )
     for texts in (pd.concat([synthetic_reviews(300, seed=8), extra], ignore_index=True), extra):
         r = score_texts(texts, SentimentConfig()).reviews.set_index("review_id")
         assert r.loc[["e1", "e2", "e3", "e4", "e5"], "sentiment_score"].between(-1, 1).all()
@@ -653,10 +725,12 @@ def test_ngram_tfidf_matches_scikit_learn(part: str) -> None:
     cfg = SentimentConfig()
     docs = _corpus()
     ours = dict(st.make_vectorizers(cfg))[part].fit(docs, np.ones(len(docs)))
-    analyzer = ({"analyzer": "char_wb", "ngram_range": cfg.char_ngram_range} if part == "char" else
-                {"analyzer": lambda d: st.word_features(d, cfg.negation_scope)})
-    ref = TfidfVectorizer(**analyzer, sublinear_tf=True, lowercase=False, min_df=cfg.min_df,
-                          dtype=np.float32).fit(docs)
+    analyzer = (
+        {"analyzer": "char_wb", "ngram_range": cfg.char_ngram_range}
+        if part == "char"
+        else {"analyzer": lambda d: st.word_features(d, cfg.negation_scope)}
+    )
+    ref = TfidfVectorizer(**analyzer, sublinear_tf=True, lowercase=False, min_df=cfg.min_df, dtype=np.float32).fit(docs)
     assert ours.vocabulary_ == ref.vocabulary_
     np.testing.assert_allclose(ours.idf_, ref.idf_, rtol=1e-6)
     new = docs[::-1] + ["unseen words only"]
@@ -689,8 +763,17 @@ def test_fold_strips_every_combining_mark() -> None:
         text = unicodedata.normalize("NFKD", text.lower().replace("’", "'").translate(lex._GERMAN))
         return "".join(ch for ch in text if not unicodedata.combining(ch))
 
-    samples = ["Très déçu", "NÃO é bom", "schön Straße ÄÖÜ", "İstanbul ǅ ﬁ", "ok", "", "a\U0001D165\U0001D167b 👍🏽",
-               "".join(chr(c) for c in range(0xC0, 0x250)), "".join(chr(c) for c in range(0x1D100, 0x1D250))]
+    samples = [
+        "Très déçu",
+        "NÃO é bom",
+        "schön Straße ÄÖÜ",
+        "İstanbul ǅ ﬁ",
+        "ok",
+        "",
+        "a\U0001d165\U0001d167b 👍🏽",
+        "".join(chr(c) for c in range(0xC0, 0x250)),
+        "".join(chr(c) for c in range(0x1D100, 0x1D250)),
+    ]
     for text in samples:
         assert lex.fold(text) == reference(text)
 
@@ -717,8 +800,9 @@ def test_evaluate_matches_string_labels() -> None:
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y[polar] == "positive", score[polar]))
     per_class = f1_score(y, pred, average=None, labels=list(st.LABELS))
     assert [got[f"f1_{lab}"] for lab in st.LABELS] == pytest.approx(list(per_class))
-    only_pos = st.evaluate(np.array(["positive"] * 2, dtype=object), np.array([0.5, 0.1]),
-                           np.array(["positive", "neutral"], dtype=object))
+    only_pos = st.evaluate(
+        np.array(["positive"] * 2, dtype=object), np.array([0.5, 0.1]), np.array(["positive", "neutral"], dtype=object)
+    )
     assert only_pos["macro_f1"] == pytest.approx(2 / 3) and only_pos["roc_auc"] is None
 
 
@@ -747,8 +831,10 @@ def test_bounded_samples_batches_and_repeated_texts() -> None:
     unrated = texts["text_id"].iloc[:60].tolist()  # never in training
     dup = texts.iloc[:60].assign(text_id=lambda f: f["text_id"] + "-dup")
     with_dups = score_texts(pd.concat([texts, dup], ignore_index=True), cfg).reviews.set_index("review_id")
-    np.testing.assert_allclose(with_dups.loc[[f"{t}-dup" for t in unrated], "sentiment_score"].to_numpy(),
-                               with_dups.loc[unrated, "sentiment_score"].to_numpy())
+    np.testing.assert_allclose(
+        with_dups.loc[[f"{t}-dup" for t in unrated], "sentiment_score"].to_numpy(),
+        with_dups.loc[unrated, "sentiment_score"].to_numpy(),
+    )
     assert len(r) == len(small.reviews)
 
 
@@ -756,17 +842,29 @@ def test_lexicon_neutral_band_is_derived_from_its_scale() -> None:
     cfg = lex.LexiconConfig()
     one_word = lex.score_text("good")
     assert cfg.neutral_threshold() == pytest.approx(one_word / 2)
-    assert st.label_from_score(np.array([lex.score_text("good"), lex.score_text("bad")]),
-                               cfg.neutral_threshold()).tolist() == ["positive", "negative"]
+    assert st.label_from_score(
+        np.array([lex.score_text("good"), lex.score_text("bad")]), cfg.neutral_threshold()
+    ).tolist() == ["positive", "negative"]
     assert lex.LexiconConfig(neutral_band=0.3).neutral_threshold() == 0.3
 
 
-@pytest.mark.parametrize(("text", "language", "sign"), [
-    ("Kann ich niemandem empfehlen", "de", -1), ("Lohnt sich nicht", "de", -1), ("Gefällt mir nicht", "de", -1),
-    ("Non mi piace", "it", -1), ("Ne fonctionne pas", "fr", -1), ("Não gostei", "pt", -1),
-    ("No está mal", "es", 1), ("Niet slecht", "nl", 1), ("Muy contenta", "es", 1), ("Leuk!", "nl", 1),
-    ("This is extremely frustrating", "en", -1), ("Sehr hilfsbereit", "de", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "language", "sign"),
+    [
+        ("Kann ich niemandem empfehlen", "de", -1),
+        ("Lohnt sich nicht", "de", -1),
+        ("Gefällt mir nicht", "de", -1),
+        ("Non mi piace", "it", -1),
+        ("Ne fonctionne pas", "fr", -1),
+        ("Não gostei", "pt", -1),
+        ("No está mal", "es", 1),
+        ("Niet slecht", "nl", 1),
+        ("Muy contenta", "es", 1),
+        ("Leuk!", "nl", 1),
+        ("This is extremely frustrating", "en", -1),
+        ("Sehr hilfsbereit", "de", 1),
+    ],
+)
 def test_lexicon_everyday_phrases(text: str, language: str, sign: int) -> None:
     assert np.sign(lex.score_text(text, language)) == sign
     assert np.sign(lex.score_text(text)) == sign  # language unknown: the merged lexicon
@@ -782,7 +880,9 @@ def test_imbalanced_ratings_keep_the_minority_classes() -> None:
     y = st.rating_to_label(r["rating"]).to_numpy(dtype=object)
     recall = recall_score(y, r["sentiment_label"].to_numpy(dtype=object), labels=list(st.LABELS), average=None)
     m = {x.metric: x for x in result.metrics}
-    print(f"imbalanced: macro_f1={m['macro_f1'].value:.3f} recall={dict(zip(st.LABELS, recall.round(2)))}")
+    print(
+        f"imbalanced: macro_f1={m['macro_f1'].value:.3f} recall={dict(zip(st.LABELS, recall.round(2), strict=False))}"
+    )
     assert m["macro_f1"].value >= 0.7
     assert recall[0] >= 0.7 and recall[1] >= 0.4  # negative, neutral
 
@@ -793,9 +893,11 @@ def test_hand_written_reviews_degrade_gracefully(hard: tuple[pd.DataFrame, pd.Da
     result = score_texts(pd.concat([rated, unseen.assign(rating=None)], ignore_index=True), SentimentConfig())
     m = {x.metric: x for x in result.metrics}
     held_out, recall = unseen_metrics(result, truth)
-    print(f"hand-written: cross-fitted macro_f1={m['macro_f1'].value:.3f} auc={m['roc_auc'].value:.3f} "
-          f"(lexicon {m['macro_f1'].baseline_value:.3f}/{m['roc_auc'].baseline_value:.3f}); unseen "
-          f"macro_f1={held_out['macro_f1']:.3f} auc={held_out['roc_auc']:.3f} recall={recall.round(2)}")
+    print(
+        f"hand-written: cross-fitted macro_f1={m['macro_f1'].value:.3f} auc={m['roc_auc'].value:.3f} "
+        f"(lexicon {m['macro_f1'].baseline_value:.3f}/{m['roc_auc'].baseline_value:.3f}); unseen "
+        f"macro_f1={held_out['macro_f1']:.3f} auc={held_out['roc_auc']:.3f} recall={recall.round(2)}"
+    )
     # Far from the generator's perfect scores, far above chance (macro-F1 1/3, AUC 0.5).
     assert m["macro_f1"].value >= 0.6 and m["roc_auc"].value >= 0.85
     assert held_out["macro_f1"] >= 0.5 and held_out["roc_auc"] >= 0.7
@@ -810,8 +912,10 @@ def test_hand_written_reviews_with_few_ratings(hard: tuple[pd.DataFrame, pd.Data
     few = rated.sample(n=60, random_state=0)
     result = score_texts(pd.concat([few, unseen.assign(rating=None)], ignore_index=True), SentimentConfig())
     held_out, recall = unseen_metrics(result, truth)
-    print(f"hand-written, 60 ratings: fallback={result.fallback} unseen macro_f1={held_out['macro_f1']:.3f} "
-          f"auc={held_out['roc_auc']:.3f}")
+    print(
+        f"hand-written, 60 ratings: fallback={result.fallback} unseen macro_f1={held_out['macro_f1']:.3f} "
+        f"auc={held_out['roc_auc']:.3f}"
+    )
     assert result.fallback == "lexicon"
     assert held_out["macro_f1"] >= 0.5 and held_out["roc_auc"] >= 0.7
 
@@ -873,10 +977,18 @@ def test_run_writes_tables_and_model_runs(warehouse: Path) -> None:
     tickets_out = _read(warehouse, "select * from model_outputs.ticket_sentiment")
     runs = _read(warehouse, "select * from model_outputs.model_runs").set_index("metric")
     assert len(reviews) == 300 and len(tickets_out) == 5
-    assert {"review_id", "sentiment_score", "sentiment_label", "model_version", "rating", "rating_conflict",
-            "as_of_date"} <= set(reviews.columns)
-    assert {"ticket_id", "sentiment_score", "sentiment_label", "model_version",
-            "as_of_date"} <= set(tickets_out.columns)
+    assert {
+        "review_id",
+        "sentiment_score",
+        "sentiment_label",
+        "model_version",
+        "rating",
+        "rating_conflict",
+        "as_of_date",
+    } <= set(reviews.columns)
+    assert {"ticket_id", "sentiment_score", "sentiment_label", "model_version", "as_of_date"} <= set(
+        tickets_out.columns
+    )
     assert (reviews["as_of_date"] == pd.Timestamp("2024-01-02")).all()
     assert (runs["model"] == "sentiment").all() and (runs["model_version"] == st.SentimentConfig().model_version).all()
     assert runs.loc["macro_f1", "value"] > runs.loc["macro_f1", "baseline_value"]

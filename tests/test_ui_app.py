@@ -47,22 +47,39 @@ def env(built, monkeypatch, tmp_path):
 
 
 def make_client(runs_provider=None, token: str | None = "reader") -> TestClient:
-    app = create_app(authorize=fake_airflow_auth, login_url=lambda r: "/auth/login?next=" + str(r.url),
-                     runs_provider=runs_provider)
+    app = create_app(
+        authorize=fake_airflow_auth, login_url=lambda r: "/auth/login?next=" + str(r.url), runs_provider=runs_provider
+    )
     client = TestClient(app, follow_redirects=False)
     if token:
         client.cookies.set("_token", token)
     return client
 
 
-PAGES = ["/", "/customer", "/segments", "/sentiment", "/forecasts", "/quality",
-         "/quality/check?suite=stg_orders_volume&expectation=volume_vs_trailing_mean",
-         "/forecasts?series=total&metric=revenue"]
+PAGES = [
+    "/",
+    "/customer",
+    "/segments",
+    "/sentiment",
+    "/forecasts",
+    "/quality",
+    "/quality/check?suite=stg_orders_volume&expectation=volume_vs_trailing_mean",
+    "/forecasts?series=total&metric=revenue",
+]
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/?as_of=2024-11-26", "/data-docs/", "/data-docs/2024-11-26/index.html",
-                                  "/charts/2024-11-26/total_revenue.png", "/dbt-docs/index.html",
-                                  "/data-docs/..%2F..%2Fsecret.txt"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        *PAGES,
+        "/?as_of=2024-11-26",
+        "/data-docs/",
+        "/data-docs/2024-11-26/index.html",
+        "/charts/2024-11-26/total_revenue.png",
+        "/dbt-docs/index.html",
+        "/data-docs/..%2F..%2Fsecret.txt",
+    ],
+)
 def test_every_route_refuses_without_login(env, path):
     client = make_client(token=None)
     response = client.get(path)
@@ -75,10 +92,16 @@ def test_every_route_refuses_without_login(env, path):
     assert make_client(token=None).post("/customer", data={"q": "c1"}).status_code == 401
 
 
-RUN = {"run_id": "scheduled__2024-11-26T00:00:00+00:00", "run_type": "scheduled", "state": "failed",
-       "logical_date": None, "start_date": datetime(2024, 11, 27, 1, 0), "end_date": datetime(2024, 11, 27, 1, 7, 30),
-       "stages": [{"stage": "models", "tasks": 4, "states": {"failed": 1, "success": 3}}],
-       "failed_tasks": ["models.recommendations"]}
+RUN = {
+    "run_id": "scheduled__2024-11-26T00:00:00+00:00",
+    "run_type": "scheduled",
+    "state": "failed",
+    "logical_date": None,
+    "start_date": datetime(2024, 11, 27, 1, 0),
+    "end_date": datetime(2024, 11, 27, 1, 7, 30),
+    "stages": [{"stage": "models", "tasks": 4, "states": {"failed": 1, "success": 3}}],
+    "failed_tasks": ["models.recommendations"],
+}
 
 
 def runs_for(days: dict[date, list[dict]]):
@@ -87,6 +110,7 @@ def runs_for(days: dict[date, list[dict]]):
     def provider(day: date) -> list[dict]:
         seen.append(day)
         return days.get(day, [])
+
     provider.seen = seen
     return provider
 
@@ -127,8 +151,8 @@ def test_overview_health_kpis_and_changes(env):
 
 
 def section(page: str, start: str, end: str) -> str:
-    tail = page[page.index(start):]
-    return tail[:tail.index(end)]
+    tail = page[page.index(start) :]
+    return tail[: tail.index(end)]
 
 
 def test_an_earlier_day_shows_that_day_everywhere(env):
@@ -223,6 +247,7 @@ def test_missing_warehouse_page(env, monkeypatch, tmp_path):
 def test_airflow_history_failure_does_not_break_the_page(env):
     def broken(day):
         raise RuntimeError("metadata database down")
+
     page = make_client(broken).get("/").text
     assert "Airflow run history unavailable: RuntimeError" in page
     assert "0.1668" in page
@@ -237,9 +262,16 @@ def test_data_docs_files_and_traversal(env):
     assert client.get("/data-docs/2024-11-26/static/style.css").headers["content-type"].startswith("text/css")
     home = client.get("/data-docs/")
     assert home.status_code == 200 and 'href="2024-11-26/index.html"' in home.text
-    for bad in ("/data-docs/..%2Fsecret.txt", "/data-docs/%2E%2E/secret.txt", "/data-docs/2024-11-26/..%2F..%2Fsecret.txt",
-                "/data-docs/%2Fetc%2Fpasswd", "/data-docs/2024-11-26/missing.html", "/charts/2024-11-26/..%2F..%2Fsecret.txt",
-                "/charts/..%2F/secret.txt", "/dbt-docs/..%2Fsecret.txt"):
+    for bad in (
+        "/data-docs/..%2Fsecret.txt",
+        "/data-docs/%2E%2E/secret.txt",
+        "/data-docs/2024-11-26/..%2F..%2Fsecret.txt",
+        "/data-docs/%2Fetc%2Fpasswd",
+        "/data-docs/2024-11-26/missing.html",
+        "/charts/2024-11-26/..%2F..%2Fsecret.txt",
+        "/charts/..%2F/secret.txt",
+        "/dbt-docs/..%2Fsecret.txt",
+    ):
         response = client.get(bad)
         assert response.status_code == 404, bad
         assert "not for the browser" not in response.text

@@ -88,29 +88,31 @@ def airflow(tmp_path_factory):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(24).hex(),
-        "AIRFLOW__API__BASE_URL": base,
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "SCARF_ANALYTICS": "false",
-        "DO_NOT_TRACK": "1",
-        "CX_WAREHOUSE": str(built["warehouse"]),
-        "CX_ARTIFACTS_DIR": str(built["artifacts"]),
-        "CX_DBT_PROJECT_DIR": str(root / "no_dbt_docs"),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(24).hex(),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+            "CX_WAREHOUSE": str(built["warehouse"]),
+            "CX_ARTIFACTS_DIR": str(built["artifacts"]),
+            "CX_DBT_PROJECT_DIR": str(root / "no_dbt_docs"),
+        }
+    )
     airflow_bin = str(Path(sys.executable).with_name("airflow"))
     migrate = subprocess.run([airflow_bin, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
@@ -119,7 +121,10 @@ def airflow(tmp_path_factory):
     with open(log, "w") as out:
         server = subprocess.Popen(
             [airflow_bin, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         seed = subprocess.run([sys.executable, "-c", SEED_RUN], env=env, capture_output=True, text=True, timeout=300)
@@ -241,8 +246,12 @@ def test_cx_page_as_an_analyst_uses_it(airflow, browser, shots):
         docs = api.get(f"{base}/cx/data-docs/{LAST_DAY}/index.html")
         assert docs.status == 200
         assert "default-src 'self'" in docs.headers["content-security-policy"]
-        for bad_path in ("/cx/data-docs/..%2F..%2Fwarehouse%2Fcx.duckdb", "/cx/data-docs/%2E%2E/secret.txt",
-                         "/cx/charts/..%2F..%2Fsecret.txt/x.png", "/cx/dbt-docs/..%2Fsecret.txt"):
+        for bad_path in (
+            "/cx/data-docs/..%2F..%2Fwarehouse%2Fcx.duckdb",
+            "/cx/data-docs/%2E%2E/secret.txt",
+            "/cx/charts/..%2F..%2Fsecret.txt/x.png",
+            "/cx/dbt-docs/..%2Fsecret.txt",
+        ):
             response = api.get(base + bad_path)
             assert response.status == 404, bad_path
             assert "not for the browser" not in response.text()
@@ -262,8 +271,14 @@ def test_cx_page_and_files_refused_without_login(airflow, browser):
         assert "0.1668" not in page.content()
 
         api = context.request
-        for path in ("/cx/", f"/cx/?as_of={LAST_DAY}", f"/cx/data-docs/{LAST_DAY}/index.html", "/cx/data-docs/",
-                     f"/cx/charts/{LAST_DAY}/total_revenue.png", "/cx/dbt-docs/index.html"):
+        for path in (
+            "/cx/",
+            f"/cx/?as_of={LAST_DAY}",
+            f"/cx/data-docs/{LAST_DAY}/index.html",
+            "/cx/data-docs/",
+            f"/cx/charts/{LAST_DAY}/total_revenue.png",
+            "/cx/dbt-docs/index.html",
+        ):
             response = api.get(base + path, max_redirects=0)
             assert response.status == 401, path
             assert "0.1668" not in response.text() and "Data Docs of" not in response.text()

@@ -35,16 +35,28 @@ from cx.warehouse import replace_partition, warehouse_lock
 
 D1, D2, D3 = date(2024, 11, 24), date(2024, 11, 25), date(2024, 11, 26)
 # Values of the last run the page must show (formatted to 4 significant digits).
-LAST_RECS = {"p@10": (0.16676, 0.1569), "recall@10": (0.51632, 0.49001), "ndcg@10": (0.44961, 0.41), "coverage": (0.9415, 0.12)}
+LAST_RECS = {
+    "p@10": (0.16676, 0.1569),
+    "recall@10": (0.51632, 0.49001),
+    "ndcg@10": (0.44961, 0.41),
+    "coverage": (0.9415, 0.12),
+}
 PII = ("jane.doe@example.com", "Jane", "Doe", "+44 7700 900123", "12 Acacia Avenue")
 
 
 def tiny_png() -> bytes:
     """A valid 1x1 PNG, written without an imaging library."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x77\xb4")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x77\xb4"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _write_facts(con: duckdb.DuckDBPyConnection) -> None:
@@ -56,9 +68,11 @@ def _write_facts(con: duckdb.DuckDBPyConnection) -> None:
           ('c3', '0a0b0c', 'Springfield', 0, 0.0, null, 0, 0.0, null, date '2024-11-26'))
           t(customer_id, email_hash, city, orders_count, revenue_total, recency_days, frequency, monetary,
             segment_name, as_of_date)""")
-    con.execute("create table main.dim_products as select 'p' || i as product_id, 'Product ' || i as name, "
-                "case when i < 3 then 'Fashion' else 'Home' end as category, date '2024-11-26' as as_of_date "
-                "from range(5) t(i)")
+    con.execute(
+        "create table main.dim_products as select 'p' || i as product_id, 'Product ' || i as name, "
+        "case when i < 3 then 'Fashion' else 'Home' end as category, date '2024-11-26' as as_of_date "
+        "from range(5) t(i)"
+    )
     con.execute("""create table main.fct_orders as select 'o' || i as order_id, 'c1' as customer_id,
                    timestamp '2024-11-20 10:00' + to_days(i::int * 2) as ordered_at, 'delivered' as status,
                    'web' as channel, 2 as items_count, 50.0 + i as order_amount, date '2024-11-26' as as_of_date
@@ -71,13 +85,31 @@ def _write_facts(con: duckdb.DuckDBPyConnection) -> None:
                    from range(30) t(i)""")
     texts = [
         ("r1", "review", "c1", "p1", 5, "Lovely", "Great quality, fits well", "2024-11-25 09:00"),
-        ("r2", "review", "c1", "p2", 1, "Broken",
-         f"Arrived broken. My name is {PII[1]} {PII[2]}, write to {PII[0]} or call {PII[3]}.", "2024-11-26 08:00"),
-        ("t1", "ticket", "c1", None, None, "Refund?", f"Still waiting for my refund. Regards, {PII[1]}",
-         "2024-11-26 11:00"),
+        (
+            "r2",
+            "review",
+            "c1",
+            "p2",
+            1,
+            "Broken",
+            f"Arrived broken. My name is {PII[1]} {PII[2]}, write to {PII[0]} or call {PII[3]}.",
+            "2024-11-26 08:00",
+        ),
+        (
+            "t1",
+            "ticket",
+            "c1",
+            None,
+            None,
+            "Refund?",
+            f"Still waiting for my refund. Regards, {PII[1]}",
+            "2024-11-26 11:00",
+        ),
     ]
-    con.execute("create table marts.fct_texts (text_id varchar, source varchar, customer_id varchar, "
-                "product_id varchar, rating integer, title varchar, body varchar, created_at timestamp)")
+    con.execute(
+        "create table marts.fct_texts (text_id varchar, source varchar, customer_id varchar, "
+        "product_id varchar, rating integer, title varchar, body varchar, created_at timestamp)"
+    )
     con.executemany("insert into marts.fct_texts values (?, ?, ?, ?, ?, ?, ?, ?)", texts)
     con.execute("create table staging.stg_support_tickets as select 't1' as ticket_id, 'email' as channel")
     con.execute("""create table marts.fct_interactions as select * from (values
@@ -91,60 +123,143 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection) -> None:
     raw = f'{{"email": "{PII[0]}", "first_name": "{PII[1]}", "last_name": "{PII[2]}", "phone": "{PII[3]}"}}'
     con.execute(
         "create table main.quarantine (source varchar, file varchar, line bigint, reason varchar, raw varchar, "
-        "as_of_date date)")
-    con.executemany("insert into main.quarantine values (?, ?, ?, ?, ?, ?)", [
-        ("customers", "customers/2024-11-26/a.csv", 2, "duplicate_row", raw, D3),
-        ("customers", "customers/2024-11-26/a.csv", 3, "duplicate_row", raw, D3),
-        ("customers", "customers/2024-11-26/a.csv", 4,
-         f"unparseable: TOO MANY COLUMNS: Expected 11 found 12 near '{PII[4]}, {PII[0]}'", raw, D3),
-        ("order_items", "order_items/2024-11-25/b.csv", 7, "orphan_order", '{"order_id": "o9"}', D2),
-        ("orders", "orders/2024-11-27/c.csv", 2, "future_timestamp", '{"order_id": "o10"}', date(2024, 11, 27)),
-    ])
+        "as_of_date date)"
+    )
+    con.executemany(
+        "insert into main.quarantine values (?, ?, ?, ?, ?, ?)",
+        [
+            ("customers", "customers/2024-11-26/a.csv", 2, "duplicate_row", raw, D3),
+            ("customers", "customers/2024-11-26/a.csv", 3, "duplicate_row", raw, D3),
+            (
+                "customers",
+                "customers/2024-11-26/a.csv",
+                4,
+                f"unparseable: TOO MANY COLUMNS: Expected 11 found 12 near '{PII[4]}, {PII[0]}'",
+                raw,
+                D3,
+            ),
+            ("order_items", "order_items/2024-11-25/b.csv", 7, "orphan_order", '{"order_id": "o9"}', D2),
+            ("orders", "orders/2024-11-27/c.csv", 2, "future_timestamp", '{"order_id": "o10"}', date(2024, 11, 27)),
+        ],
+    )
 
 
 def _write_models(con: duckdb.DuckDBPyConnection) -> None:
     """Segments, recommendations, sentiment and forecasts with their model_runs rows."""
-    sizes = {D1: {"Champions": 40, "At risk": 25, "New": 10},
-             D2: {"Champions": 42, "At risk": 24, "New": 12},
-             D3: {"Champions": 45, "At risk": 20, "New": 15, "Loyal": 5}}
-    profiles = {"Champions": {"recency_days": 5.0, "frequency": 6.2, "monetary": 820.0},
-                "At risk": {"recency_days": 70.0, "frequency": 3.1, "monetary": 300.0},
-                "New": {"recency_days": 8.0, "frequency": 1.0, "monetary": 45.0},
-                "Loyal": {"recency_days": 12.0, "frequency": 4.0, "monetary": 410.0}}
+    sizes = {
+        D1: {"Champions": 40, "At risk": 25, "New": 10},
+        D2: {"Champions": 42, "At risk": 24, "New": 12},
+        D3: {"Champions": 45, "At risk": 20, "New": 15, "Loyal": 5},
+    }
+    profiles = {
+        "Champions": {"recency_days": 5.0, "frequency": 6.2, "monetary": 820.0},
+        "At risk": {"recency_days": 70.0, "frequency": 3.1, "monetary": 300.0},
+        "New": {"recency_days": 8.0, "frequency": 1.0, "monetary": 45.0},
+        "Loyal": {"recency_days": 12.0, "frequency": 4.0, "monetary": 410.0},
+    }
     for day, per_segment in sizes.items():
         # c1 is one of the Champions every day.
-        rows = [("c1" if (name, i) == ("Champions", 0) else f"c{name}_{i}", j, name)
-                for j, (name, n) in enumerate(sorted(per_segment.items())) for i in range(n)]
-        replace_partition(con, "customer_segments",
-                          pd.DataFrame(rows, columns=["customer_id", "segment_id", "segment_name"]), day)
-        write_model_runs(con, "segmentation", "kmeans-rfm-v1", [
-            Metric("silhouette", 0.41 + day.day / 1000, None, True),
-            Metric("k", float(len(per_segment)), details={"sizes": per_segment,
-                                                           "profiles": {n: profiles[n] for n in per_segment}})],
-            day)
+        rows = [
+            ("c1" if (name, i) == ("Champions", 0) else f"c{name}_{i}", j, name)
+            for j, (name, n) in enumerate(sorted(per_segment.items()))
+            for i in range(n)
+        ]
+        replace_partition(
+            con, "customer_segments", pd.DataFrame(rows, columns=["customer_id", "segment_id", "segment_name"]), day
+        )
+        write_model_runs(
+            con,
+            "segmentation",
+            "kmeans-rfm-v1",
+            [
+                Metric("silhouette", 0.41 + day.day / 1000, None, True),
+                Metric(
+                    "k",
+                    float(len(per_segment)),
+                    details={"sizes": per_segment, "profiles": {n: profiles[n] for n in per_segment}},
+                ),
+            ],
+            day,
+        )
     for day, scale in ((D2, 0.9), (D3, 1.0)):
-        metrics = [Metric(name, value * scale, base, value * scale > base if name == "p@10" else None)
-                   for name, (value, base) in LAST_RECS.items()]
+        metrics = [
+            Metric(name, value * scale, base, value * scale > base if name == "p@10" else None)
+            for name, (value, base) in LAST_RECS.items()
+        ]
         write_model_runs(con, "recommendations", "lightfm-hybrid-v1", metrics, day)
-        replace_partition(con, "customer_recommendations", pd.DataFrame(
-            {"customer_id": ["c1", "c1", "c2"], "rank": [1, 2, 1], "product_id": ["p1", "p2", "p3"],
-             "score": [0.9, 0.8, 0.7], "model_version": "lightfm-hybrid-v1"}), day)
+        replace_partition(
+            con,
+            "customer_recommendations",
+            pd.DataFrame(
+                {
+                    "customer_id": ["c1", "c1", "c2"],
+                    "rank": [1, 2, 1],
+                    "product_id": ["p1", "p2", "p3"],
+                    "score": [0.9, 0.8, 0.7],
+                    "model_version": "lightfm-hybrid-v1",
+                }
+            ),
+            day,
+        )
     write_model_runs(con, "sentiment", "lexicon-v2", [Metric("accuracy_vs_rating", 0.71, 0.55, True)], D3)
-    replace_partition(con, "review_sentiment", pd.DataFrame(
-        {"review_id": ["r1", "r2"], "sentiment_score": [0.5, -0.4], "sentiment_label": ["positive", "negative"],
-         "model_version": "lexicon-v2", "rating": [5, 1], "rating_conflict": [False, False]}), D3)
-    replace_partition(con, "ticket_sentiment", pd.DataFrame(
-        {"ticket_id": ["t1"], "sentiment_score": [-0.6], "sentiment_label": ["negative"],
-         "model_version": "lexicon-v2"}), D3)
+    replace_partition(
+        con,
+        "review_sentiment",
+        pd.DataFrame(
+            {
+                "review_id": ["r1", "r2"],
+                "sentiment_score": [0.5, -0.4],
+                "sentiment_label": ["positive", "negative"],
+                "model_version": "lexicon-v2",
+                "rating": [5, 1],
+                "rating_conflict": [False, False],
+            }
+        ),
+        D3,
+    )
+    replace_partition(
+        con,
+        "ticket_sentiment",
+        pd.DataFrame(
+            {
+                "ticket_id": ["t1"],
+                "sentiment_score": [-0.6],
+                "sentiment_label": ["negative"],
+                "model_version": "lexicon-v2",
+            }
+        ),
+        D3,
+    )
     # The forecast gate is MASE per series: total beats seasonal naive, fashion does not; a
     # coverage miss is calibration context and must not turn the verdict red.
-    write_model_runs(con, "forecast", "prophet-log-v1", [
-        Metric("mase:revenue:total", 0.951, 1.0, True), Metric("coverage:revenue:total", 0.62, 0.6, False),
-        Metric("mase:revenue:Fashion", 1.08, 1.0, False), Metric("coverage:revenue:Fashion", 0.81, 0.7, True)], D3)
-    replace_partition(con, "sales_forecast", pd.DataFrame(
-        {"series": ["total"] * 3, "metric": ["revenue"] * 3, "ds": pd.date_range("2024-11-27", periods=3).date,
-         "yhat": [100.0, 110.0, 90.0], "yhat_lower": [80.0, 90.0, 70.0], "yhat_upper": [120.0, 130.0, 110.0],
-         "model_version": "prophet-log-v1"}), D3)
+    write_model_runs(
+        con,
+        "forecast",
+        "prophet-log-v1",
+        [
+            Metric("mase:revenue:total", 0.951, 1.0, True),
+            Metric("coverage:revenue:total", 0.62, 0.6, False),
+            Metric("mase:revenue:Fashion", 1.08, 1.0, False),
+            Metric("coverage:revenue:Fashion", 0.81, 0.7, True),
+        ],
+        D3,
+    )
+    replace_partition(
+        con,
+        "sales_forecast",
+        pd.DataFrame(
+            {
+                "series": ["total"] * 3,
+                "metric": ["revenue"] * 3,
+                "ds": pd.date_range("2024-11-27", periods=3).date,
+                "yhat": [100.0, 110.0, 90.0],
+                "yhat_lower": [80.0, 90.0, 70.0],
+                "yhat_upper": [120.0, 130.0, 110.0],
+                "model_version": "prophet-log-v1",
+            }
+        ),
+        D3,
+    )
 
 
 def _write_checks(con: duckdb.DuckDBPyConnection) -> None:
@@ -153,17 +268,44 @@ def _write_checks(con: duckdb.DuckDBPyConnection) -> None:
         results = [
             CheckResult("stg_orders", "stg_orders", "order_id_unique", "critical", True, 0, 100),
             CheckResult("stg_orders", "stg_orders", "ordered_at_not_future", "critical", True, 0, 100),
-            CheckResult("stg_customers", "stg_customers", "email_format", "warning", failing == 0, failing, 100,
-                        samples=[PII[0]], details={"partial_unexpected_list": [PII[0]], "samples": [PII[0]], "rows": 100}),
-            CheckResult("stg_reviews", "stg_reviews", "rating_mix", "warning", None,
-                        details={"skipped": "fewer than 20 reviews"}),
-            CheckResult("stg_orders_volume", "stg_orders", "volume_vs_trailing_mean", "critical", failing == 0,
-                        1 if failing else 0, 1,
-                        samples=[{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6, "ratio": 2.7}],
-                        details={"expectation_type": "expect_column_values_to_be_between", "column": "ratio",
-                                 "kwargs": {"column": "ratio", "min_value": 0.5, "max_value": 2.0},
-                                 "samples": [{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6,
-                                              "ratio": 2.7}] if failing else [], "rows": 1}),
+            CheckResult(
+                "stg_customers",
+                "stg_customers",
+                "email_format",
+                "warning",
+                failing == 0,
+                failing,
+                100,
+                samples=[PII[0]],
+                details={"partial_unexpected_list": [PII[0]], "samples": [PII[0]], "rows": 100},
+            ),
+            CheckResult(
+                "stg_reviews",
+                "stg_reviews",
+                "rating_mix",
+                "warning",
+                None,
+                details={"skipped": "fewer than 20 reviews"},
+            ),
+            CheckResult(
+                "stg_orders_volume",
+                "stg_orders",
+                "volume_vs_trailing_mean",
+                "critical",
+                failing == 0,
+                1 if failing else 0,
+                1,
+                samples=[{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6, "ratio": 2.7}],
+                details={
+                    "expectation_type": "expect_column_values_to_be_between",
+                    "column": "ratio",
+                    "kwargs": {"column": "ratio", "min_value": 0.5, "max_value": 2.0},
+                    "samples": [{"day": day.isoformat(), "rows": 547, "trailing_mean": 202.6, "ratio": 2.7}]
+                    if failing
+                    else [],
+                    "rows": 1,
+                },
+            ),
         ]
         write_results(con, results, day, {r.suite for r in results})
 
@@ -243,8 +385,10 @@ def test_quarantine_by_source_and_reason_without_raw_values(con):
 
 def test_day_checks_failed_first_with_history(con):
     checks = quality.day_checks(con, D3)
-    assert [(c["expectation"], c["success"]) for c in checks[:2]] == [("volume_vs_trailing_mean", False),
-                                                                     ("email_format", False)]
+    assert [(c["expectation"], c["success"]) for c in checks[:2]] == [
+        ("volume_vs_trailing_mean", False),
+        ("email_format", False),
+    ]
     assert "details" not in checks[0]
     history = quality.check_history(con, D3, days=3)
     assert history[("stg_customers", "email_format")] == " +x"  # not run on D1, passed D2, failed D3
@@ -255,8 +399,9 @@ def test_day_checks_failed_first_with_history(con):
 
 def test_failing_check_explained_without_its_rows(con):
     volume = quality.check_detail(con, D3, "stg_orders_volume", "volume_vs_trailing_mean")
-    assert volume["sentence"] == ("547 rows on 2024-11-26, 2.7x the trailing mean of 203; "
-                                  "allowed: ratio between 0.5 and 2")
+    assert volume["sentence"] == (
+        "547 rows on 2024-11-26, 2.7x the trailing mean of 203; allowed: ratio between 0.5 and 2"
+    )
     assert volume["expected"] == {"min_value": 0.5, "max_value": 2.0}
     email = quality.check_detail(con, D3, "stg_customers", "email_format")
     assert email["sentence"].startswith("7 rows of 100 break the rule")
@@ -281,14 +426,25 @@ def test_one_verdict_per_model_from_its_own_gate(con):
 
 def test_verdict_rules():
     def row(metric, passed, value=1.0, base=1.0, details=None):
-        return {"metric": metric, "passed": passed, "value": value, "baseline_value": base, "run_as_of": D3,
-                "model_version": "v", "details": details}
-    assert models.verdict("forecast", [row("mase:r:a", True), row("mase:r:b", True), row("coverage:r:a", False)]).state \
+        return {
+            "metric": metric,
+            "passed": passed,
+            "value": value,
+            "baseline_value": base,
+            "run_as_of": D3,
+            "model_version": "v",
+            "details": details,
+        }
+
+    assert (
+        models.verdict("forecast", [row("mase:r:a", True), row("mase:r:b", True), row("coverage:r:a", False)]).state
         == models.PUBLISHED
+    )
     assert models.verdict("forecast", [row("mase:r:a", False), row("coverage:r:a", True)]).state == models.BASELINE
     assert models.verdict("recommendations", [row("p@10", False), row("coverage", True)]).state == models.BASELINE
-    fell_back = models.verdict("sentiment", [row("macro_f1", True), row("fallback", None, 1.0, None,
-                                                                         '{"reason": "too few ratings"}')])
+    fell_back = models.verdict(
+        "sentiment", [row("macro_f1", True), row("fallback", None, 1.0, None, '{"reason": "too few ratings"}')]
+    )
     assert fell_back.state == models.BASELINE and "too few ratings" in fell_back.summary
     assert models.verdict("sentiment", [row("fallback", None, 0.0, None)]).state == models.PUBLISHED
     assert models.verdict("segmentation", [row("silhouette", True), row("stability", False)]).state == models.FAILED
@@ -321,7 +477,10 @@ def test_segment_profiles_shares_and_moves(con):
 def test_sentiment_groups_and_scrubbed_negatives(con):
     data = sentiment.collect(con, D3)
     assert {(r["source"], r["label"]): r["texts"] for r in data["distribution"]} == {
-        ("review", "negative"): 1, ("review", "positive"): 1, ("ticket", "negative"): 1}
+        ("review", "negative"): 1,
+        ("review", "positive"): 1,
+        ("ticket", "negative"): 1,
+    }
     assert data["by_channel"][0]["group"] == "email"
     worst = data["negative_reviews"][0]
     assert worst["product_name"] == "Product 2" and worst["sentiment_score"] == -0.4
@@ -335,7 +494,8 @@ def test_customer_by_id_or_email_hash(con):
     assert by_id["segment"] == {"name": "Champions", "as_of": D3}
     assert [(r["rank"], r["product_name"], r["score"], r["why"]) for r in by_id["recommendations"]] == [
         (1, "Product 1", 0.9, "they viewed it 2x"),  # what the customer did with it, up to the day only:
-        (2, "Product 2", 0.8, "their most bought category (Fashion)")]  # the purchase of p2 came later
+        (2, "Product 2", 0.8, "their most bought category (Fashion)"),
+    ]  # the purchase of p2 came later
     assert len(by_id["orders"]) == 4 and by_id["orders"][0]["order_id"] == "o3"
     assert [r["sentiment_label"] for r in by_id["reviews"]] == ["negative", "positive"]
     assert by_id["tickets"][0]["body"] == "Still waiting for my refund. Regards, [name]"
@@ -355,8 +515,10 @@ def test_forecast_against_the_actuals_that_arrived(con):
 
 
 def test_scrub_removes_personal_data():
-    text = (f"My name is {PII[1]} {PII[2]}, mail {PII[0]}, call {PII[3]}, I live at {PII[4]}. "
-            "I am very unhappy. Kind regards, Jane")
+    text = (
+        f"My name is {PII[1]} {PII[2]}, mail {PII[0]}, call {PII[3]}, I live at {PII[4]}. "
+        "I am very unhappy. Kind regards, Jane"
+    )
     out = scrub(text)
     assert not any(p in out for p in PII)
     assert "I am very unhappy" in out  # a lower-case word after a cue is not a name
@@ -374,7 +536,9 @@ def test_model_metrics_take_each_models_newest_run_up_to_the_day(con):
     assert set(m.model) == {"recommendations", "segmentation", "sentiment", "forecast"}
     earlier = queries.model_metrics(con, D2)
     assert set(earlier.model) == {"recommendations", "segmentation"}  # forecast first ran on D3
-    assert earlier.set_index(["model", "metric"]).loc[("recommendations", "p@10"), "value"] == pytest.approx(0.16676 * 0.9)
+    assert earlier.set_index(["model", "metric"]).loc[("recommendations", "p@10"), "value"] == pytest.approx(
+        0.16676 * 0.9
+    )
     assert set(queries.model_metrics(con, D3, model="sentiment").model) == {"sentiment"}
 
 
@@ -459,9 +623,20 @@ def test_safe_file_stays_inside_its_root(tmp_path):
     os.symlink(tmp_path / "outside.txt", root / "link.txt")
     os.symlink(tmp_path, root / "dirlink")
     assert artifacts.safe_file(root, "day/index.html") == (root / "day" / "index.html").resolve()
-    for bad in ("../outside.txt", "day/../../outside.txt", "/etc/passwd", str(tmp_path / "outside.txt"),
-                "link.txt", "dirlink/outside.txt", ".hidden", "day", "", "day/index.html\x00.png",
-                "day\\..\\..\\outside.txt", "missing.html"):
+    for bad in (
+        "../outside.txt",
+        "day/../../outside.txt",
+        "/etc/passwd",
+        str(tmp_path / "outside.txt"),
+        "link.txt",
+        "dirlink/outside.txt",
+        ".hidden",
+        "day",
+        "",
+        "day/index.html\x00.png",
+        "day\\..\\..\\outside.txt",
+        "missing.html",
+    ):
         assert artifacts.safe_file(root, bad) is None, bad
 
 

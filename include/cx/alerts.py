@@ -87,18 +87,14 @@ def freshness_payload(dag_id: str, run_id: str, as_of: str, stale: list[dict[str
         "dag_id": dag_id,
         "run_id": run_id,
         "as_of_date": as_of,
-        "stale_sources": [
-            {k: s.get(k) for k in ("source", "last_delivery", "days_silent", "sla_days")} for s in stale
-        ],
+        "stale_sources": [{k: s.get(k) for k in ("source", "last_delivery", "days_silent", "sla_days")} for s in stale],
     }
 
 
 def summary_line(payload: dict[str, Any]) -> str:
     """One human-readable line (email subject, Slack text)."""
     if payload.get("event") == "source_stale":
-        names = ", ".join(
-            f"{s['source']} ({s['days_silent']}d > {s['sla_days']}d)" for s in payload["stale_sources"]
-        )
+        names = ", ".join(f"{s['source']} ({s['days_silent']}d > {s['sla_days']}d)" for s in payload["stale_sources"])
         return f"[cx] {payload['dag_id']} {payload['as_of_date']}: stale sources: {names}"
     where = f"{payload.get('dag_id')}.{payload.get('task_id')}"
     error = f": {payload['error_type']}: {payload['error']}" if payload.get("error_type") else ""
@@ -122,8 +118,11 @@ def webhook_url(conn: Any) -> str:
         raise ValueError(f"connection {conn.conn_id!r} has no host and no 'url' extra")
     schema = (conn.schema or "").strip()
     # The UI's HTTP form keeps the scheme in "schema"; a connection URI keeps the path there.
-    scheme, path = (schema, extra.get("endpoint", "")) if schema in ("http", "https") else (
-        "https" if conn.conn_type == "https" else "http", schema)
+    scheme, path = (
+        (schema, extra.get("endpoint", ""))
+        if schema in ("http", "https")
+        else ("https" if conn.conn_type == "https" else "http", schema)
+    )
     base = host if "://" in host else f"{scheme}://{host}"
     if conn.port:
         base = f"{base.rstrip('/')}:{conn.port}"
@@ -167,8 +166,13 @@ def deliver(payload: dict[str, Any], conn_id: str | None = None, context: Any = 
             return _send_slack(conn_id, payload, context)
         log.warning("alert connection %s has type %r: expected http, https, smtp or slackwebhook", conn_id, kind)
     except Exception as exc:  # an undeliverable alert is reported, never raised
-        log.warning("could not send the %s alert through connection %s: %s: %s",
-                    payload.get("event"), conn_id, type(exc).__name__, scrub(str(exc)))
+        log.warning(
+            "could not send the %s alert through connection %s: %s: %s",
+            payload.get("event"),
+            conn_id,
+            type(exc).__name__,
+            scrub(str(exc)),
+        )
     return False
 
 
@@ -176,8 +180,9 @@ def _send_email(conn: Any, conn_id: str, payload: dict[str, Any], context: Any) 
     try:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
     except ImportError:
-        log.warning("alert connection %s is an email connection but apache-airflow-providers-smtp "
-                    "is not installed", conn_id)
+        log.warning(
+            "alert connection %s is an email connection but apache-airflow-providers-smtp is not installed", conn_id
+        )
         return False
     to = [a.strip() for a in str((conn.extra_dejson or {}).get("to", "")).split(",") if a.strip()]
     if not to:
@@ -193,8 +198,11 @@ def _send_slack(conn_id: str, payload: dict[str, Any], context: Any) -> bool:
     try:
         from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
     except ImportError:
-        log.warning("alert connection %s is a Slack connection but apache-airflow-providers-slack "
-                    "is not installed (pip install apache-airflow-providers-slack)", conn_id)
+        log.warning(
+            "alert connection %s is a Slack connection but apache-airflow-providers-slack "
+            "is not installed (pip install apache-airflow-providers-slack)",
+            conn_id,
+        )
         return False
     SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=summary_line(payload)).notify(context or {})
     log.info("alert %s sent to Slack through connection %s", payload.get("event"), conn_id)

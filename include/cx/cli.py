@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cx.config import PUBLISHED_TABLES, Settings, load_settings
@@ -37,8 +37,13 @@ def effective_start_date(run_date: date, configured: date) -> date:
     return min(run_date, configured)
 
 
-def dag_test(run_date: date, range_start: date | None = None, settings: Settings | None = None,
-             extra_args: tuple[str, ...] = (), dag_id: str = "cx_daily") -> float:
+def dag_test(
+    run_date: date,
+    range_start: date | None = None,
+    settings: Settings | None = None,
+    extra_args: tuple[str, ...] = (),
+    dag_id: str = "cx_daily",
+) -> float:
     """One cx_daily run through `airflow dags test`, judged from Airflow's record of it
     (task-instance states and returned summaries); raises SystemExit unless it did its work."""
     from cx.runner.dagtest import STARTED_AT_ENV
@@ -50,13 +55,21 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
     conf = {"range_start": range_start.isoformat()} if range_start else {}
     # Airflow's `dags test` through cx.runner.dagtest: the run starts when it is started
     # here, and each task's log lands where the UI reads it.
-    command = [sys.executable, "-m", "cx.runner.dagtest", dag_id, run_date.isoformat(), "-c", json.dumps(conf),
-               *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "cx.runner.dagtest",
+        dag_id,
+        run_date.isoformat(),
+        "-c",
+        json.dumps(conf),
+        *extra_args,
+    ]
     label = f"{range_start}..{run_date} (bulk)" if range_start else str(run_date)
     start_date = effective_start_date(range_start or run_date, settings.start_date)
     print(f"==> {dag_id} {label}", flush=True)
     started = time.monotonic()
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     created_after = started_at - timedelta(seconds=5)
     env = {**os.environ, "CX_START_DATE": start_date.isoformat(), STARTED_AT_ENV: started_at.isoformat()}
     log = log_path(settings.artifacts_dir / "run_logs", run_date, dag_id)
@@ -66,11 +79,17 @@ def dag_test(run_date: date, range_start: date | None = None, settings: Settings
     record = find_run(run_date, created_after, dag_id)
     log_text = log.read_text(errors="replace")
     errors = task_errors(log_text)
-    verdict = judge(record.tasks if record else [], errors, record.state if record else None,
-                    start_date_hint=f"run day {run_date}, DAG start date {start_date}")
+    verdict = judge(
+        record.tasks if record else [],
+        errors,
+        record.state if record else None,
+        start_date_hint=f"run day {run_date}, DAG start date {start_date}",
+    )
     if record is None:
-        verdict.problems = [f"`airflow dags test` recorded no run of {run_date} (exit {returncode})",
-                            *log_errors(log_text)]
+        verdict.problems = [
+            f"`airflow dags test` recorded no run of {run_date} (exit {returncode})",
+            *log_errors(log_text),
+        ]
         verdict.ok = False
     elif returncode != 0 and verdict.ok:
         verdict.problems.append(f"`airflow dags test` exited {returncode}")
@@ -104,15 +123,21 @@ def run_range(start: date, end: date, bulk_min_days: int, wait: bool = True) -> 
             f"not started: {start} is before cx_daily's start date {settings.start_date} (CX_START_DATE), and "
             "cx_daily is unpaused in this Airflow. `cx run` would start the DAG earlier for its own runs, and a "
             f"scheduler could then catch up from {start}. Pause cx_daily (`airflow dags pause cx_daily`) or set "
-            f"CX_START_DATE={start} for the scheduler too.")
+            f"CX_START_DATE={start} for the scheduler too."
+        )
     # One `cx run` per Airflow metadata DB and per warehouse: `dags test` replaces any
     # run of the same day (another invocation's included), and runs of consecutive days
     # would interleave their warehouse steps (a `dags test` run does not wait for others).
     airflow_home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
     timeout = None if wait else 0
-    with exclusive(airflow_home / "cx_run.lock", f"the Airflow metadata DB in {airflow_home}", timeout_s=timeout), \
-            exclusive(settings.warehouse.with_name(settings.warehouse.name + ".run.lock"),
-                      f"the warehouse {settings.warehouse}", timeout_s=timeout):
+    with (
+        exclusive(airflow_home / "cx_run.lock", f"the Airflow metadata DB in {airflow_home}", timeout_s=timeout),
+        exclusive(
+            settings.warehouse.with_name(settings.warehouse.name + ".run.lock"),
+            f"the warehouse {settings.warehouse}",
+            timeout_s=timeout,
+        ),
+    ):
         days = (end - start).days + 1
         if days >= bulk_min_days:
             dag_test(end, range_start=start, settings=settings)
@@ -145,7 +170,8 @@ def summary(as_of: date | None = None) -> str:
         lines.append("\nModel metrics (value vs baseline)")
         for model, metric, value, baseline, passed, version in con.execute(
             "select model, metric, value, baseline_value, passed, model_version from main.model_runs "
-            "where as_of_date = ? order by model, metric", [as_of]
+            "where as_of_date = ? order by model, metric",
+            [as_of],
         ).fetchall():
             base = "" if baseline is None else f"  baseline {baseline:.4g}"
             verdict = "" if passed is None else ("  PASS" if passed else "  below baseline")
@@ -154,7 +180,8 @@ def summary(as_of: date | None = None) -> str:
         lines.append("\nData quality (this run)")
         for severity, total, failed in con.execute(
             "select severity, count(*), count(*) filter (where success = false) from main.dq_results "
-            "where as_of_date = ? group by severity order by severity", [as_of]
+            "where as_of_date = ? group by severity order by severity",
+            [as_of],
         ).fetchall():
             lines.append(f"  {severity:10s} {total:4d} checks, {failed} failed")
         lines.append("\nQuarantine by source and reason (all days)")
@@ -163,23 +190,35 @@ def summary(as_of: date | None = None) -> str:
         ).fetchall():
             lines.append(f"  {source:16s} {reason[:60]:60s} {n:>8,}")
         unbalanced = con.execute("select count(*) from main.reconciliation where not is_balanced").fetchone()[0]
-        lines.append(f"\nReconciliation: landing rows = clean + quarantined on every source/day: "
-                     f"{'yes' if unbalanced == 0 else f'NO ({unbalanced} unbalanced)'}")
+        lines.append(
+            f"\nReconciliation: landing rows = clean + quarantined on every source/day: "
+            f"{'yes' if unbalanced == 0 else f'NO ({unbalanced} unbalanced)'}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cx", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cx", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run cx_daily through Airflow over a range of extraction days")
     run.add_argument("--from", dest="start", required=True, type=date.fromisoformat)
     run.add_argument("--to", dest="end", required=True, type=date.fromisoformat)
-    run.add_argument("--bulk-min-days", type=int, default=int(os.environ.get("CX_BULK_MIN_DAYS", "3")),
-                     help="ranges at least this long load in one bulk run (default 3)")
-    run.add_argument("--no-wait", action="store_true",
-                     help="refuse, instead of waiting, when another `cx run` uses the warehouse")
-    run.add_argument("--die-with-parent", action="store_true",
-                     help="stop when the parent process dies (make run: kill -9 of make stops the run)")
+    run.add_argument(
+        "--bulk-min-days",
+        type=int,
+        default=int(os.environ.get("CX_BULK_MIN_DAYS", "3")),
+        help="ranges at least this long load in one bulk run (default 3)",
+    )
+    run.add_argument(
+        "--no-wait", action="store_true", help="refuse, instead of waiting, when another `cx run` uses the warehouse"
+    )
+    run.add_argument(
+        "--die-with-parent",
+        action="store_true",
+        help="stop when the parent process dies (make run: kill -9 of make stops the run)",
+    )
     show = sub.add_parser("summary", help="print rows, model metrics and data-quality results")
     show.add_argument("--as-of", type=date.fromisoformat, default=None)
     args = parser.parse_args(argv)

@@ -21,8 +21,19 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
     for spec in (
         SourceSpec(
             "customers",
-            ("customer_id", "email", "first_name", "last_name", "gender", "birth_date", "city",
-             "region", "country", "signup_date", "updated_at"),
+            (
+                "customer_id",
+                "email",
+                "first_name",
+                "last_name",
+                "gender",
+                "birth_date",
+                "city",
+                "region",
+                "country",
+                "signup_date",
+                "updated_at",
+            ),
             ("customer_id", "updated_at"),
         ),
         SourceSpec(
@@ -42,14 +53,22 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             "web_events",
-            ("event_id", "occurred_at", "event_type", "session_id", "customer_id", "anonymous_id",
-             "product_id", "search_query", "device"),
+            (
+                "event_id",
+                "occurred_at",
+                "event_type",
+                "session_id",
+                "customer_id",
+                "anonymous_id",
+                "product_id",
+                "search_query",
+                "device",
+            ),
             ("event_id", "occurred_at", "event_type"),
         ),
         SourceSpec(
             "reviews",
-            ("review_id", "created_at", "customer_id", "product_id", "order_id", "rating", "title",
-             "body", "language"),
+            ("review_id", "created_at", "customer_id", "product_id", "order_id", "rating", "title", "body", "language"),
             ("review_id", "created_at"),
         ),
         SourceSpec(
@@ -63,7 +82,12 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
 # Delimited text of any extension below is read the same way (the delimiter is
 # detected from the header); text formats may also arrive gzip-compressed (".gz").
 FILE_FORMATS: dict[str, str] = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
 }
 COMPRESSED_SUFFIX = ".gz"
 

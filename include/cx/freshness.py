@@ -39,8 +39,10 @@ class SourceFreshness:
 
     def describe(self) -> str:
         if self.status == STALE:
-            return (f"{self.source}: no delivery for {self.days_silent} days (last {self.last_delivery}, "
-                    f"SLA {self.sla_days} days)")
+            return (
+                f"{self.source}: no delivery for {self.days_silent} days (last {self.last_delivery}, "
+                f"SLA {self.sla_days} days)"
+            )
         if self.status == FRESH:
             return f"{self.source}: last delivery {self.last_delivery} ({self.days_silent} days ago)"
         return f"{self.source}: {self.status.replace('_', ' ')}"

@@ -25,8 +25,10 @@ OUTPUT_SCHEMA = "model_outputs"
 COLUMNS = ["model", "metric", "value", "baseline_value", "passed", "model_version", "details"]
 # Declared up front: a first write whose details are all empty would otherwise give
 # the column DuckDB's NULL type and break every later insert.
-DDL = ("model varchar, metric varchar, value double, baseline_value double, passed boolean, "
-       "model_version varchar, details varchar, as_of_date date")
+DDL = (
+    "model varchar, metric varchar, value double, baseline_value double, passed boolean, "
+    "model_version varchar, details varchar, as_of_date date"
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,7 @@ def metrics_frame(model: str, model_version: str, metrics: list[Metric]) -> pd.D
         for m in metrics
     ]
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype(
-        {"value": "float64", "baseline_value": "float64", "passed": "boolean", "details": "object"}
-    )
+    return frame.astype({"value": "float64", "baseline_value": "float64", "passed": "boolean", "details": "object"})
 
 
 def write_model_runs(
@@ -76,9 +76,11 @@ def write_runs(
 ) -> int:
     """:func:`write_model_runs` for a model whose rows carry several versions (one
     forecast per series, each published by its own model): (model_version, metrics) pairs."""
-    con.execute(f"create schema if not exists {OUTPUT_SCHEMA}; "
-                f"create table if not exists {OUTPUT_SCHEMA}.model_runs ({DDL})")
+    con.execute(
+        f"create schema if not exists {OUTPUT_SCHEMA}; create table if not exists {OUTPUT_SCHEMA}.model_runs ({DDL})"
+    )
     frames = [metrics_frame(model, version, list(metrics)) for version, metrics in runs]
     frame = pd.concat(frames, ignore_index=True) if frames else metrics_frame(model, "", [])
-    return replace_partition(con, "model_runs", frame.drop(columns=["model"]), as_of_date, schema=OUTPUT_SCHEMA,
-                             scope={"model": model})
+    return replace_partition(
+        con, "model_runs", frame.drop(columns=["model"]), as_of_date, schema=OUTPUT_SCHEMA, scope={"model": model}
+    )

@@ -56,8 +56,9 @@ def check_landing(window: RunWindow, settings: Settings | None = None) -> dict:
     for source in absent:
         log.warning("source %s is absent from the landing zone: the stages needing it will degrade", source)
     if not files:
-        log.warning("nothing arrived for %s..%s: the run carries the previous state forward",
-                    window.run_from, window.run_to)
+        log.warning(
+            "nothing arrived for %s..%s: the run carries the previous state forward", window.run_from, window.run_to
+        )
     return {"files": per_source, "absent_sources": absent}
 
 
@@ -131,8 +132,12 @@ def should_train_models(
         days = [d for ds in landed_days(settings.landing_dir).values() for d in ds]
         newest = max(days) if days else None
     decision = decide_training(
-        cadence, run_date, run_type=run_type, later_runs=later_runs,
-        newest_landed_day=newest, weekday=settings.ml_weekday,
+        cadence,
+        run_date,
+        run_type=run_type,
+        later_runs=later_runs,
+        newest_landed_day=newest,
+        weekday=settings.ml_weekday,
     )
     log.info("models %s for %s: %s", "train" if decision.train else "skipped", run_date, decision.reason)
     return decision
@@ -184,11 +189,17 @@ def check_freshness(
         from cx.alerts import deliver, freshness_payload
 
         stale_rows = [
-            {"source": r.source, "last_delivery": str(r.last_delivery), "days_silent": r.days_silent,
-             "sla_days": r.sla_days} for r in stale
+            {
+                "source": r.source,
+                "last_delivery": str(r.last_delivery),
+                "days_silent": r.days_silent,
+                "sla_days": r.sla_days,
+            }
+            for r in stale
         ]
-        summary["alerted"] = deliver(freshness_payload(dag_id, run_id, window.run_to.isoformat(), stale_rows),
-                                     settings.alert_conn_id)
+        summary["alerted"] = deliver(
+            freshness_payload(dag_id, run_id, window.run_to.isoformat(), stale_rows), settings.alert_conn_id
+        )
     return summary
 
 

@@ -38,12 +38,18 @@ EMPTY_TABLES: dict[str, str] = {
     "sales_forecast": "series varchar, metric varchar, ds date, yhat double, yhat_lower double, "
     "yhat_upper double, model_version varchar, as_of_date date",
     "model_runs": MODEL_RUNS_DDL,
-    "dq_results": "suite varchar, expectation varchar, \"table\" varchar, success boolean, "
+    "dq_results": 'suite varchar, expectation varchar, "table" varchar, success boolean, '
     "unexpected_count bigint, severity varchar, details varchar, as_of_date date",
 }
 # The model stages' partitioned outputs, copied from OUTPUT_SCHEMA for the run's day.
-MODEL_OUTPUTS = ("customer_segments", "customer_recommendations", "review_sentiment", "ticket_sentiment",
-                 "sales_forecast", "model_runs")
+MODEL_OUTPUTS = (
+    "customer_segments",
+    "customer_recommendations",
+    "review_sentiment",
+    "ticket_sentiment",
+    "sales_forecast",
+    "model_runs",
+)
 # Marts published by a keyed diff: only the rows whose content changed since the last
 # publish are rewritten (a full copy of fct_orders is millions of rows a day at 1M
 # customers). Each: (table, key columns, the marts' rows). fct_orders is kept without
@@ -51,28 +57,39 @@ MODEL_OUTPUTS = ("customer_segments", "customer_recommendations", "review_sentim
 # published day, so the stamp moving on does not rewrite every order.
 SNAPSHOT_SCHEMA = "published"
 SYNCED_MARTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    (f"{SNAPSHOT_SCHEMA}.fct_orders", ("order_id",),
-     "select order_id, customer_id, ordered_at, status, channel, currency, items_count, units, order_amount, "
-     "returned_amount from marts.fct_orders"),
-    ("main.quarantine", ("source", "file", "line"),
-     "select source, file, line, reason, raw, as_of_date from marts.quarantine"),
+    (
+        f"{SNAPSHOT_SCHEMA}.fct_orders",
+        ("order_id",),
+        "select order_id, customer_id, ordered_at, status, channel, currency, items_count, units, order_amount, "
+        "returned_amount from marts.fct_orders",
+    ),
+    (
+        "main.quarantine",
+        ("source", "file", "line"),
+        "select source, file, line, reason, raw, as_of_date from marts.quarantine",
+    ),
 )
 # Small marts copied whole.
 COPIED_MARTS: dict[str, str] = {"reconciliation": "select * from marts.reconciliation"}
-FCT_ORDERS_VIEW = (f"create or replace view main.fct_orders as select orders.*, state.as_of_date "
-                   f"from {SNAPSHOT_SCHEMA}.fct_orders orders cross join {SNAPSHOT_SCHEMA}.state state")
+FCT_ORDERS_VIEW = (
+    f"create or replace view main.fct_orders as select orders.*, state.as_of_date "
+    f"from {SNAPSHOT_SCHEMA}.fct_orders orders cross join {SNAPSHOT_SCHEMA}.state state"
+)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
     rows = con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, table]).fetchall()
-    return {name: dtype for name, dtype in rows}
+        "order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return dict(rows)
 
 
 def _is_view(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-                      [schema, table]).fetchone()
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()
     return bool(row) and row[0] == "VIEW"
 
 
@@ -94,8 +111,10 @@ def adopt_model_history(con: duckdb.DuckDBPyConnection) -> list[str]:
             else:
                 theirs = _columns(con, OUTPUT_SCHEMA, table)
                 common = ", ".join(f'"{c}"' for c in _columns(con, "main", table) if c in theirs)
-                con.execute(f"insert into {OUTPUT_SCHEMA}.{table} ({common}) select {common} from main.{table} "
-                            f"where as_of_date not in (select distinct as_of_date from {OUTPUT_SCHEMA}.{table})")
+                con.execute(
+                    f"insert into {OUTPUT_SCHEMA}.{table} ({common}) select {common} from main.{table} "
+                    f"where as_of_date not in (select distinct as_of_date from {OUTPUT_SCHEMA}.{table})"
+                )
             adopted.append(table)
         con.execute(f"insert into {OUTPUT_SCHEMA}._adopted values (?)", [table])
     return adopted
@@ -120,8 +139,7 @@ def _copy_model_partition(con: duckdb.DuckDBPyConnection, table: str, day: date)
         if name not in have:  # a newer stage version adds a column (segmentation's features)
             con.execute(f'alter table main.{table} add column "{name}" {dtype}')
     con.execute(f"delete from main.{table} where as_of_date = ?", [day])
-    con.execute(f"insert into main.{table} by name select * from {OUTPUT_SCHEMA}.{table} where as_of_date = ?",
-                [day])
+    con.execute(f"insert into main.{table} by name select * from {OUTPUT_SCHEMA}.{table} where as_of_date = ?", [day])
 
 
 def publish_model_outputs(con: duckdb.DuckDBPyConnection, day: date) -> None:
@@ -287,4 +305,3 @@ def published_row_counts(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[st
         else:
             counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
     return counts
-

@@ -45,8 +45,12 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
     command = [dbt_executable(), *args, "--project-dir", project, "--profiles-dir", project]
     log.info("running %s", " ".join(command))
     completed = subprocess.run(
-        command, env={**os.environ, **dbt_env(settings)}, cwd=project,
-        capture_output=True, text=True, check=False,
+        command,
+        env={**os.environ, **dbt_env(settings)},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     for line in completed.stdout.splitlines():
         log.info("dbt | %s", line)

@@ -20,8 +20,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Pipeline, assert_run_succeeded, pipeline_env, uci_src
 
+from conftest import ROOT, Pipeline, assert_run_succeeded, pipeline_env, uci_src
 from cx.importers import uci
 
 FIRST, LAST = date(2010, 12, 1), date(2010, 12, 2)  # a Wednesday and a Thursday: a daily run each
@@ -38,27 +38,48 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def runs_in_ui(tmp_path_factory):
     root = tmp_path_factory.mktemp("run_in_ui")
-    assert uci.main(["--src", str(uci_src()), "--out", str(root / "landing"), "--from", str(FIRST),
-                     "--to", str(LAST)]) == 0
+    assert (
+        uci.main(["--src", str(uci_src()), "--out", str(root / "landing"), "--from", str(FIRST), "--to", str(LAST)])
+        == 0
+    )
     p = Pipeline(root, pipeline_env(root))
     run = p.make_run(FIRST, LAST)
     assert_run_succeeded(run)
-    walls = {m.group(1): float(m.group(2)) for m in re.finditer(
-        r"==> cx_daily (\S+)\n(?:.*\n)*?    ok in (\d+)s", run.output)}
+    walls = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"==> cx_daily (\S+)\n(?:.*\n)*?    ok in (\d+)s", run.output)
+    }
     home = Path(p.env.get("AIRFLOW_HOME") or ROOT / ".airflow")
     passwords = root / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**p.env, "AIRFLOW_HOME": str(home), "AIRFLOW__API__BASE_URL": base,
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-           "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(24).hex()}
+    env = {
+        **p.env,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(24).hex(),
+    }
     log = root / "api-server.log"
     with open(log, "w") as out:
-        server = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "api-server", "--host",
-                                   "127.0.0.1", "--port", str(port), "--workers", "1"],
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("airflow")),
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -82,9 +103,15 @@ def runs_in_ui(tmp_path_factory):
 
 
 def _api(base: str, path: str, token: str | None = None, data: dict | None = None):
-    request = urllib.request.Request(base + path, data=json.dumps(data).encode() if data else None, headers={
-        "Content-Type": "application/json", "Accept": "application/json",
-        **({"Authorization": f"Bearer {token}"} if token else {})})
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(data).encode() if data else None,
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
@@ -112,8 +139,11 @@ def test_a_task_log_is_readable_in_the_ui(runs_in_ui):
     token, runs = _runs(runs_in_ui)
     run_id = runs[str(LAST)]["dag_run_id"]
     quoted = urllib.parse.quote(run_id, safe="")
-    logs = _api(runs_in_ui["base"], f"/api/v2/dags/cx_daily/dagRuns/{quoted}/taskInstances/publish/logs/1"
-                                    "?full_content=true", token)
+    logs = _api(
+        runs_in_ui["base"],
+        f"/api/v2/dags/cx_daily/dagRuns/{quoted}/taskInstances/publish/logs/1?full_content=true",
+        token,
+    )
     lines = [str(c.get("event", "")) for c in logs["content"]]
     assert any("[DAG TEST] starting task_id=publish " in line for line in lines), lines[:20]
     assert any(f"published rows for {LAST}" in line for line in lines)

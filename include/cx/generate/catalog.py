@@ -26,54 +26,126 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("electronics", 120.0, 0.8, 0.12, ("Voltix", "Sonara", "Pixelon", "Nordtek", "Ampere & Co"),
-             ("headphones", "speaker", "smartwatch", "charger", "keyboard", "webcam", "e-reader"),
-             ("wireless", "compact", "noise-cancelling", "fast", "smart", "portable"),
-             ("bluetooth 5.3", "20h battery", "USB-C charging", "2-year warranty", "low latency")),
-    Category("home_kitchen", 45.0, 0.7, 0.11, ("Casa Viva", "Kuechenwerk", "Maison Clair", "HomeNest"),
-             ("frying pan", "knife set", "coffee grinder", "kettle", "blender", "storage jar"),
-             ("stainless", "non-stick", "ceramic", "electric", "classic", "stackable"),
-             ("dishwasher safe", "induction ready", "BPA free", "easy to clean", "1.7 litre")),
-    Category("fashion", 40.0, 0.6, 0.12, ("Urbano", "Linnea", "Atelier Roux", "Streetline", "Mode 9"),
-             ("t-shirt", "jeans", "sneakers", "jacket", "scarf", "dress", "hoodie"),
-             ("slim-fit", "organic cotton", "oversized", "waterproof", "linen", "vintage"),
-             ("machine washable", "regular fit", "recycled fabric", "sizes XS to XXL")),
-    Category("beauty", 22.0, 0.6, 0.08, ("Belle Rose", "Purelab", "Glowa", "Derma Nord"),
-             ("face cream", "shampoo", "serum", "lipstick", "perfume", "body lotion"),
-             ("hydrating", "vegan", "fragrance-free", "repairing", "natural", "matte"),
-             ("dermatologically tested", "50 ml", "for all skin types", "cruelty free")),
-    Category("sports_outdoors", 60.0, 0.8, 0.09, ("Peakline", "Trailfox", "Aqua Sport", "Fjellgear"),
-             ("yoga mat", "running shoes", "tent", "backpack", "water bottle", "bike helmet"),
-             ("lightweight", "breathable", "insulated", "foldable", "durable", "ergonomic"),
-             ("2 person", "30 litre", "anti-slip", "reflective details", "UV protection")),
-    Category("toys_games", 28.0, 0.7, 0.08, ("Playmo Kids", "Brickwise", "Funtastic", "Kinderhaus"),
-             ("board game", "puzzle", "building set", "plush toy", "card game", "doll house"),
-             ("educational", "colourful", "wooden", "family", "classic", "creative"),
-             ("ages 6+", "1000 pieces", "2-6 players", "non-toxic paint")),
-    Category("books", 16.0, 0.4, 0.10, ("Papier Verlag", "Inkwell Press", "Edition Lune", "Bookhaus"),
-             ("novel", "cookbook", "travel guide", "biography", "comic", "notebook"),
-             ("bestselling", "illustrated", "hardcover", "paperback", "award-winning"),
-             ("352 pages", "signed edition", "large print", "with photos")),
-    Category("groceries", 9.0, 0.5, 0.07, ("Bio Garten", "Dolce Vita", "Nordic Pantry", "Kaffeehaus"),
-             ("coffee beans", "olive oil", "green tea", "pasta", "dark chocolate", "honey"),
-             ("organic", "fair-trade", "premium", "single-origin", "artisan"),
-             ("500 g", "cold pressed", "best before 12 months", "gluten free")),
-    Category("garden", 35.0, 0.8, 0.06, ("Gruenland", "Jardin Soleil", "GreenThumb", "Terra"),
-             ("garden hose", "plant pot", "pruning shears", "seed kit", "solar lamp", "lawn sprinkler"),
-             ("weatherproof", "ceramic", "telescopic", "eco", "self-watering"),
-             ("frost resistant", "25 m", "rust-free blades", "includes stand")),
-    Category("pet_supplies", 20.0, 0.6, 0.06, ("Pawsome", "Katzenliebe", "Doggo", "PetNest"),
-             ("dog bed", "cat tree", "leash", "pet food", "chew toy", "litter box"),
-             ("orthopaedic", "washable", "grain-free", "sturdy", "cosy"),
-             ("for large dogs", "2 kg", "non-slip base", "vet approved")),
-    Category("office", 18.0, 0.7, 0.06, ("Scriptor", "Bureau Plus", "Papeterie Lyon", "DeskPro"),
-             ("fountain pen", "desk lamp", "planner", "office chair", "monitor stand", "stapler"),
-             ("ergonomic", "adjustable", "minimalist", "refillable", "LED"),
-             ("A5 format", "height adjustable", "refill included", "dimmable")),
-    Category("jewelry", 85.0, 0.9, 0.05, ("Aurelia", "Silberwerk", "Lumen & Stone", "Orfevre"),
-             ("necklace", "ring", "earrings", "bracelet", "watch"),
-             ("sterling silver", "gold-plated", "handmade", "minimalist", "engraved"),
-             ("gift box included", "hypoallergenic", "adjustable length", "925 silver")),
+    Category(
+        "electronics",
+        120.0,
+        0.8,
+        0.12,
+        ("Voltix", "Sonara", "Pixelon", "Nordtek", "Ampere & Co"),
+        ("headphones", "speaker", "smartwatch", "charger", "keyboard", "webcam", "e-reader"),
+        ("wireless", "compact", "noise-cancelling", "fast", "smart", "portable"),
+        ("bluetooth 5.3", "20h battery", "USB-C charging", "2-year warranty", "low latency"),
+    ),
+    Category(
+        "home_kitchen",
+        45.0,
+        0.7,
+        0.11,
+        ("Casa Viva", "Kuechenwerk", "Maison Clair", "HomeNest"),
+        ("frying pan", "knife set", "coffee grinder", "kettle", "blender", "storage jar"),
+        ("stainless", "non-stick", "ceramic", "electric", "classic", "stackable"),
+        ("dishwasher safe", "induction ready", "BPA free", "easy to clean", "1.7 litre"),
+    ),
+    Category(
+        "fashion",
+        40.0,
+        0.6,
+        0.12,
+        ("Urbano", "Linnea", "Atelier Roux", "Streetline", "Mode 9"),
+        ("t-shirt", "jeans", "sneakers", "jacket", "scarf", "dress", "hoodie"),
+        ("slim-fit", "organic cotton", "oversized", "waterproof", "linen", "vintage"),
+        ("machine washable", "regular fit", "recycled fabric", "sizes XS to XXL"),
+    ),
+    Category(
+        "beauty",
+        22.0,
+        0.6,
+        0.08,
+        ("Belle Rose", "Purelab", "Glowa", "Derma Nord"),
+        ("face cream", "shampoo", "serum", "lipstick", "perfume", "body lotion"),
+        ("hydrating", "vegan", "fragrance-free", "repairing", "natural", "matte"),
+        ("dermatologically tested", "50 ml", "for all skin types", "cruelty free"),
+    ),
+    Category(
+        "sports_outdoors",
+        60.0,
+        0.8,
+        0.09,
+        ("Peakline", "Trailfox", "Aqua Sport", "Fjellgear"),
+        ("yoga mat", "running shoes", "tent", "backpack", "water bottle", "bike helmet"),
+        ("lightweight", "breathable", "insulated", "foldable", "durable", "ergonomic"),
+        ("2 person", "30 litre", "anti-slip", "reflective details", "UV protection"),
+    ),
+    Category(
+        "toys_games",
+        28.0,
+        0.7,
+        0.08,
+        ("Playmo Kids", "Brickwise", "Funtastic", "Kinderhaus"),
+        ("board game", "puzzle", "building set", "plush toy", "card game", "doll house"),
+        ("educational", "colourful", "wooden", "family", "classic", "creative"),
+        ("ages 6+", "1000 pieces", "2-6 players", "non-toxic paint"),
+    ),
+    Category(
+        "books",
+        16.0,
+        0.4,
+        0.10,
+        ("Papier Verlag", "Inkwell Press", "Edition Lune", "Bookhaus"),
+        ("novel", "cookbook", "travel guide", "biography", "comic", "notebook"),
+        ("bestselling", "illustrated", "hardcover", "paperback", "award-winning"),
+        ("352 pages", "signed edition", "large print", "with photos"),
+    ),
+    Category(
+        "groceries",
+        9.0,
+        0.5,
+        0.07,
+        ("Bio Garten", "Dolce Vita", "Nordic Pantry", "Kaffeehaus"),
+        ("coffee beans", "olive oil", "green tea", "pasta", "dark chocolate", "honey"),
+        ("organic", "fair-trade", "premium", "single-origin", "artisan"),
+        ("500 g", "cold pressed", "best before 12 months", "gluten free"),
+    ),
+    Category(
+        "garden",
+        35.0,
+        0.8,
+        0.06,
+        ("Gruenland", "Jardin Soleil", "GreenThumb", "Terra"),
+        ("garden hose", "plant pot", "pruning shears", "seed kit", "solar lamp", "lawn sprinkler"),
+        ("weatherproof", "ceramic", "telescopic", "eco", "self-watering"),
+        ("frost resistant", "25 m", "rust-free blades", "includes stand"),
+    ),
+    Category(
+        "pet_supplies",
+        20.0,
+        0.6,
+        0.06,
+        ("Pawsome", "Katzenliebe", "Doggo", "PetNest"),
+        ("dog bed", "cat tree", "leash", "pet food", "chew toy", "litter box"),
+        ("orthopaedic", "washable", "grain-free", "sturdy", "cosy"),
+        ("for large dogs", "2 kg", "non-slip base", "vet approved"),
+    ),
+    Category(
+        "office",
+        18.0,
+        0.7,
+        0.06,
+        ("Scriptor", "Bureau Plus", "Papeterie Lyon", "DeskPro"),
+        ("fountain pen", "desk lamp", "planner", "office chair", "monitor stand", "stapler"),
+        ("ergonomic", "adjustable", "minimalist", "refillable", "LED"),
+        ("A5 format", "height adjustable", "refill included", "dimmable"),
+    ),
+    Category(
+        "jewelry",
+        85.0,
+        0.9,
+        0.05,
+        ("Aurelia", "Silberwerk", "Lumen & Stone", "Orfevre"),
+        ("necklace", "ring", "earrings", "bracelet", "watch"),
+        ("sterling silver", "gold-plated", "handmade", "minimalist", "engraved"),
+        ("gift box included", "hypoallergenic", "adjustable length", "925 silver"),
+    ),
 )
 CATEGORY_NAMES: tuple[str, ...] = tuple(c.name for c in CATEGORIES)
 TIERS: tuple[str, ...] = ("cheap", "mid", "premium")
@@ -125,8 +197,21 @@ def build_catalog(rng: np.random.Generator, n: int, days: int) -> Catalog:
         model = rng.integers(100, 999, m.size).astype(str)
         brand[m] = b
         name[m] = b + " " + adj + " " + noun + " " + model
-        desc[m] = ("A " + adj + " " + noun + " by " + b + " for everyday " + c.name.replace("_", " ")
-                   + ". Features: " + f1 + ", " + f2 + ".")
+        desc[m] = (
+            "A "
+            + adj
+            + " "
+            + noun
+            + " by "
+            + b
+            + " for everyday "
+            + c.name.replace("_", " ")
+            + ". Features: "
+            + f1
+            + ", "
+            + f2
+            + "."
+        )
         p = np.exp(rng.normal(np.log(c.median_price), c.sigma, m.size))
         # Round to retail-looking prices: most end in .99, some are whole.
         p = np.where(rng.random(m.size) < 0.7, np.floor(p) + 0.99, np.round(p, 0))
@@ -136,9 +221,15 @@ def build_catalog(rng: np.random.Generator, n: int, days: int) -> Catalog:
     launch = np.where(rng.random(n) < 0.10, rng.integers(1, max(days, 2), n), 0)
     return Catalog(
         product_id=ids("P", np.arange(1, n + 1), 6),
-        name=name, category=cat, brand=brand, description=desc, price=price,
-        popularity=popularity, price_rank=price_rank,
-        quality=rng.normal(0.0, 1.0, n), launch_day=launch,
+        name=name,
+        category=cat,
+        brand=brand,
+        description=desc,
+        price=price,
+        popularity=popularity,
+        price_rank=price_rank,
+        quality=rng.normal(0.0, 1.0, n),
+        launch_day=launch,
     )
 
 
@@ -176,7 +267,9 @@ class ProductSampler:
 PRICE_UPDATE_RATE = 0.004  # per product and day
 
 
-def catalog_rows(rng: np.random.Generator, catalog: Catalog, day: int, start_sec: int) -> tuple[dict[str, np.ndarray], int, int]:
+def catalog_rows(
+    rng: np.random.Generator, catalog: Catalog, day: int, start_sec: int
+) -> tuple[dict[str, np.ndarray], int, int]:
     """Product rows delivered on ``day``: the catalogue (day 0), launches and price changes.
 
     Price changes are applied to ``catalog.price`` so the day's orders use them.

@@ -53,7 +53,7 @@ class _Truth:
             self.writers[name].writerow(cols)
 
     def rows(self, name: str, columns: dict[str, np.ndarray]) -> None:
-        self.writers[name].writerows(zip(*(columns[c].tolist() for c in self.HEADERS[name])))
+        self.writers[name].writerows(zip(*(columns[c].tolist() for c in self.HEADERS[name]), strict=False))
 
     def close(self) -> None:
         for f in self._files.values():
@@ -70,9 +70,19 @@ def _prepare(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def generate(out: Path, start: date, days: int, customers: int, seed: int = 42, defects: bool = True,
-             defect_scale: float = 1.0, sources: Sequence[str] | None = None, progress: bool = False,
-             overwrite: bool = False, activity: float = 1.0) -> Manifest:
+def generate(
+    out: Path,
+    start: date,
+    days: int,
+    customers: int,
+    seed: int = 42,
+    defects: bool = True,
+    defect_scale: float = 1.0,
+    sources: Sequence[str] | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+    activity: float = 1.0,
+) -> Manifest:
     """Write ``days`` days of landing files for ``customers`` customers under ``out``.
 
     The same arguments always produce byte-identical files. ``sources`` limits what is
@@ -93,15 +103,23 @@ def generate(out: Path, start: date, days: int, customers: int, seed: int = 42, 
     out = Path(out)
     _prepare(out, overwrite)
     scale = float(defect_scale) if defects else 0.0
-    manifest = Manifest(args={"start": start.isoformat(), "days": days, "customers": customers, "seed": seed,
-                              "defects": defects, "defect_scale": float(defect_scale), "sources": list(selected)})
+    manifest = Manifest(
+        args={
+            "start": start.isoformat(),
+            "days": days,
+            "customers": customers,
+            "seed": seed,
+            "defects": defects,
+            "defect_scale": float(defect_scale),
+            "sources": list(selected),
+        }
+    )
     if activity != 1.0:  # recorded only when set, so default manifests stay as they were
         manifest.args["activity"] = float(activity)
     start_sec = day_number(start) * DAY
     catalog = build_catalog(stream(seed, "catalog"), catalog_size(customers), days)
     anonymous_pool = max(100, customers // 2)
-    pop = build_population(stream(seed, "population"), customers, days, start_sec, catalog, anonymous_pool,
-                           activity)
+    pop = build_population(stream(seed, "population"), customers, days, start_sec, catalog, anonymous_pool, activity)
     feedback = Feedback()
     truth = _Truth(out / "_truth")
     try:
@@ -112,30 +130,42 @@ def generate(out: Path, start: date, days: int, customers: int, seed: int = 42, 
                 manifest.events["closed_days"].append(iso)
             frames: dict[str, dict[str, np.ndarray]] = {}
             frames["customers"], updates = crm_rows(stream(seed, "customers", d), pop, d, start_sec)
-            frames["products"], launches, price_updates = catalog_rows(stream(seed, "products", d), catalog, d,
-                                                                       start_sec)
+            frames["products"], launches, price_updates = catalog_rows(
+                stream(seed, "products", d), catalog, d, start_sec
+            )
             manifest.events["customer_updates"] += updates
             manifest.events["product_launches"] += launches if d > 0 else 0
             manifest.events["price_updates"] += price_updates
             sampler = ProductSampler(catalog, d)
-            batch = daily_orders(stream(seed, "orders", d), pop, catalog, sampler, d, start_sec,
-                                 demand(day, start), label)
+            batch = daily_orders(
+                stream(seed, "orders", d), pop, catalog, sampler, d, start_sec, demand(day, start), label
+            )
             frames["orders"], frames["order_items"] = batch.orders, batch.items
             feedback.schedule(stream(seed, "feedback", d), pop, batch, d)
             if "web_events" in selected:
-                frames["web_events"] = daily_events(stream(seed, "web", d), pop, sampler, batch, d, start_sec,
-                                                    browsing(day, start), anonymous_pool, label)
+                frames["web_events"] = daily_events(
+                    stream(seed, "web", d),
+                    pop,
+                    sampler,
+                    batch,
+                    d,
+                    start_sec,
+                    browsing(day, start),
+                    anonymous_pool,
+                    label,
+                )
             if "reviews" in selected:
-                frames["reviews"], labels = feedback.reviews(stream(seed, "reviews", d), pop, catalog, d,
-                                                             start_sec, label)
+                frames["reviews"], labels = feedback.reviews(
+                    stream(seed, "reviews", d), pop, catalog, d, start_sec, label
+                )
                 truth.rows("review_labels", labels)
             if "support_tickets" in selected:
-                frames["support_tickets"], labels = feedback.tickets(stream(seed, "tickets", d), pop, d,
-                                                                     start_sec, label)
+                frames["support_tickets"], labels = feedback.tickets(
+                    stream(seed, "tickets", d), pop, d, start_sec, label
+                )
                 truth.rows("ticket_labels", labels)
             for source in selected:
-                _deliver(out, source, frames[source], d, label, iso, start_sec + d * DAY, seed, scale,
-                         manifest, truth)
+                _deliver(out, source, frames[source], d, label, iso, start_sec + d * DAY, seed, scale, manifest, truth)
     finally:
         truth.close()
     _write_groups(out / "_truth" / "customer_groups.csv", pop)
@@ -144,8 +174,19 @@ def generate(out: Path, start: date, days: int, customers: int, seed: int = 42, 
     return manifest
 
 
-def _deliver(out: Path, source: str, frame: dict[str, np.ndarray], d: int, label: str, iso: str, day_sec: int,
-             seed: int, scale: float, manifest: Manifest, truth: _Truth) -> None:
+def _deliver(
+    out: Path,
+    source: str,
+    frame: dict[str, np.ndarray],
+    d: int,
+    label: str,
+    iso: str,
+    day_sec: int,
+    seed: int,
+    scale: float,
+    manifest: Manifest,
+    truth: _Truth,
+) -> None:
     """Split a day's rows into files, inject defects, write them and record everything."""
     key = KEY[source]
     n = int(frame[key].shape[0])
@@ -155,8 +196,11 @@ def _deliver(out: Path, source: str, frame: dict[str, np.ndarray], d: int, label
     layout_rng = stream(seed, "layout", d, source)
     defect_rng = stream(seed, "defects", d, source)
     plans = plan_files(layout_rng, source, label, n, vary=True)
-    dup_part = (int(defect_rng.integers(0, len(plans)))
-                if scale > 0 and defect_rng.random() < KINDS["duplicate_file"].rate * scale else None)
+    dup_part = (
+        int(defect_rng.integers(0, len(plans)))
+        if scale > 0 and defect_rng.random() < KINDS["duplicate_file"].rate * scale
+        else None
+    )
     fresh = FreshIds(source, d, label)
     folder = out / source / iso
     ts = frame.get("_ts")
@@ -165,10 +209,13 @@ def _deliver(out: Path, source: str, frame: dict[str, np.ndarray], d: int, label
         present = [c for c in spec.columns if c != plan.dropped]
         sl = slice(plan.start, plan.stop)
         rows = plan.stop - plan.start
-        part = Part(source=source, columns={c: frame[c][sl].copy() for c in present},
-                    ts=(ts[sl].copy() if ts is not None else np.zeros(rows, dtype=np.int64)),
-                    price=(price[sl].astype(np.float64) if price is not None else None),
-                    raw=np.full(rows, None, dtype=object))
+        part = Part(
+            source=source,
+            columns={c: frame[c][sl].copy() for c in present},
+            ts=(ts[sl].copy() if ts is not None else np.zeros(rows, dtype=np.int64)),
+            price=(price[sl].astype(np.float64) if price is not None else None),
+            raw=np.full(rows, None, dtype=object),
+        )
         if scale > 0 and k != dup_part:
             pristine = {c: v.copy() for c, v in part.columns.items()}
             apply_repairable(defect_rng, part, plan.fmt, scale)
@@ -192,8 +239,19 @@ def _deliver(out: Path, source: str, frame: dict[str, np.ndarray], d: int, label
         for kind, keys in by_kind.items():
             manifest.add_defects(kind, source, keys)
         truth.writers["defects"].writerows(
-            (source, iso, plan.name, rec.record, rec.record + line_offset, rec.kind, KINDS[rec.kind].klass,
-             rec.column or "", rec.key or "") for rec in recs)
+            (
+                source,
+                iso,
+                plan.name,
+                rec.record,
+                rec.record + line_offset,
+                rec.kind,
+                KINDS[rec.kind].klass,
+                rec.column or "",
+                rec.key or "",
+            )
+            for rec in recs
+        )
         if k == dup_part:
             stem, dot, ext = plan.name.rpartition(".")
             copy_name = f"{stem}_resent{dot}{ext}"
@@ -204,12 +262,19 @@ def _deliver(out: Path, source: str, frame: dict[str, np.ndarray], d: int, label
             klass = KINDS["duplicate_file"].klass
             truth.writers["defects"].writerows(
                 (source, iso, copy_name, r, r + line_offset, "duplicate_file", klass, "", value or "")
-                for r, value in enumerate(values, start=1))
+                for r, value in enumerate(values, start=1)
+            )
 
 
 def _write_groups(path: Path, pop: Any) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(("customer_id", "group_id", "group_name"))
-        w.writerows(zip(pop.customer_id.tolist(), pop.group.tolist(),
-                        np.array(GROUP_NAMES, dtype=object)[pop.group].tolist()))
+        w.writerows(
+            zip(
+                pop.customer_id.tolist(),
+                pop.group.tolist(),
+                np.array(GROUP_NAMES, dtype=object)[pop.group].tolist(),
+                strict=False,
+            )
+        )

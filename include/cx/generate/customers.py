@@ -18,14 +18,43 @@ from cx.generate.groups import GROUPS, LAPSED, NEW, column
 DAY = 86_400
 COUNTRIES: dict[str, tuple[float, str, tuple[tuple[str, str], ...]]] = {
     # country: (weight, language, ((region, city), ...))
-    "DE": (0.30, "de", (("Bayern", "München"), ("Berlin", "Berlin"), ("Hamburg", "Hamburg"),
-                        ("Nordrhein-Westfalen", "Köln"), ("Hessen", "Frankfurt am Main"), ("Sachsen", "Leipzig"))),
-    "FR": (0.15, "fr", (("Île-de-France", "Paris"), ("Auvergne-Rhône-Alpes", "Lyon"),
-                        ("Provence-Alpes-Côte d'Azur", "Marseille"), ("Occitanie", "Toulouse"))),
-    "ES": (0.12, "es", (("Madrid", "Madrid"), ("Cataluña", "Barcelona"), ("Andalucía", "Sevilla"),
-                        ("Comunidad Valenciana", "Valencia"))),
-    "GB": (0.14, "en", (("England", "London"), ("England", "Manchester"), ("Scotland", "Edinburgh"),
-                        ("Wales", "Cardiff"))),
+    "DE": (
+        0.30,
+        "de",
+        (
+            ("Bayern", "München"),
+            ("Berlin", "Berlin"),
+            ("Hamburg", "Hamburg"),
+            ("Nordrhein-Westfalen", "Köln"),
+            ("Hessen", "Frankfurt am Main"),
+            ("Sachsen", "Leipzig"),
+        ),
+    ),
+    "FR": (
+        0.15,
+        "fr",
+        (
+            ("Île-de-France", "Paris"),
+            ("Auvergne-Rhône-Alpes", "Lyon"),
+            ("Provence-Alpes-Côte d'Azur", "Marseille"),
+            ("Occitanie", "Toulouse"),
+        ),
+    ),
+    "ES": (
+        0.12,
+        "es",
+        (
+            ("Madrid", "Madrid"),
+            ("Cataluña", "Barcelona"),
+            ("Andalucía", "Sevilla"),
+            ("Comunidad Valenciana", "Valencia"),
+        ),
+    ),
+    "GB": (
+        0.14,
+        "en",
+        (("England", "London"), ("England", "Manchester"), ("Scotland", "Edinburgh"), ("Wales", "Cardiff")),
+    ),
     "NL": (0.08, "en", (("Noord-Holland", "Amsterdam"), ("Zuid-Holland", "Rotterdam"), ("Utrecht", "Utrecht"))),
     "AT": (0.07, "de", (("Wien", "Wien"), ("Steiermark", "Graz"), ("Tirol", "Innsbruck"))),
     "IT": (0.06, "en", (("Lombardia", "Milano"), ("Lazio", "Roma"), ("Piemonte", "Torino"))),
@@ -99,8 +128,15 @@ def anonymous_ids(index: np.ndarray) -> np.ndarray:
     return np.strings.add("a-", np.char.zfill(np.char.mod("%x", mixed.astype(np.int64)), 10))
 
 
-def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int, catalog: Catalog,
-                     anonymous_pool: int, level: float = 1.0) -> Population:
+def build_population(
+    rng: np.random.Generator,
+    n: int,
+    days: int,
+    start_sec: int,
+    catalog: Catalog,
+    anonymous_pool: int,
+    level: float = 1.0,
+) -> Population:
     """Every customer's static draws; ``activity`` multiplies each personal order and browsing rate."""
     if n >= 90_000_000:
         raise ValueError("at most 89,999,999 customers (ids above are reserved for defects)")
@@ -115,7 +151,7 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
     city = np.empty(n, dtype=object)
     first = np.empty(n, dtype=object)
     last = np.empty(n, dtype=object)
-    for k, (code, (_, lang, places)) in enumerate(COUNTRIES.items()):
+    for k, (_code, (_, lang, places)) in enumerate(COUNTRIES.items()):
         m = np.flatnonzero(country_idx == k)
         language[m] = LANGS.index(lang)
         pick = rng.integers(0, len(places), m.size)
@@ -129,8 +165,9 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
     birth_date = np.where(rng.random(n) < 0.06, None, date_objects(birth))
 
     new = group == NEW
-    signup_day = np.where(new, rng.integers(int(days * 0.8), max(days, int(days * 0.8) + 1), n),
-                          -rng.integers(20, 1500, n))
+    signup_day = np.where(
+        new, rng.integers(int(days * 0.8), max(days, int(days * 0.8) + 1), n), -rng.integers(20, 1500, n)
+    )
     signup_day = np.minimum(signup_day, days - 1)
     signup_sec = start_sec + signup_day * DAY + rng.integers(6 * 3600, 23 * 3600, n)
     lapse_day = np.where(group == LAPSED, (rng.uniform(0.2, 0.4, n) * days).astype(np.int64), 1 << 40)
@@ -151,13 +188,27 @@ def build_population(rng: np.random.Generator, n: int, days: int, start_sec: int
     taste_cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1).astype(np.float32)
 
     pop = Population(
-        customer_id=ids("C", np.arange(1, n + 1), 8).astype(object), group=group, country=country,
-        language=language, region=region, city=city, first_name=first, last_name=last, email=email,
-        gender=gender, birth_date=birth_date, signup_day=signup_day, signup_sec=signup_sec,
-        lapse_day=lapse_day, login_day=login_day, activity=activity, taste_cdf=taste_cdf,
+        customer_id=ids("C", np.arange(1, n + 1), 8).astype(object),
+        group=group,
+        country=country,
+        language=language,
+        region=region,
+        city=city,
+        first_name=first,
+        last_name=last,
+        email=email,
+        gender=gender,
+        birth_date=birth_date,
+        signup_day=signup_day,
+        signup_sec=signup_sec,
+        lapse_day=lapse_day,
+        login_day=login_day,
+        activity=activity,
+        taste_cdf=taste_cdf,
         favourites=np.zeros((n, 3), dtype=np.int64),
         anonymous_id=anonymous_ids(np.arange(n) + anonymous_pool).astype(object),
-        delivered=np.zeros(n, dtype=bool), level=float(level),
+        delivered=np.zeros(n, dtype=bool),
+        level=float(level),
     )
     sampler = ProductSampler(catalog, 0)
     tier = np.array([g.tier for g in GROUPS])[group]
@@ -177,8 +228,9 @@ def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray) -> np
     return f + "." + ln + num + "@" + dom
 
 
-def crm_rows(rng: np.random.Generator, pop: Population, day: int, start_sec: int,
-             update_rate: float = 0.004) -> tuple[dict[str, np.ndarray], int]:
+def crm_rows(
+    rng: np.random.Generator, pop: Population, day: int, start_sec: int, update_rate: float = 0.004
+) -> tuple[dict[str, np.ndarray], int]:
     """CRM rows delivered on ``day`` and how many of them are updates of known customers."""
     day_sec = start_sec + day * DAY
     if day == 0:
@@ -193,8 +245,13 @@ def crm_rows(rng: np.random.Generator, pop: Population, day: int, start_sec: int
     changed = np.flatnonzero(known & (rng.random(pop.size) < update_rate))
     _apply_changes(rng, pop, changed)
     who = np.concatenate([initial, signups, changed])
-    ts = np.concatenate([updated, pop.signup_sec[signups] + rng.integers(0, 600, signups.size),
-                         day_sec + rng.integers(0, DAY - 60, changed.size)])
+    ts = np.concatenate(
+        [
+            updated,
+            pop.signup_sec[signups] + rng.integers(0, 600, signups.size),
+            day_sec + rng.integers(0, DAY - 60, changed.size),
+        ]
+    )
     order = np.argsort(ts, kind="stable")
     who, ts = who[order], ts[order]
     pop.delivered[who] = True

@@ -65,19 +65,44 @@ DEFECT_KINDS: tuple[DefectKind, ...] = (
 )
 KINDS: dict[str, DefectKind] = {k.name: k for k in DEFECT_KINDS}
 
-KEY = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
-       "web_events": "event_id", "reviews": "review_id", "support_tickets": "ticket_id"}
-TS_COLUMN = {"customers": "updated_at", "products": "updated_at", "orders": "ordered_at",
-             "web_events": "occurred_at", "reviews": "created_at", "support_tickets": "created_at"}
-NULLABLE = {"customers": ("gender", "birth_date"), "web_events": ("customer_id", "product_id", "search_query"),
-            "reviews": ("rating", "language")}
+KEY = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_items": "order_id",
+    "web_events": "event_id",
+    "reviews": "review_id",
+    "support_tickets": "ticket_id",
+}
+TS_COLUMN = {
+    "customers": "updated_at",
+    "products": "updated_at",
+    "orders": "ordered_at",
+    "web_events": "occurred_at",
+    "reviews": "created_at",
+    "support_tickets": "created_at",
+}
+NULLABLE = {
+    "customers": ("gender", "birth_date"),
+    "web_events": ("customer_id", "product_id", "search_query"),
+    "reviews": ("rating", "language"),
+}
 PRICE_COLUMN = {"products": "price", "order_items": "unit_price"}
 ENUM_COLUMN = {"orders": "status", "web_events": "event_type"}
-UNKNOWN_ENUMS = {"orders": ("lost_in_space", "teleported", "pending_payment", "in_limbo"),
-                 "web_events": ("teleport", "wishlist_add", "checkout_step_7", "hover")}
+UNKNOWN_ENUMS = {
+    "orders": ("lost_in_space", "teleported", "pending_payment", "in_limbo"),
+    "web_events": ("teleport", "wishlist_add", "checkout_step_7", "hover"),
+}
 # Fresh ids for injected rows: other lengths or ranges than any real id, so they never collide.
-FRESH_PREFIX = {"customers": "C9", "products": "P9", "orders": "O", "order_items": "O", "web_events": "E",
-                "reviews": "R", "support_tickets": "T"}
+FRESH_PREFIX = {
+    "customers": "C9",
+    "products": "P9",
+    "orders": "O",
+    "order_items": "O",
+    "web_events": "E",
+    "reviews": "R",
+    "support_tickets": "T",
+}
 ORPHAN_CUSTOMER_PREFIX = "C8"
 
 
@@ -189,7 +214,7 @@ def apply_repairable(rng: np.random.Generator, part: Part, fmt: str, scale: floa
             rows = pick("empty_string_null", nulls.any(axis=1))
             blanks = (" ", "  ") if fmt == "csv" else ("", " ")
             for r in rows:
-                options = [c for c, is_null in zip(present, nulls[r]) if is_null]
+                options = [c for c, is_null in zip(present, nulls[r], strict=False) if is_null]
                 c = options[int(rng.integers(0, len(options)))]
                 cols[c][r] = blanks[int(rng.integers(0, len(blanks)))]
                 part.tags.append((int(r), "empty_string_null", c))
@@ -246,15 +271,26 @@ def _make_stale(rng: np.random.Generator, part: Part, row: int) -> str:
         return "email"
     if part.source == "customers" and "city" in cols:
         cities = [c for places in COUNTRIES.values() for _, c in places]
-        cols["city"][row] = next(c for c in cities[int(rng.integers(0, len(cities))):] + cities if c != cols["city"][row])
+        cols["city"][row] = next(
+            c for c in cities[int(rng.integers(0, len(cities))) :] + cities if c != cols["city"][row]
+        )
         return "city"
-    name_col = "name" if "name" in cols else next(c for c in cols if c not in (KEY[part.source], TS_COLUMN[part.source]))
+    name_col = (
+        "name" if "name" in cols else next(c for c in cols if c not in (KEY[part.source], TS_COLUMN[part.source]))
+    )
     cols[name_col][row] = (cols[name_col][row] or "") + " (old)"
     return name_col
 
 
-def inject_quarantine(rng: np.random.Generator, part: Part, fmt: str, scale: float, fresh: FreshIds,
-                      day_sec: int, pristine: dict[str, np.ndarray]) -> None:
+def inject_quarantine(
+    rng: np.random.Generator,
+    part: Part,
+    fmt: str,
+    scale: float,
+    fresh: FreshIds,
+    day_sec: int,
+    pristine: dict[str, np.ndarray],
+) -> None:
     """Append unrepairable rows: copies of real rows as delivered clean, then broken on purpose.
 
     ``pristine`` holds the part's real rows before repairable defects, so an injected
@@ -271,8 +307,11 @@ def inject_quarantine(rng: np.random.Generator, part: Part, fmt: str, scale: flo
         spec = KINDS[kind]
         if src not in spec.sources:
             continue
-        needed = {"unknown_enum": ENUM_COLUMN.get(src), "nonpositive_price": PRICE_COLUMN.get(src),
-                  "future_timestamp": TS_COLUMN.get(src)}.get(kind)
+        needed = {
+            "unknown_enum": ENUM_COLUMN.get(src),
+            "nonpositive_price": PRICE_COLUMN.get(src),
+            "future_timestamp": TS_COLUMN.get(src),
+        }.get(kind)
         if needed is not None and needed not in cols:
             continue
         plan += [(kind, needed)] * _count(rng, n_real, spec.rate * scale, n_real)
@@ -282,7 +321,7 @@ def inject_quarantine(rng: np.random.Generator, part: Part, fmt: str, scale: flo
         return
     templates = rng.integers(0, n_real, len(plan))
     _append_copies_plain(part, templates, pristine)
-    for i, ((kind, column), t) in enumerate(zip(plan, templates)):
+    for i, ((kind, column), _t) in enumerate(zip(plan, templates, strict=False)):
         row = n0 + i
         if kind == "unknown_enum":
             options = UNKNOWN_ENUMS[src]

@@ -48,19 +48,37 @@ class Feedback:
         pick = starts + (rng.random(batch.count) * np.maximum(counts, 1)).astype(np.int64)
         r = o[reviewable & (counts > 0)]
         due = day + rng.integers(2, 15, r.size)
-        self._push(self._reviews, due, {
-            "order": batch.orders["order_id"][r], "customer": batch.customer[r],
-            "product": batch.line_product[pick[r]], "returned": batch.status[r] == 4,
-        })
+        self._push(
+            self._reviews,
+            due,
+            {
+                "order": batch.orders["order_id"][r],
+                "customer": batch.customer[r],
+                "product": batch.line_product[pick[r]],
+                "returned": batch.status[r] == 4,
+            },
+        )
         p = np.where(batch.status == 4, 0.25, np.where(batch.status == 3, 0.2, column("ticket_prob")[g]))
         t = o[rng.random(batch.count) < p]
         st = batch.status[t]
-        topic = np.where(st == 4, np.where(rng.random(t.size) < 0.6, TOPICS.index("refund"), TOPICS.index("damaged_item")),
-                         np.where(st == 3, TOPICS.index("refund"),
-                                  rng.choice(len(TOPICS), size=t.size, p=[0.35, 0.1, 0.05, 0.2, 0.1, 0.2])))
-        self._push(self._tickets, day + rng.integers(0, 7, t.size), {
-            "order": batch.orders["order_id"][t], "customer": batch.customer[t], "topic": topic,
-        })
+        topic = np.where(
+            st == 4,
+            np.where(rng.random(t.size) < 0.6, TOPICS.index("refund"), TOPICS.index("damaged_item")),
+            np.where(
+                st == 3,
+                TOPICS.index("refund"),
+                rng.choice(len(TOPICS), size=t.size, p=[0.35, 0.1, 0.05, 0.2, 0.1, 0.2]),
+            ),
+        )
+        self._push(
+            self._tickets,
+            day + rng.integers(0, 7, t.size),
+            {
+                "order": batch.orders["order_id"][t],
+                "customer": batch.customer[t],
+                "topic": topic,
+            },
+        )
 
     @staticmethod
     def _push(queue: dict[int, list[dict[str, np.ndarray]]], due: np.ndarray, cols: dict[str, np.ndarray]) -> None:
@@ -75,16 +93,25 @@ class Feedback:
             return None
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
-    def reviews(self, rng: np.random.Generator, pop: Population, catalog: Catalog, day: int, start_sec: int,
-                day_label: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def reviews(
+        self, rng: np.random.Generator, pop: Population, catalog: Catalog, day: int, start_sec: int, day_label: str
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The day's review rows and their truth (true rating, sentiment label, language)."""
         due = self._take(self._reviews, day) or {
-            "order": np.zeros(0, dtype=object), "customer": np.zeros(0, dtype=np.int64),
-            "product": np.zeros(0, dtype=np.int64), "returned": np.zeros(0, dtype=bool)}
+            "order": np.zeros(0, dtype=object),
+            "customer": np.zeros(0, dtype=np.int64),
+            "product": np.zeros(0, dtype=np.int64),
+            "returned": np.zeros(0, dtype=bool),
+        }
         n = due["customer"].size
         g = pop.group[due["customer"]]
-        latent = (3.9 + 0.7 * catalog.quality[due["product"]] + column("rating_shift")[g]
-                  - 1.8 * due["returned"] + rng.normal(0.0, 0.8, n))
+        latent = (
+            3.9
+            + 0.7 * catalog.quality[due["product"]]
+            + column("rating_shift")[g]
+            - 1.8 * due["returned"]
+            + rng.normal(0.0, 0.8, n)
+        )
         rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
         lang = np.where(rng.random(n) < 0.85, pop.language[due["customer"]], rng.integers(0, len(LANGS), n))
         title, body = review_texts(rng, rating, lang)
@@ -106,19 +133,23 @@ class Feedback:
         truth = {"review_id": review_id, "rating": rating, "label": sentiment_label(rating), "language": lang_names}
         return rows, truth
 
-    def tickets(self, rng: np.random.Generator, pop: Population, day: int, start_sec: int,
-                day_label: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def tickets(
+        self, rng: np.random.Generator, pop: Population, day: int, start_sec: int, day_label: str
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The day's ticket rows and their truth (topic, sentiment label)."""
         due = self._take(self._tickets, day) or {
-            "order": np.zeros(0, dtype=object), "customer": np.zeros(0, dtype=np.int64),
-            "topic": np.zeros(0, dtype=np.int64)}
+            "order": np.zeros(0, dtype=object),
+            "customer": np.zeros(0, dtype=np.int64),
+            "topic": np.zeros(0, dtype=np.int64),
+        }
         known = np.flatnonzero(pop.signup_day <= day)
         k = int(rng.poisson(GENERAL_TICKET_RATE * pop.level * known.size))
         cust = np.concatenate([due["customer"], known[rng.integers(0, max(known.size, 1), k)] if known.size else []])
         cust = cust.astype(np.int64)
         order = np.concatenate([due["order"], np.full(k, None, dtype=object)])
-        topic = np.concatenate([due["topic"], rng.choice([TOPICS.index(t) for t in ("product_question", "account", "thanks")],
-                                                         size=k)]).astype(np.int64)
+        topic = np.concatenate(
+            [due["topic"], rng.choice([TOPICS.index(t) for t in ("product_question", "account", "thanks")], size=k)]
+        ).astype(np.int64)
         n = cust.size
         lang = ((pop.language[cust] == LANGS.index("de")) & (rng.random(n) < 0.7)).astype(np.int64)
         subject, body = ticket_texts(rng, topic, lang, order)

@@ -98,8 +98,10 @@ def ts_variant(seconds: np.ndarray, variant: np.ndarray, rng: np.random.Generato
         elif name == "dmy_hm":
             iso = np.datetime_as_string(s.astype("datetime64[s]").astype("datetime64[m]"), unit="m")  # YYYY-MM-DDTHH:MM
             y, mo, d, hm = (np.strings.slice(iso, a, b) for a, b in ((0, 4), (5, 7), (8, 10), (11, 16)))
-            out[m] = np.strings.add(np.strings.add(np.strings.add(d, "/"), np.strings.add(mo, "/")),
-                                    np.strings.add(np.strings.add(y, " "), hm))
+            out[m] = np.strings.add(
+                np.strings.add(np.strings.add(d, "/"), np.strings.add(mo, "/")),
+                np.strings.add(np.strings.add(y, " "), hm),
+            )
         elif name == "epoch":
             out[m] = s.astype(str)
         else:

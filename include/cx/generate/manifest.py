@@ -34,8 +34,9 @@ class Manifest:
     args: dict[str, Any]
     files: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     defects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: dict[str, Any] = field(default_factory=lambda: {
-        "customer_updates": 0, "product_launches": 0, "price_updates": 0, "closed_days": []})
+    events: dict[str, Any] = field(
+        default_factory=lambda: {"customer_updates": 0, "product_launches": 0, "price_updates": 0, "closed_days": []}
+    )
     groups: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -43,8 +44,12 @@ class Manifest:
             scale = float(self.args["defect_scale"]) if self.args["defects"] else 0.0
             for kind in DEFECT_KINDS:
                 self.defects[kind.name] = {
-                    "class": kind.klass, "base_rate": kind.rate, "rate": kind.rate * scale, "count": 0,
-                    "by_source": {}, "keys": {},
+                    "class": kind.klass,
+                    "base_rate": kind.rate,
+                    "rate": kind.rate * scale,
+                    "count": 0,
+                    "by_source": {},
+                    "keys": {},
                 }
 
     def add_file(self, source: str, day: str, name: str, records: int) -> None:
@@ -83,14 +88,27 @@ class Manifest:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"generator": "cx.generate", "version": 1, "args": self.args, "files": self.files,
-                "defects": self.defects, "events": self.events, "groups": self.groups, "totals": self.totals}
+        return {
+            "generator": "cx.generate",
+            "version": 1,
+            "args": self.args,
+            "files": self.files,
+            "defects": self.defects,
+            "events": self.events,
+            "groups": self.groups,
+            "totals": self.totals,
+        }
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     @classmethod
-    def read(cls, path: Path) -> "Manifest":
+    def read(cls, path: Path) -> Manifest:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(args=data["args"], files=data["files"], defects=data["defects"], events=data["events"],
-                   groups=data["groups"])
+        return cls(
+            args=data["args"],
+            files=data["files"],
+            defects=data["defects"],
+            events=data["events"],
+            groups=data["groups"],
+        )

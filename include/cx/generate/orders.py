@@ -41,8 +41,16 @@ def times_of_day(rng: np.random.Generator, day_sec: int, n: int) -> np.ndarray:
     return day_sec + rng.choice(24, size=n, p=HOUR_P) * 3600 + rng.integers(0, 3600, n)
 
 
-def daily_orders(rng: np.random.Generator, pop: Population, catalog: Catalog, sampler: ProductSampler,
-                 day: int, start_sec: int, demand: float, day_label: str) -> OrderBatch:
+def daily_orders(
+    rng: np.random.Generator,
+    pop: Population,
+    catalog: Catalog,
+    sampler: ProductSampler,
+    day: int,
+    start_sec: int,
+    demand: float,
+    day_label: str,
+) -> OrderBatch:
     day_sec = start_sec + day * DAY
     g = pop.group
     active = (pop.signup_day <= day) & (day < pop.lapse_day)
@@ -54,8 +62,9 @@ def daily_orders(rng: np.random.Generator, pop: Population, catalog: Catalog, sa
     cust = np.repeat(np.arange(pop.size), n)
     ts = times_of_day(rng, day_sec, cust.size)
     # Sign-up-day orders come after the sign-up.
-    ts = np.where(pop.signup_day[cust] == day,
-                  np.maximum(ts, pop.signup_sec[cust] + 60 + rng.integers(0, 1800, cust.size)), ts)
+    ts = np.where(
+        pop.signup_day[cust] == day, np.maximum(ts, pop.signup_sec[cust] + 60 + rng.integers(0, 1800, cust.size)), ts
+    )
     ts = np.minimum(ts, day_sec + DAY - 1)
     order = np.argsort(ts, kind="stable")
     cust, ts = cust[order], ts[order]
@@ -97,7 +106,9 @@ def daily_orders(rng: np.random.Generator, pop: Population, catalog: Catalog, sa
     item_qty = np.concatenate([qty, -qty[back]])
     item_price = np.concatenate([price, price[back]])
     arrange = np.argsort(item_order, kind="stable")
-    item_order, item_product, item_qty, item_price = (a[arrange] for a in (item_order, item_product, item_qty, item_price))
+    item_order, item_product, item_qty, item_price = (
+        a[arrange] for a in (item_order, item_product, item_qty, item_price)
+    )
 
     order_id = ids(f"O{day_label}-", np.arange(1, m + 1), 7).astype(object)
     orders = {
@@ -117,5 +128,13 @@ def daily_orders(rng: np.random.Generator, pop: Population, catalog: Catalog, sa
         "_price": item_price,
         "_qty": item_qty,
     }
-    return OrderBatch(orders=orders, items=items, customer=cust, ordered_sec=ts, status=status,
-                      channel=channel, line_order=line_order, line_product=product)
+    return OrderBatch(
+        orders=orders,
+        items=items,
+        customer=cust,
+        ordered_sec=ts,
+        status=status,
+        channel=channel,
+        line_order=line_order,
+        line_product=product,
+    )

@@ -12,8 +12,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from cx.generate.review_wording import (BUT, CLOSERS, FACTS, INTENSIFIERS, LANGS, MINOR, NEGATIVE, NEUTRAL,
-                                       NOT_BAD, NOT_GOOD, OPENERS, POSITIVE, SARCASM, SHORT, TITLES)
+from cx.generate.review_wording import (
+    BUT,
+    CLOSERS,
+    FACTS,
+    INTENSIFIERS,
+    LANGS,
+    MINOR,
+    NEGATIVE,
+    NEUTRAL,
+    NOT_BAD,
+    NOT_GOOD,
+    OPENERS,
+    POSITIVE,
+    SARCASM,
+    SHORT,
+    TITLES,
+)
 
 __all__ = ["INTENSIFIERS", "LANGS", "STYLES", "TICKET_TOPICS", "review_texts", "ticket_texts"]
 
@@ -22,19 +37,46 @@ __all__ = ["INTENSIFIERS", "LANGS", "STYLES", "TICKET_TOPICS", "review_texts", "
 # three-star reviews are mixed or plain facts, four-star ones name a flaw, low ratings
 # come sarcastic, and a few ratings contradict their text (a misclick, a review of the
 # courier rather than the product).
-STYLES: tuple[str, ...] = ("pos", "pos_minor", "not_bad", "neutral", "facts", "mixed", "neg_minor", "not_good",
-                           "neg", "sarcasm", "short_pos", "short_neu", "short_neg")
-_STYLE_SHARE = np.array([
-    # pos  pos_m  n_bad  neutr  facts  mixed  neg_m  n_good neg    sarc   s_pos  s_neu  s_neg
-    [0.01, 0.00, 0.00, 0.02, 0.02, 0.03, 0.05, 0.12, 0.55, 0.10, 0.00, 0.00, 0.10],  # 1
-    [0.00, 0.00, 0.00, 0.06, 0.02, 0.10, 0.22, 0.20, 0.28, 0.07, 0.00, 0.00, 0.05],  # 2
-    [0.00, 0.10, 0.04, 0.22, 0.12, 0.32, 0.10, 0.04, 0.00, 0.00, 0.00, 0.06, 0.00],  # 3
-    [0.30, 0.32, 0.12, 0.07, 0.03, 0.05, 0.00, 0.00, 0.01, 0.00, 0.09, 0.01, 0.00],  # 4
-    [0.60, 0.12, 0.04, 0.03, 0.02, 0.01, 0.00, 0.00, 0.015, 0.00, 0.16, 0.005, 0.00],  # 5
-])
-_MOOD = {"pos": "pos", "pos_minor": "pos", "not_bad": "pos", "neutral": "neu", "facts": "neu", "mixed": "neu",
-         "neg_minor": "neg", "not_good": "neg", "neg": "neg", "sarcasm": "neg", "short_pos": "pos",
-         "short_neu": "neu", "short_neg": "neg"}
+STYLES: tuple[str, ...] = (
+    "pos",
+    "pos_minor",
+    "not_bad",
+    "neutral",
+    "facts",
+    "mixed",
+    "neg_minor",
+    "not_good",
+    "neg",
+    "sarcasm",
+    "short_pos",
+    "short_neu",
+    "short_neg",
+)
+_STYLE_SHARE = np.array(
+    [
+        # pos  pos_m  n_bad  neutr  facts  mixed  neg_m  n_good neg    sarc   s_pos  s_neu  s_neg
+        [0.01, 0.00, 0.00, 0.02, 0.02, 0.03, 0.05, 0.12, 0.55, 0.10, 0.00, 0.00, 0.10],  # 1
+        [0.00, 0.00, 0.00, 0.06, 0.02, 0.10, 0.22, 0.20, 0.28, 0.07, 0.00, 0.00, 0.05],  # 2
+        [0.00, 0.10, 0.04, 0.22, 0.12, 0.32, 0.10, 0.04, 0.00, 0.00, 0.00, 0.06, 0.00],  # 3
+        [0.30, 0.32, 0.12, 0.07, 0.03, 0.05, 0.00, 0.00, 0.01, 0.00, 0.09, 0.01, 0.00],  # 4
+        [0.60, 0.12, 0.04, 0.03, 0.02, 0.01, 0.00, 0.00, 0.015, 0.00, 0.16, 0.005, 0.00],  # 5
+    ]
+)
+_MOOD = {
+    "pos": "pos",
+    "pos_minor": "pos",
+    "not_bad": "pos",
+    "neutral": "neu",
+    "facts": "neu",
+    "mixed": "neu",
+    "neg_minor": "neg",
+    "not_good": "neg",
+    "neg": "neg",
+    "sarcasm": "neg",
+    "short_pos": "pos",
+    "short_neu": "neu",
+    "short_neg": "neg",
+}
 TYPO_SHARE = 0.12  # reviews with one or two misspelt words
 LOWER_SHARE = 0.10  # reviews typed all lower-case
 NO_TITLE_SHARE = 0.3
@@ -79,14 +121,19 @@ def _typos(rng: np.random.Generator, text: str) -> str:
             continue
         j = int(rng.integers(1, len(w) - 2))
         kind = int(rng.integers(0, 3))
-        words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2:] if kind == 0 else w[:j] + w[j + 1:] if kind == 1
-                    else w[:j] + w[j] + w[j:])
+        words[i] = (
+            w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+            if kind == 0
+            else w[:j] + w[j + 1 :]
+            if kind == 1
+            else w[:j] + w[j] + w[j:]
+        )
     return " ".join(words)
 
 
 def _style_body(rng: np.random.Generator, style: str, lg: str, k: int) -> np.ndarray:
     """``k`` review bodies of one style in language ``lg``."""
-    empty = np.full(k, "", dtype=object)
+    np.full(k, "", dtype=object)
     mood = _MOOD[style]
     pos, neg = (lambda: _clauses(rng, POSITIVE[lg], lg, k)), (lambda: _clauses(rng, NEGATIVE[lg], lg, k))
     but = ", " + BUT[lg] + " "
@@ -150,63 +197,118 @@ def review_texts(rng: np.random.Generator, rating: np.ndarray, lang: np.ndarray)
 
 # Support tickets: topic -> (sentiment, subjects, problem clauses) per language.
 TICKET_TOPICS: dict[str, tuple[str, dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {
-    "late_delivery": ("negative",
-                      {"en": ("Where is my order {o}?", "Order {o} still not delivered", "Late delivery"),
-                       "de": ("Wo bleibt meine Bestellung {o}?", "Lieferung verspätet")},
-                      {"en": ("my order {o} was due days ago and still has not arrived",
-                              "the tracking for {o} has not moved for a week"),
-                       "de": ("meine Bestellung {o} ist immer noch nicht angekommen",
-                              "die Sendungsverfolgung für {o} zeigt seit Tagen nichts Neues")}),
-    "damaged_item": ("negative",
-                     {"en": ("Damaged item in order {o}", "Broken product", "Item arrived broken"),
-                      "de": ("Ware beschädigt ({o})", "Artikel kaputt angekommen")},
-                     {"en": ("the item in order {o} arrived broken, the box was crushed",
-                             "the product stopped working after two days"),
-                      "de": ("der Artikel aus {o} kam beschädigt an", "das Produkt funktioniert nach zwei Tagen nicht mehr")}),
-    "refund": ("negative",
-               {"en": ("Refund for {o}", "Still waiting for my refund", "Return not processed"),
-                "de": ("Erstattung für {o}", "Rückerstattung fehlt")},
-               {"en": ("I returned order {o} two weeks ago and have not received my money",
-                       "you charged me twice for {o}"),
-                "de": ("ich habe {o} vor zwei Wochen zurückgeschickt und noch kein Geld erhalten",
-                       "mir wurde {o} doppelt berechnet")}),
-    "product_question": ("neutral",
-                         {"en": ("Question about sizes", "Is this product compatible?", "Product question"),
-                          "de": ("Frage zur Größe", "Frage zum Produkt")},
-                         {"en": ("could you tell me whether the item runs small or large",
-                                 "I would like to know if the charger works with older phones"),
-                          "de": ("fällt der Artikel eher klein oder groß aus",
-                                 "ist das Ladegerät mit älteren Handys kompatibel")}),
-    "account": ("neutral",
-                {"en": ("Change my address", "Cannot log in", "Update account e-mail"),
-                 "de": ("Adresse ändern", "Login funktioniert nicht")},
-                {"en": ("I moved and need to change the delivery address on my account",
-                        "the password reset link does not arrive"),
-                 "de": ("ich bin umgezogen und möchte meine Adresse ändern",
-                        "der Link zum Zurücksetzen des Passworts kommt nicht an")}),
-    "thanks": ("positive",
-               {"en": ("Thank you!", "Great service", "Compliments to the team"),
-                "de": ("Vielen Dank!", "Toller Service")},
-               {"en": ("the replacement for {o} arrived quickly, thank you so much",
-                       "your colleague on the phone was extremely helpful"),
-                "de": ("der Ersatz für {o} kam schnell an, vielen Dank",
-                       "Ihre Kollegin am Telefon war sehr hilfsbereit")}),
+    "late_delivery": (
+        "negative",
+        {
+            "en": ("Where is my order {o}?", "Order {o} still not delivered", "Late delivery"),
+            "de": ("Wo bleibt meine Bestellung {o}?", "Lieferung verspätet"),
+        },
+        {
+            "en": (
+                "my order {o} was due days ago and still has not arrived",
+                "the tracking for {o} has not moved for a week",
+            ),
+            "de": (
+                "meine Bestellung {o} ist immer noch nicht angekommen",
+                "die Sendungsverfolgung für {o} zeigt seit Tagen nichts Neues",
+            ),
+        },
+    ),
+    "damaged_item": (
+        "negative",
+        {
+            "en": ("Damaged item in order {o}", "Broken product", "Item arrived broken"),
+            "de": ("Ware beschädigt ({o})", "Artikel kaputt angekommen"),
+        },
+        {
+            "en": (
+                "the item in order {o} arrived broken, the box was crushed",
+                "the product stopped working after two days",
+            ),
+            "de": ("der Artikel aus {o} kam beschädigt an", "das Produkt funktioniert nach zwei Tagen nicht mehr"),
+        },
+    ),
+    "refund": (
+        "negative",
+        {
+            "en": ("Refund for {o}", "Still waiting for my refund", "Return not processed"),
+            "de": ("Erstattung für {o}", "Rückerstattung fehlt"),
+        },
+        {
+            "en": ("I returned order {o} two weeks ago and have not received my money", "you charged me twice for {o}"),
+            "de": (
+                "ich habe {o} vor zwei Wochen zurückgeschickt und noch kein Geld erhalten",
+                "mir wurde {o} doppelt berechnet",
+            ),
+        },
+    ),
+    "product_question": (
+        "neutral",
+        {
+            "en": ("Question about sizes", "Is this product compatible?", "Product question"),
+            "de": ("Frage zur Größe", "Frage zum Produkt"),
+        },
+        {
+            "en": (
+                "could you tell me whether the item runs small or large",
+                "I would like to know if the charger works with older phones",
+            ),
+            "de": ("fällt der Artikel eher klein oder groß aus", "ist das Ladegerät mit älteren Handys kompatibel"),
+        },
+    ),
+    "account": (
+        "neutral",
+        {
+            "en": ("Change my address", "Cannot log in", "Update account e-mail"),
+            "de": ("Adresse ändern", "Login funktioniert nicht"),
+        },
+        {
+            "en": (
+                "I moved and need to change the delivery address on my account",
+                "the password reset link does not arrive",
+            ),
+            "de": (
+                "ich bin umgezogen und möchte meine Adresse ändern",
+                "der Link zum Zurücksetzen des Passworts kommt nicht an",
+            ),
+        },
+    ),
+    "thanks": (
+        "positive",
+        {"en": ("Thank you!", "Great service", "Compliments to the team"), "de": ("Vielen Dank!", "Toller Service")},
+        {
+            "en": (
+                "the replacement for {o} arrived quickly, thank you so much",
+                "your colleague on the phone was extremely helpful",
+            ),
+            "de": ("der Ersatz für {o} kam schnell an, vielen Dank", "Ihre Kollegin am Telefon war sehr hilfsbereit"),
+        },
+    ),
 }
-TICKET_GREETINGS = {"en": ("Hello,", "Hi team,", "Dear customer service,", ""),
-                    "de": ("Hallo,", "Guten Tag,", "Sehr geehrte Damen und Herren,", "")}
+TICKET_GREETINGS = {
+    "en": ("Hello,", "Hi team,", "Dear customer service,", ""),
+    "de": ("Hallo,", "Guten Tag,", "Sehr geehrte Damen und Herren,", ""),
+}
 TICKET_EXTRA = {
-    "negative": {"en": ("This is {i}frustrating.", "I am {i}annoyed, this is the second time.", "Please fix this today."),
-                 "de": ("Das ist {i}ärgerlich.", "Ich bin {i}enttäuscht.", "Bitte kümmern Sie sich heute darum.")},
-    "neutral": {"en": ("Thanks in advance.", "No rush.", "Let me know."),
-                "de": ("Danke im Voraus.", "Keine Eile.", "Geben Sie mir Bescheid.")},
-    "positive": {"en": ("Keep up the {i}good work!", "You made my day."),
-                 "de": ("Weiter so!", "Sie haben meinen Tag gerettet.")},
+    "negative": {
+        "en": ("This is {i}frustrating.", "I am {i}annoyed, this is the second time.", "Please fix this today."),
+        "de": ("Das ist {i}ärgerlich.", "Ich bin {i}enttäuscht.", "Bitte kümmern Sie sich heute darum."),
+    },
+    "neutral": {
+        "en": ("Thanks in advance.", "No rush.", "Let me know."),
+        "de": ("Danke im Voraus.", "Keine Eile.", "Geben Sie mir Bescheid."),
+    },
+    "positive": {
+        "en": ("Keep up the {i}good work!", "You made my day."),
+        "de": ("Weiter so!", "Sie haben meinen Tag gerettet."),
+    },
 }
 TICKET_SIGNOFF = {"en": ("Best regards", "Thanks", "Cheers", ""), "de": ("Viele Grüße", "Danke", "MfG", "")}
 
 
-def ticket_texts(rng: np.random.Generator, topic: np.ndarray, lang: np.ndarray,
-                 order_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ticket_texts(
+    rng: np.random.Generator, topic: np.ndarray, lang: np.ndarray, order_id: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Subjects and bodies for tickets of ``topic`` (index into TICKET_TOPICS), lang 0=en 1=de."""
     n = topic.shape[0]
     subject = np.empty(n, dtype=object)
@@ -221,11 +323,15 @@ def ticket_texts(rng: np.random.Generator, topic: np.ndarray, lang: np.ndarray,
             if k == 0:
                 continue
             subj = _pick(rng, subjects[lg], k)
-            subject[m] = [s.replace("{o}", r) for s, r in zip(subj, ref[m])]
-            problem = _sentence(np.array([p.replace("{o}", r) for p, r in zip(_pick(rng, problems[lg], k), ref[m])],
-                                         dtype=object))
+            subject[m] = [s.replace("{o}", r) for s, r in zip(subj, ref[m], strict=False)]
+            problem = _sentence(
+                np.array(
+                    [p.replace("{o}", r) for p, r in zip(_pick(rng, problems[lg], k), ref[m], strict=False)],
+                    dtype=object,
+                )
+            )
             extra = _pick(rng, TICKET_EXTRA[mood][lg], k)
             inten = _pick(rng, INTENSIFIERS[lg if lg in INTENSIFIERS else "en"], k)
-            extra = np.array([e.replace("{i}", i) for e, i in zip(extra, inten)], dtype=object)
+            extra = np.array([e.replace("{i}", i) for e, i in zip(extra, inten, strict=False)], dtype=object)
             body[m] = _join(rng, _pick(rng, TICKET_GREETINGS[lg], k), problem, extra, _pick(rng, TICKET_SIGNOFF[lg], k))
     return subject, body

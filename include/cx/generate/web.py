@@ -30,8 +30,17 @@ def _pieces(session: np.ndarray, counts: np.ndarray, rank0: int, kind: int) -> t
     return s, rank0 + within, np.full(s.size, kind)
 
 
-def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSampler, batch: OrderBatch,
-                 day: int, start_sec: int, traffic: float, anonymous_pool: int, day_label: str) -> dict[str, np.ndarray]:
+def daily_events(
+    rng: np.random.Generator,
+    pop: Population,
+    sampler: ProductSampler,
+    batch: OrderBatch,
+    day: int,
+    start_sec: int,
+    traffic: float,
+    anonymous_pool: int,
+    day_label: str,
+) -> dict[str, np.ndarray]:
     day_sec = start_sec + day * DAY
     g = pop.group
 
@@ -47,7 +56,7 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     n_anon = int(rng.poisson(ANONYMOUS_RATE * pop.level * pop.size * traffic))
     a_idx = rng.integers(0, anonymous_pool, n_anon)
 
-    n_o, n_b = online.size, b_cust.size
+    n_o, _n_b = online.size, b_cust.size
     cust = np.concatenate([o_cust, b_cust, np.full(n_anon, -1)])
     n_s = cust.size
     is_order = np.arange(n_s) < n_o
@@ -73,8 +82,11 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     ]
     # Order sessions: view and cart every purchased line, then buy.
     line_sess = np.searchsorted(online, batch.line_order)
-    on = (line_sess < n_o) & (online[np.minimum(line_sess, max(n_o - 1, 0))] == batch.line_order) if n_o else \
-        np.zeros(batch.line_order.size, dtype=bool)
+    on = (
+        (line_sess < n_o) & (online[np.minimum(line_sess, max(n_o - 1, 0))] == batch.line_order)
+        if n_o
+        else np.zeros(batch.line_order.size, dtype=bool)
+    )
     ls, lp = line_sess[on], batch.line_product[on]
     line_rank = np.arange(ls.size) - np.searchsorted(ls, ls)
     parts.append((ls, 100 + line_rank, np.full(ls.size, VIEW)))
@@ -85,8 +97,8 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     e_type = np.concatenate([p[2] for p in parts])
     e_prod = np.full(e_sess.size, -1, dtype=np.int64)
     split = np.cumsum([p[0].size for p in parts])
-    e_prod[split[3]:split[4]] = lp  # order-session views of bought lines
-    e_prod[split[4]:split[5]] = lp  # and their carts
+    e_prod[split[3] : split[4]] = lp  # order-session views of bought lines
+    e_prod[split[4] : split[5]] = lp  # and their carts
     order = np.lexsort((e_rank, e_sess))
     e_sess, e_type, e_prod, e_rank = e_sess[order], e_type[order], e_prod[order], e_rank[order]
 
@@ -95,8 +107,11 @@ def daily_events(rng: np.random.Generator, pop: Population, sampler: ProductSamp
     bs = e_sess[browse]
     bc = cust[bs]
     shares = np.array([c.share for c in CATEGORIES])
-    cat = np.where(bc >= 0, pop.taste_sample(rng, np.maximum(bc, 0)),
-                   rng.choice(len(CATEGORIES), size=bs.size, p=shares / shares.sum()))
+    cat = np.where(
+        bc >= 0,
+        pop.taste_sample(rng, np.maximum(bc, 0)),
+        rng.choice(len(CATEGORIES), size=bs.size, p=shares / shares.sum()),
+    )
     tier = np.where(bc >= 0, np.array([grp.tier for grp in GROUPS])[g[np.maximum(bc, 0)]], 1)
     e_prod[browse] = sampler.sample(rng, cat, tier)
     first_view = np.full(n_s, -1, dtype=np.int64)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-from json.encoder import encode_basestring
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,15 @@ MAX_ROWS_PER_FILE = 500_000
 FORMAT_P = {"csv": 0.8, "jsonl": 0.1, "parquet": 0.1}
 EXT = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 # Optional columns a delivery may lack (chosen so that no planted signal disappears).
-DROPPABLE = {"customers": ("gender", "birth_date", "region"), "products": ("description", "brand"),
-             "orders": ("currency",), "order_items": (), "web_events": ("device",),
-             "reviews": ("title",), "support_tickets": ("channel",)}
+DROPPABLE = {
+    "customers": ("gender", "birth_date", "region"),
+    "products": ("description", "brand"),
+    "orders": ("currency",),
+    "order_items": (),
+    "web_events": ("device",),
+    "reviews": ("title",),
+    "support_tickets": ("channel",),
+}
 EXTRA_COLUMNS = ("_export_batch", "source_system", "Row_Hash", "exported_by")
 
 
@@ -79,7 +85,9 @@ def write_file(path: Path, fmt: str, names: list[str], columns: list[np.ndarray]
     n = int(raw.shape[0])
     good = np.flatnonzero(raw == None)  # noqa: E711
     # From lists: pyarrow converts a list of str several times faster than an object array.
-    table = pa.table({name: pa.array(col[good].tolist(), type=pa.string()) for name, col in zip(names, columns)})
+    table = pa.table(
+        {name: pa.array(col[good].tolist(), type=pa.string()) for name, col in zip(names, columns, strict=False)}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         pq.write_table(table, path, compression="snappy")
@@ -120,10 +128,13 @@ def _json_lines(names: list[str], columns: list[np.ndarray]) -> list[str]:
     ``json.dumps`` per row, with the very same text (same encoder, same separators).
     """
     if len(set(names)) != len(names):  # a dict would keep the last value: leave it to json
-        return [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*(c.tolist() for c in columns))]
+        return [
+            json.dumps(dict(zip(names, row, strict=False)), ensure_ascii=False)
+            for row in zip(*(c.tolist() for c in columns), strict=False)
+        ]
     template = "{" + ", ".join(encode_basestring(n).replace("%", "%%") + ": %s" for n in names) + "}"
     encoded = [[_json_value(v) for v in c.tolist()] for c in columns]
-    return [template % row for row in zip(*encoded)]
+    return [template % row for row in zip(*encoded, strict=False)]
 
 
 def _csv_rows(out: io.BytesIO, table: pa.Table) -> None:

@@ -70,7 +70,14 @@ from tqdm import tqdm
 import cx
 
 SOURCE_COLUMNS: tuple[str, ...] = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 )
 LANDING_NAME = "uci.csv"
 # The data set lives beside the repository (../shared/data), never inside it;
@@ -101,32 +108,182 @@ _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.csv$")
 # purpose: a coarse grouping for forecasts per category, not a taxonomy.
 CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     # Not LIGHT alone: it is mostly a colour ('BOWL LIGHT BLUE'); T-LIGHT and LIGHTS are items.
-    "candles_lighting": ("CANDLE", "CANDLEHOLDER", "CANDLESTICK", "CANDLEPOT", "TEALIGHT", "T-LIGHT", "LIGHTS",
-                         "LAMP", "LAMPSHADE", "LANTERN", "NIGHTLIGHT", "INCENSE", "BURNER", "MATCH"),
-    "kitchen_dining": ("MUG", "CUP", "TEACUP", "SAUCER", "BOWL", "PLATE", "PLATTER", "DISH", "JUG", "BEAKER",
-                       "TEAPOT", "CUTLERY", "SPOON", "FORK", "CASE", "CAKESTAND", "NAPKIN", "PLACEMAT", "COASTER",
-                       "TRAY", "DOILY", "DOILEY", "STRAW", "JAR", "BOTTLE", "GLASS", "LUNCHBOX", "CUTTER", "PAN",
-                       "MOULD"),
-    "home_decor": ("SIGN", "CLOCK", "FRAME", "PHOTOFRAME", "MIRROR", "HOOK", "HANGER", "GARLAND", "BUNTING",
-                   "DOORSTOP", "DOORMAT", "MOBILE", "VASE", "ORNAMENT", "CABINET", "SHELF", "DRAWER", "CHAIR",
-                   "TABLE", "KNOB", "RACK", "MAGNET", "THERMOMETER", "CHIME", "WALL", "ART", "TILE"),
+    "candles_lighting": (
+        "CANDLE",
+        "CANDLEHOLDER",
+        "CANDLESTICK",
+        "CANDLEPOT",
+        "TEALIGHT",
+        "T-LIGHT",
+        "LIGHTS",
+        "LAMP",
+        "LAMPSHADE",
+        "LANTERN",
+        "NIGHTLIGHT",
+        "INCENSE",
+        "BURNER",
+        "MATCH",
+    ),
+    "kitchen_dining": (
+        "MUG",
+        "CUP",
+        "TEACUP",
+        "SAUCER",
+        "BOWL",
+        "PLATE",
+        "PLATTER",
+        "DISH",
+        "JUG",
+        "BEAKER",
+        "TEAPOT",
+        "CUTLERY",
+        "SPOON",
+        "FORK",
+        "CASE",
+        "CAKESTAND",
+        "NAPKIN",
+        "PLACEMAT",
+        "COASTER",
+        "TRAY",
+        "DOILY",
+        "DOILEY",
+        "STRAW",
+        "JAR",
+        "BOTTLE",
+        "GLASS",
+        "LUNCHBOX",
+        "CUTTER",
+        "PAN",
+        "MOULD",
+    ),
+    "home_decor": (
+        "SIGN",
+        "CLOCK",
+        "FRAME",
+        "PHOTOFRAME",
+        "MIRROR",
+        "HOOK",
+        "HANGER",
+        "GARLAND",
+        "BUNTING",
+        "DOORSTOP",
+        "DOORMAT",
+        "MOBILE",
+        "VASE",
+        "ORNAMENT",
+        "CABINET",
+        "SHELF",
+        "DRAWER",
+        "CHAIR",
+        "TABLE",
+        "KNOB",
+        "RACK",
+        "MAGNET",
+        "THERMOMETER",
+        "CHIME",
+        "WALL",
+        "ART",
+        "TILE",
+    ),
     "seasonal": ("DECORATION", "BAUBLE", "TREE", "WREATH", "STOCKING", "ADVENT", "CHRISTMAS", "EASTER"),
-    "bags_accessories": ("BAG", "HANDBAG", "WASHBAG", "PURSE", "BACKPACK", "RUCKSACK", "SHOPPER", "TOTE",
-                         "UMBRELLA", "PARASOL", "WALLET"),
-    "jewellery": ("NECKLACE", "NECKLAC", "BRACELET", "EARRING", "RING", "CHARM", "BANGLE", "PENDANT", "BEAD",
-                  "BROOCH", "HAIRSLIDE", "HAIRCLIP", "KEYRING", "JEWELLERY"),
-    "stationery_party": ("CARD", "WRAP", "NOTEBOOK", "STICKER", "TISSUE", "TAPE", "PEN", "PENCIL", "SKETCHBOOK",
-                         "JOURNAL", "BOOK", "RULER", "ERASER", "CALENDAR", "ENVELOPE", "TAG", "RIBBON",
-                         "BALLOON", "CHALKBOARD", "LETTER", "PAPER", "ALBUM", "STAMP", "CRAYON"),
-    "toys_games": ("TOY", "GAME", "DOLL", "JIGSAW", "PUZZLE", "BALL", "HELICOPTER", "MARBLE", "DOMINO",
-                   "SKITTLE", "TEDDY"),
-    "storage": ("BOX", "BASKET", "TIN", "CONTAINER", "BUCKET", "ORGANISER", "CRATE", "HAMPER", "CHEST", "BIN",
-                "TIDY"),
-    "textiles": ("CUSHION", "APRON", "TOWEL", "CURTAIN", "BLANKET", "FLANNEL", "COSY", "GLOVE", "SCARF",
-                 "WARMER", "SLIPPER", "HOTTIE", "QUILT", "THROW"),
+    "bags_accessories": (
+        "BAG",
+        "HANDBAG",
+        "WASHBAG",
+        "PURSE",
+        "BACKPACK",
+        "RUCKSACK",
+        "SHOPPER",
+        "TOTE",
+        "UMBRELLA",
+        "PARASOL",
+        "WALLET",
+    ),
+    "jewellery": (
+        "NECKLACE",
+        "NECKLAC",
+        "BRACELET",
+        "EARRING",
+        "RING",
+        "CHARM",
+        "BANGLE",
+        "PENDANT",
+        "BEAD",
+        "BROOCH",
+        "HAIRSLIDE",
+        "HAIRCLIP",
+        "KEYRING",
+        "JEWELLERY",
+    ),
+    "stationery_party": (
+        "CARD",
+        "WRAP",
+        "NOTEBOOK",
+        "STICKER",
+        "TISSUE",
+        "TAPE",
+        "PEN",
+        "PENCIL",
+        "SKETCHBOOK",
+        "JOURNAL",
+        "BOOK",
+        "RULER",
+        "ERASER",
+        "CALENDAR",
+        "ENVELOPE",
+        "TAG",
+        "RIBBON",
+        "BALLOON",
+        "CHALKBOARD",
+        "LETTER",
+        "PAPER",
+        "ALBUM",
+        "STAMP",
+        "CRAYON",
+    ),
+    "toys_games": (
+        "TOY",
+        "GAME",
+        "DOLL",
+        "JIGSAW",
+        "PUZZLE",
+        "BALL",
+        "HELICOPTER",
+        "MARBLE",
+        "DOMINO",
+        "SKITTLE",
+        "TEDDY",
+    ),
+    "storage": ("BOX", "BASKET", "TIN", "CONTAINER", "BUCKET", "ORGANISER", "CRATE", "HAMPER", "CHEST", "BIN", "TIDY"),
+    "textiles": (
+        "CUSHION",
+        "APRON",
+        "TOWEL",
+        "CURTAIN",
+        "BLANKET",
+        "FLANNEL",
+        "COSY",
+        "GLOVE",
+        "SCARF",
+        "WARMER",
+        "SLIPPER",
+        "HOTTIE",
+        "QUILT",
+        "THROW",
+    ),
     "garden": ("PLANT", "PLANTER", "POT", "GNOME", "WINDMILL", "BIRDHOUSE", "FEEDER", "SEED", "WATERING"),
-    "service": ("POSTAGE", "CARRIAGE", "MANUAL", "DISCOUNT", "FEE", "CHARGE", "COMMISSION", "SAMPLE", "DEBT",
-                "ADJUSTMENT"),
+    "service": (
+        "POSTAGE",
+        "CARRIAGE",
+        "MANUAL",
+        "DISCOUNT",
+        "FEE",
+        "CHARGE",
+        "COMMISSION",
+        "SAMPLE",
+        "DEBT",
+        "ADJUSTMENT",
+    ),
 }
 DEFAULT_CATEGORY = "other"
 
@@ -232,7 +389,8 @@ def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         SELECT day, sort_key, customer_id, country, CAST(NULL AS VARCHAR) AS signup_date, day AS updated_at
         FROM marked WHERE nth = 1 OR country IS DISTINCT FROM prev_country
     """)
-    con.execute("""
+    con.execute(
+        """
         CREATE TEMP TABLE out_products AS
         WITH desc_day AS (
             SELECT product_id, day, description, min(ln) AS first_ln, count(*) AS n,
@@ -274,11 +432,14 @@ def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         FROM delivered AS d
         JOIN prices AS p USING (product_id, day)
         LEFT JOIN categories AS c USING (name)
-    """, [DEFAULT_CATEGORY])
+    """,
+        [DEFAULT_CATEGORY],
+    )
 
 
-def _write_source(con: duckdb.DuckDBPyConnection, out: Path, source: str, days: Sequence[date],
-                  in_range: str, bar: tqdm) -> int:
+def _write_source(
+    con: duckdb.DuckDBPyConnection, out: Path, source: str, days: Sequence[date], in_range: str, bar: tqdm
+) -> int:
     """Write ``<out>/<source>/<day>/uci.csv`` for each day; returns the rows written.
 
     DuckDB renders every value as text (its own number and date formatting); pandas
@@ -319,8 +480,9 @@ def _remove_stale(out: Path, days: set[date], start: date, end: date) -> None:
                 target.unlink()
 
 
-def import_uci(src: Path, out: Path, start: date | None = None, end: date | None = None,
-               *, progress: bool = False) -> dict:
+def import_uci(
+    src: Path, out: Path, start: date | None = None, end: date | None = None, *, progress: bool = False
+) -> dict:
     """Write the landing files for the source days in [start, end] and return a summary."""
     if start is not None and end is not None and start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -336,8 +498,9 @@ def import_uci(src: Path, out: Path, start: date | None = None, end: date | None
         _build(con, list(files.values()))
         lo, hi = _lit(days[0].isoformat()), _lit(days[-1].isoformat())
         in_range = f"day BETWEEN DATE {lo} AND DATE {hi}"
-        with tqdm(total=len(days) * len(OUTPUT_COLUMNS), desc="uci landing files", unit="file",
-                  disable=not progress) as bar:
+        with tqdm(
+            total=len(days) * len(OUTPUT_COLUMNS), desc="uci landing files", unit="file", disable=not progress
+        ) as bar:
             rows = {source: _write_source(con, out, source, days, in_range, bar) for source in OUTPUT_COLUMNS}
         _remove_stale(out, set(days), start or days[0], end or days[-1])
 
@@ -367,7 +530,8 @@ def import_uci(src: Path, out: Path, start: date | None = None, end: date | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="cx-import-uci", description="Map the UCI Online Retail by-day CSVs onto the landing zone.")
+        prog="cx-import-uci", description="Map the UCI Online Retail by-day CSVs onto the landing zone."
+    )
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="folder of YYYY-MM-DD.csv files")
     parser.add_argument("--out", type=Path, required=True, help="landing zone root to write into")
     parser.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (YYYY-MM-DD)")

@@ -19,6 +19,15 @@ from cx.ingest.discover import DeliveredFile, IgnoredPath, day_range, discover, 
 from cx.ingest.load import LANDING_ZONE, LINEAGE_COLUMNS, SCHEMA, ensure_schema, ingest_range
 
 __all__ = [
-    "LANDING_ZONE", "LINEAGE_COLUMNS", "SCHEMA", "DeliveredFile", "IgnoredPath", "day_range", "discover",
-    "ensure_schema", "ingest_range", "landed_days", "survey",
+    "LANDING_ZONE",
+    "LINEAGE_COLUMNS",
+    "SCHEMA",
+    "DeliveredFile",
+    "IgnoredPath",
+    "day_range",
+    "discover",
+    "ensure_schema",
+    "ingest_range",
+    "landed_days",
+    "survey",
 ]

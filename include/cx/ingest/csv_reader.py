@@ -98,8 +98,10 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
     delimiter = delimiter_default
     declared = False
     record_no = 0
-    with open(out.rows_path, "w", newline="", encoding="utf-8") as rows_fh, \
-            open(out.rejects_path, "w", newline="", encoding="utf-8") as rejects_fh:
+    with (
+        open(out.rows_path, "w", newline="", encoding="utf-8") as rows_fh,
+        open(out.rejects_path, "w", newline="", encoding="utf-8") as rejects_fh,
+    ):
         # CRLF: the writer then quotes every value holding a CR or LF, which DuckDB
         # would otherwise read as the end of the record.
         rows = csv.writer(rows_fh, lineterminator="\r\n")
@@ -133,8 +135,11 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
                 quoted = _still_quoted(more, delimiter, True)
             record_no += 1
             if quoted:
-                reject(RecordReason.UNTERMINATED_QUOTE, "a quoted field never closes: this line is skipped, "
-                       "reading resumes on the next", pending[0])
+                reject(
+                    RecordReason.UNTERMINATED_QUOTE,
+                    "a quoted field never closes: this line is skipped, reading resumes on the next",
+                    pending[0],
+                )
                 pushback.extendleft(reversed(pending[1:]))
                 continue
             text = _strip_break("".join(pending))
@@ -144,8 +149,11 @@ def _parse(lines: Lines, delimiter_default: str, out: _Parsed) -> str:
                 if "new-line" in str(exc) and len(pending) == 1:
                     reject(RecordReason.STRAY_LINE_BREAK, "a carriage return inside an unquoted field", text)
                     continue
-                reject(RecordReason.MALFORMED_QUOTE, f"{exc}: this line is skipped, reading resumes on the next",
-                       pending[0])
+                reject(
+                    RecordReason.MALFORMED_QUOTE,
+                    f"{exc}: this line is skipped, reading resumes on the next",
+                    pending[0],
+                )
                 pushback.extendleft(reversed(pending[1:]))
                 continue
             if out.header is None:
@@ -218,23 +226,30 @@ def read(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, rejects_b
     with tempfile.TemporaryDirectory(prefix="cx_ingest_") as folder:
         header: list[str] | None = None
         fast = False
-        simple_header = (first.strip() and not _declared_delimiter(first)
-                         and not _still_quoted(first, _delimiter(first, default), False))
+        simple_header = (
+            first.strip()
+            and not _declared_delimiter(first)
+            and not _still_quoted(first, _delimiter(first, default), False)
+        )
         if shape.plain_utf8 and simple_header and _quotes_balanced(f.path):
             delimiter = _delimiter(first, default)
             header = next(csv.reader((_strip_break(first),), delimiter=delimiter))
             fast = _fast(con, f.path, len(header), delimiter)
         if fast:
             parsed, rejected = con.execute("select count(*) from _cx_file").fetchone()[0], 0
-            con.execute("create or replace temp table _cx_reject_lines "
-                        "(line bigint, reason varchar, detail varchar, raw varchar)")
+            con.execute(
+                "create or replace temp table _cx_reject_lines "
+                "(line bigint, reason varchar, detail varchar, raw varchar)"
+            )
         else:
             out = _Parsed(folder)
             delimiter = _parse(lines, default, out)
             result.encoding = lines.encoding
             header = out.header or []
-            con.execute(f"create or replace temp table _cx_file as select * from "
-                        f"{_reader(out.rows_path, len(header), ',', True, False)}")
+            con.execute(
+                f"create or replace temp table _cx_file as select * from "
+                f"{_reader(out.rows_path, len(header), ',', True, False)}"
+            )
             con.execute(
                 "create or replace temp table _cx_reject_lines as select * from read_csv("
                 f"{lit(out.rejects_path)}, columns={{'line': 'BIGINT', 'reason': 'VARCHAR', 'detail': 'VARCHAR', "

@@ -78,9 +78,7 @@ def _day_of(name: str) -> date | None:
         return None
 
 
-def survey(
-    landing_dir: Path, start: date, end: date, sources: tuple[str, ...] | None = None
-) -> Survey:
+def survey(landing_dir: Path, start: date, end: date, sources: tuple[str, ...] | None = None) -> Survey:
     """Deliveries of ``sources`` dated [start, end], and the ignored entries: those of
     the window's day folders, and those outside any day folder (misnamed day folders,
     folders outside the contract, stray files), in a stable order."""
@@ -111,8 +109,13 @@ def survey(
             # Entries of no source are listed by runs of every source only, so a
             # single-source ingest does not replace what the full run listed.
             kind = "folder" if top.is_dir() else "file"
-            ignore(top, None, None, IgnoreReason.OUTSIDE_CONTRACT,
-                   f"{kind} at the landing root that is not a contract source")
+            ignore(
+                top,
+                None,
+                None,
+                IgnoreReason.OUTSIDE_CONTRACT,
+                f"{kind} at the landing root that is not a contract source",
+            )
     return Survey(files, ignored)
 
 
@@ -123,8 +126,7 @@ def _survey_source(landing_dir, root, source_dir, start, end, files, ignore) -> 
         if day is None:
             what = "folder" if day_dir.is_dir() else "file"
             reason = IgnoreReason.MISNAMED_DAY_FOLDER if day_dir.is_dir() else IgnoreReason.OUTSIDE_DAY_FOLDER
-            ignore(day_dir, source, None, reason,
-                   f"{what} under {source}/ whose name is not a YYYY-MM-DD date folder")
+            ignore(day_dir, source, None, reason, f"{what} under {source}/ whose name is not a YYYY-MM-DD date folder")
             continue
         if not start <= day <= end:
             continue
@@ -147,21 +149,36 @@ def _classify(landing_dir, root, entry: Path, source: str, day: date, files, ign
         return
     mode = real.stat().st_mode
     if stat.S_ISDIR(mode):
-        ignore(entry, source, day, IgnoreReason.NESTED_FOLDER,
-               "a folder inside a day folder (files must sit in the day folder)")
+        ignore(
+            entry,
+            source,
+            day,
+            IgnoreReason.NESTED_FOLDER,
+            "a folder inside a day folder (files must sit in the day folder)",
+        )
         return
     if not stat.S_ISREG(mode):
         # A FIFO or device would block or never end: never opened.
         ignore(entry, source, day, IgnoreReason.NOT_A_REGULAR_FILE, "not a regular file (pipe, socket or device)")
         return
     if name.startswith((".", "_")):
-        ignore(entry, source, day, IgnoreReason.HIDDEN_FILE,
-               "hidden or marker file (name starts with '.' or '_'), e.g. an upload in progress")
+        ignore(
+            entry,
+            source,
+            day,
+            IgnoreReason.HIDDEN_FILE,
+            "hidden or marker file (name starts with '.' or '_'), e.g. an upload in progress",
+        )
         return
     fmt, compressed = file_format(name)
     if fmt is None:
-        ignore(entry, source, day, IgnoreReason.UNSUPPORTED_FORMAT,
-               "extension not in the contract (.csv .tsv .txt .jsonl .json .parquet, optionally .gz)")
+        ignore(
+            entry,
+            source,
+            day,
+            IgnoreReason.UNSUPPORTED_FORMAT,
+            "extension not in the contract (.csv .tsv .txt .jsonl .json .parquet, optionally .gz)",
+        )
         return
     rel = entry.relative_to(landing_dir).as_posix()
     files.append(DeliveredFile(source, day, real, fmt, rel, compressed))

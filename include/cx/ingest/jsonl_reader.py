@@ -105,12 +105,18 @@ def _insert(con: duckdb.DuckDBPyConnection, f: DeliveredFile, batch: str, reject
     mapping = {c: c if variants[c] else None for c in spec.columns}
     paths = "[" + ", ".join(lit("$." + q(k)) for k in present) + "]" if present else "[]::varchar[]"
     expr = lambda c: "nullif(trim(coalesce(" + ", ".join(f"_values[{i}]" for i in variants[c]) + ")), '')"  # noqa: E731
-    nested = " or ".join(
-        f"coalesce(_types[{i + 1}] in ('OBJECT', 'ARRAY'), false)" for i in range(len(present))
-    ) or "false"
-    nested_keys = "concat_ws(', ', " + ", ".join(
-        f"case when _types[{i + 1}] in ('OBJECT', 'ARRAY') then {lit(k)} end" for i, k in enumerate(present)
-    ) + ")" if present else "''"
+    nested = (
+        " or ".join(f"coalesce(_types[{i + 1}] in ('OBJECT', 'ARRAY'), false)" for i in range(len(present))) or "false"
+    )
+    nested_keys = (
+        "concat_ws(', ', "
+        + ", ".join(
+            f"case when _types[{i + 1}] in ('OBJECT', 'ARRAY') then {lit(k)} end" for i, k in enumerate(present)
+        )
+        + ")"
+        if present
+        else "''"
+    )
     con.execute(
         f"""
         create or replace temp table _cx_json as

@@ -40,13 +40,36 @@ _READERS = {"csv": csv_reader.read, "jsonl": jsonl_reader.read, "parquet": parqu
 
 # Columns added after the first release are appended (ALTER TABLE ... ADD COLUMN), so a
 # warehouse created by an older version is brought up to date in place.
-_PARSE_REJECTS = (("source", "varchar"), ("_landing_date", "date"), ("_file", "varchar"), ("_line", "bigint"),
-                  ("reason", "varchar"), ("raw", "varchar"), ("detail", "varchar"))
-_DELIVERIES = (("source", "varchar"), ("_landing_date", "date"), ("_file", "varchar"), ("format", "varchar"),
-               ("rows_parsed", "bigint"), ("rows_rejected", "bigint"), ("status", "varchar"), ("reason", "varchar"),
-               ("detail", "varchar"), ("encoding", "varchar"), ("delimiter", "varchar"), ("rows_unread", "bigint"))
-_IGNORED_PATHS = (("source", "varchar"), ("path", "varchar"), ("reason", "varchar"), ("detail", "varchar"),
-                  ("files", "bigint"))
+_PARSE_REJECTS = (
+    ("source", "varchar"),
+    ("_landing_date", "date"),
+    ("_file", "varchar"),
+    ("_line", "bigint"),
+    ("reason", "varchar"),
+    ("raw", "varchar"),
+    ("detail", "varchar"),
+)
+_DELIVERIES = (
+    ("source", "varchar"),
+    ("_landing_date", "date"),
+    ("_file", "varchar"),
+    ("format", "varchar"),
+    ("rows_parsed", "bigint"),
+    ("rows_rejected", "bigint"),
+    ("status", "varchar"),
+    ("reason", "varchar"),
+    ("detail", "varchar"),
+    ("encoding", "varchar"),
+    ("delimiter", "varchar"),
+    ("rows_unread", "bigint"),
+)
+_IGNORED_PATHS = (
+    ("source", "varchar"),
+    ("path", "varchar"),
+    ("reason", "varchar"),
+    ("detail", "varchar"),
+    ("files", "bigint"),
+)
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[tuple[str, str], ...]) -> None:
@@ -184,11 +207,35 @@ def _read_file(con: duckdb.DuckDBPyConnection, f: DeliveredFile) -> list:
             message = (str(exc).splitlines() or [""])[0].replace(str(f.path), f.rel)
             detail, rows = printable(f"{type(exc).__name__}: {message}"), None
         log.warning("%s is unreadable: %s", f.rel, detail)
-        return [f.source, f.landing_date, f.rel, f.fmt, 0, 0, STATUS_UNREADABLE, UNREADABLE_FILE, detail, None, None,
-                rows]
+        return [
+            f.source,
+            f.landing_date,
+            f.rel,
+            f.fmt,
+            0,
+            0,
+            STATUS_UNREADABLE,
+            UNREADABLE_FILE,
+            detail,
+            None,
+            None,
+            rows,
+        ]
     detail = None if result.parsed or result.rejected else "no records (empty or header only)"
-    return [f.source, f.landing_date, f.rel, f.fmt, result.parsed, result.rejected, STATUS_LOADED, None, detail,
-            result.encoding, result.delimiter, 0]
+    return [
+        f.source,
+        f.landing_date,
+        f.rel,
+        f.fmt,
+        result.parsed,
+        result.rejected,
+        STATUS_LOADED,
+        None,
+        detail,
+        result.encoding,
+        result.delimiter,
+        0,
+    ]
 
 
 def _replace_day(
@@ -215,8 +262,9 @@ def _replace_day(
         s["rejected"] += row[5]
         s["unreadable"] += row[6] == STATUS_UNREADABLE
     for entry in ignored:
-        deliveries.append([entry.source, day, entry.rel, None, 0, 0, STATUS_IGNORED, entry.reason, entry.detail,
-                           None, None, 0])
+        deliveries.append(
+            [entry.source, day, entry.rel, None, 0, 0, STATUS_IGNORED, entry.reason, entry.detail, None, None, 0]
+        )
         summary[entry.source]["ignored"] += entry.files
     if deliveries:
         con.executemany(

@@ -22,7 +22,7 @@ from cx.ingest.rejects import UnreadableFile
 
 SNIFF_BYTES = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
-_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
+_CONTROL = set(range(32)) - {9, 10, 12, 13}
 
 
 @dataclass(frozen=True)

@@ -52,19 +52,19 @@ class LexiconConfig:
 _RAW: dict[str, dict[str, str]] = {
     "en": {
         "pos": "good nice love* like liked happy recommend* fast quick* comfortable satisfied pleased "
-               "beautiful lovely easy helpful friendly works worth enjoy* glad impressed solid sturdy "
-               "reliable fine smooth cute great pleasant comfy cozy cosy durable handy accurate favourite "
-               "favorite fits compliment* adore* gorgeous stunning thrilled helpful*",
+        "beautiful lovely easy helpful friendly works worth enjoy* glad impressed solid sturdy "
+        "reliable fine smooth cute great pleasant comfy cozy cosy durable handy accurate favourite "
+        "favorite fits compliment* adore* gorgeous stunning thrilled helpful*",
         "pos2": "excellent amazing awesome perfect* fantastic wonderful brilliant superb outstanding best "
-                "delighted flawless",
+        "delighted flawless",
         "neg": "bad poor* broke broken disappoint* useless waste* defective faulty damaged late slow "
-               "problem* issue* wrong rubbish junk flimsy unhappy angry annoy* complain* fake missing "
-               "dirty ugly uncomfortable overpriced fail* cheaply refund* unfortunately sadly stopped "
-               "cheap mediocre scratched stained torn ripped leak* unusable unreliable regret* avoid "
-               "shame misleading poorly sucks frustrat* unacceptable ridiculous",
+        "problem* issue* wrong rubbish junk flimsy unhappy angry annoy* complain* fake missing "
+        "dirty ugly uncomfortable overpriced fail* cheaply refund* unfortunately sadly stopped "
+        "cheap mediocre scratched stained torn ripped leak* unusable unreliable regret* avoid "
+        "shame misleading poorly sucks frustrat* unacceptable ridiculous",
         "neg2": "terrible awful horrible worst hate* scam garbage disgust* pathetic dreadful appalling",
         "neg_words": "not no never nothing nobody none neither nor cannot cant dont doesnt didnt isnt "
-                     "wasnt arent werent wont wouldnt shouldnt couldnt without hardly",
+        "wasnt arent werent wont wouldnt shouldnt couldnt without hardly",
         "post": "",
         "intens": "very really so extremely totally absolutely highly incredibly quite too truly",
         "contrast": "but however although though yet",
@@ -72,19 +72,18 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "de": {
         "pos": "gut gute guter gutes guten schön toll prima empfehl* zufrieden schnell lieb* begeistert "
-               "klasse spitze top bequem praktisch einwandfrei freundlich hilfreich gern* preiswert "
-               "funktioniert angenehm passt super schön* toll* zufriedene bequeme lohnt gefällt gefallen "
-               "hochwertig* stabil robust freut überzeug* wunderschön* empfehlenswert hilfsbereit* "
-               "freundliche",
-        "pos2": "perfekt* ausgezeichnet* hervorragend* wunderbar* großartig* fantastisch* traumhaft "
-                "genial",
+        "klasse spitze top bequem praktisch einwandfrei freundlich hilfreich gern* preiswert "
+        "funktioniert angenehm passt super schön* toll* zufriedene bequeme lohnt gefällt gefallen "
+        "hochwertig* stabil robust freut überzeug* wunderschön* empfehlenswert hilfsbereit* "
+        "freundliche",
+        "pos2": "perfekt* ausgezeichnet* hervorragend* wunderbar* großartig* fantastisch* traumhaft genial",
         "neg": "schlecht* enttäusch* enttausch* kaputt defekt* mangelhaft* billig langsam teuer ärger* "
-               "nutzlos unbrauchbar falsch beschädigt fehlerhaft problem* mies unzufrieden unbequem "
-               "reklamation leider schade zurückgeschickt gebrochen dreckig verspätet umständlich nervig "
-               "fehlt stink* reklam* minderwertig* frustrier* inakzeptabel unverschämt*",
+        "nutzlos unbrauchbar falsch beschädigt fehlerhaft problem* mies unzufrieden unbequem "
+        "reklamation leider schade zurückgeschickt gebrochen dreckig verspätet umständlich nervig "
+        "fehlt stink* reklam* minderwertig* frustrier* inakzeptabel unverschämt*",
         "neg2": "schrecklich* furchtbar* katastroph* grauenhaft* miserabel* betrug* schrott miserab*",
         "neg_words": "nicht kein keine keinen keinem keiner keines nie niemals nichts ohne weder niemand "
-                     "niemandem niemanden nirgends kaum",
+        "niemandem niemanden nirgends kaum",
         "post": "nicht",
         "intens": "sehr echt wirklich total absolut extrem besonders ziemlich äußerst richtig voll",
         "contrast": "aber jedoch allerdings trotzdem doch",
@@ -92,13 +91,13 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "fr": {
         "pos": "bon bonne bons bonnes bien recommand* satisfait* content* ravi* rapide* agreable joli* "
-               "beau belle adore aime confortable efficace pratique sympa bravo conforme solide super top "
-               "adore* fonctionne doux douce facile* plaisir heureu* compliment* réussi* agréable* "
-               "serviable* aimable*",
+        "beau belle adore aime confortable efficace pratique sympa bravo conforme solide super top "
+        "adore* fonctionne doux douce facile* plaisir heureu* compliment* réussi* agréable* "
+        "serviable* aimable*",
         "pos2": "excellent* parfait* genial* magnifique* merveilleu* impeccable* superbe* formidable",
         "neg": "mauvais* nul nulle decevant* decu* deception casse* defectueu* lent* probleme* inutile "
-               "médiocre abîmé* endommagé* retard* dommage insatisfait* fragile sale rembours* moche "
-               "déplorable* eviter fuir regret* plainte frustr* inacceptable inadmissible",
+        "médiocre abîmé* endommagé* retard* dommage insatisfait* fragile sale rembours* moche "
+        "déplorable* eviter fuir regret* plainte frustr* inacceptable inadmissible",
         "neg2": "horrible* pire arnaque* honte* horreur catastroph* lamentable* affreu*",
         "neg_words": "ne n pas jamais rien aucun aucune sans ni personne guere",
         "post": "pas",
@@ -108,13 +107,13 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "es": {
         "pos": "bueno buena buenos buenas buen recomiendo recomendable recomend* satisfech* contento* "
-               "rapido* rapida* bonito* bonita* comodo* comoda* facil util feliz encanta* gusta* bien "
-               "correcto funciona content* precios* bonit* guap* acierto funciona* agradable elogi* "
-               "cumple amable*",
+        "rapido* rapida* bonito* bonita* comodo* comoda* facil util feliz encanta* gusta* bien "
+        "correcto funciona content* precios* bonit* guap* acierto funciona* agradable elogi* "
+        "cumple amable*",
         "pos2": "excelente* perfect* genial* maravill* fantastic* estupend* increible* espectacular",
         "neg": "malo mala malos malas decepcion* roto rota rotos rotas defectuos* lento* lenta* tarde "
-               "problema* inútil dañad* lamentable* caro devolución* sucio incómodo* desgraciadamente mal "
-               "lio timo frustra* inaceptable",
+        "problema* inútil dañad* lamentable* caro devolución* sucio incómodo* desgraciadamente mal "
+        "lio timo frustra* inaceptable",
         "neg2": "terrible* horrible* pesim* peor basura estafa* fatal desastre* asco",
         "neg_words": "no nunca nada ni jamas sin tampoco ningun ninguna ninguno nadie",
         "post": "",
@@ -124,13 +123,13 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "it": {
         "pos": "buono buona buoni buone consiglio consigliat* consigliabile soddisfatt* content* veloce "
-               "veloci rapid* comodo comoda comodi utile facile felice funziona bello bella belli belle "
-               "carino carina bene piace* consigli* funziona* comod* carin* veloc* complimenti preciso "
-               "gentil*",
+        "veloci rapid* comodo comoda comodi utile facile felice funziona bello bella belli belle "
+        "carino carina bene piace* consigli* funziona* comod* carin* veloc* complimenti preciso "
+        "gentil*",
         "pos2": "ottim* eccellent* perfett* fantastic* bellissim* magnific* stupend* meraviglios* adoro",
         "neg": "cattiv* delus* deludente* rotto rotta rotti difettos* lento lenta problem* inutile "
-               "scadente* danneggiat* ritardo fragile costoso sporco purtroppo peccato scomod* evitare "
-               "rott* lent* fregatura frustra* inaccettabile",
+        "scadente* danneggiat* ritardo fragile costoso sporco purtroppo peccato scomod* evitare "
+        "rott* lent* fregatura frustra* inaccettabile",
         "neg2": "pessim* terribil* orribil* peggio* peggiore truffa* schifo* vergogn* disastro*",
         "neg_words": "non mai niente nulla ne senza nessun nessuno nessuna neanche nemmeno",
         "post": "",
@@ -140,12 +139,12 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "nl": {
         "pos": "goed goede prima mooi mooie snel snelle tevreden aanrader aanbevolen fijn fijne blij "
-               "handig lekker prettig comfortabel makkelijk vriendelijk werkt netjes prachtig* mooi* "
-               "aanrad* fijn* degelijk* stevig* snel* tof leuk* behulpzaam*",
+        "handig lekker prettig comfortabel makkelijk vriendelijk werkt netjes prachtig* mooi* "
+        "aanrad* fijn* degelijk* stevig* snel* tof leuk* behulpzaam*",
         "pos2": "uitstekend* perfect* geweldig* fantastisch* heerlijk* super top",
         "neg": "slecht* teleurgesteld teleurstell* kapot defect traag trage probleem problemen nutteloos "
-               "duur jammer helaas beschadigd rommel ontevreden lelijk klacht* vies belabberd* gedoe "
-               "stink* frustrer* onacceptabel",
+        "duur jammer helaas beschadigd rommel ontevreden lelijk klacht* vies belabberd* gedoe "
+        "stink* frustrer* onacceptabel",
         "neg2": "verschrikkelijk* vreselijk* waardeloos* oplichting* bagger",
         "neg_words": "niet geen nooit niets niks zonder noch niemand nergens",
         "post": "niet",
@@ -155,12 +154,12 @@ _RAW: dict[str, dict[str, str]] = {
     },
     "pt": {
         "pos": "bom boa bons boas recomendo recomend* satisfeit* content* rapid* bonit* lind* adorei amei "
-               "gostei confortavel facil util feliz eficiente funciona certinho top ador* gost* elogi* "
-               "funciona* prestativ* atencios*",
+        "gostei confortavel facil util feliz eficiente funciona certinho top ador* gost* elogi* "
+        "funciona* prestativ* atencios*",
         "pos2": "otim* excelente* perfeit* maravilhos* incrivel fantastic* sensacional",
         "neg": "ruim decepcion* quebrad* defeito* defeituos* lent* atras* problema* inutil fraco fraca "
-               "danificad* insatisfeit* demor* caro sujo infelizmente quebr* devolv* devoluc* reclam* "
-               "arrepend* frustra* inaceitavel",
+        "danificad* insatisfeit* demor* caro sujo infelizmente quebr* devolv* devoluc* reclam* "
+        "arrepend* frustra* inaceitavel",
         "neg2": "pessim* horrivel terrivel pior lixo golpe vergonha* porcaria",
         "neg_words": "nao nunca nada nem sem jamais nenhum nenhuma ninguem",
         "post": "",
@@ -185,8 +184,9 @@ def _char_class(codes: list[int]) -> re.Pattern[str]:
             ranges[-1] = (ranges[-1][0], c)
         else:
             ranges.append((c, c))
-    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
-                                    for a, b in ranges) + "]")
+    return re.compile(
+        "[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges) + "]"
+    )
 
 
 @cache
@@ -220,7 +220,6 @@ class _Lang:
     post: frozenset[str]
     intens: frozenset[str]
     contrast: frozenset[str]
-
 
 
 @lru_cache(maxsize=500_000)
@@ -268,8 +267,18 @@ LANGUAGES: tuple[str, ...] = tuple(_RAW)
 _LANGS: dict[str, _Lang] = {code: _build(spec) for code, spec in _RAW.items()}
 # English loanwords are common in every language's reviews; the rest of English is not
 # merged in, because of false friends (German "fast" = almost, French "sale" = dirty).
-_LOANWORDS = _build({"pos": "top super perfect nice cool great love", "pos2": "", "neg": "fake fail", "neg2": "",
-                     "neg_words": "", "post": "", "intens": "", "contrast": ""})
+_LOANWORDS = _build(
+    {
+        "pos": "top super perfect nice cool great love",
+        "pos2": "",
+        "neg": "fake fail",
+        "neg2": "",
+        "neg_words": "",
+        "post": "",
+        "intens": "",
+        "contrast": "",
+    }
+)
 _WITH_EN: dict[str, _Lang] = {
     code: (lang if code == "en" else _merge([_LOANWORDS, lang])) for code, lang in _LANGS.items()
 }
@@ -277,9 +286,19 @@ _UNION = "*"  # lexicon key used when the language is unknown: all seven merged
 _LEXICONS: dict[str, _Lang] = {**_WITH_EN, _UNION: _merge(_LANGS.values())}
 _STOP: dict[str, frozenset[str]] = {code: frozenset(_fold(spec["stop"]).split()) for code, spec in _RAW.items()}
 _LANGUAGE_NAMES = {
-    "english": "en", "german": "de", "deutsch": "de", "french": "fr", "francais": "fr",
-    "spanish": "es", "espanol": "es", "italian": "it", "italiano": "it", "dutch": "nl",
-    "nederlands": "nl", "portuguese": "pt", "portugues": "pt",
+    "english": "en",
+    "german": "de",
+    "deutsch": "de",
+    "french": "fr",
+    "francais": "fr",
+    "spanish": "es",
+    "espanol": "es",
+    "italian": "it",
+    "italiano": "it",
+    "dutch": "nl",
+    "nederlands": "nl",
+    "portuguese": "pt",
+    "portugues": "pt",
 }
 
 

@@ -64,8 +64,10 @@ def report_models_after_build(dbt_group: Any) -> None:
         kept.append(flag)
     # dbt unit tests check the SQL, not the day's data: they run in the test suite.
     producer.dbt_cmd_flags = [*kept, "--exclude-resource-type", "unit_test"]
-    producer.doc_md = ("Runs the one `dbt build` of this run (staging → intermediate → marts, with tests) "
-                       "under the warehouse writer lock; the other tasks of this group report each model.")
+    producer.doc_md = (
+        "Runs the one `dbt build` of this run (staging → intermediate → marts, with tests) "
+        "under the warehouse writer lock; the other tasks of this group report each model."
+    )
     producer.handle_exception_subprocess = _dbt_exit_handler(producer)
     for sensor in tasks:
         if sensor is producer or sensor.task_id.endswith("dbt_producer_watcher_done"):
@@ -90,8 +92,10 @@ def _dbt_exit_handler(producer: Any) -> Callable[[Any], None]:
             from cx.runner.verdict import dbt_error_lines
 
             errors = dbt_error_lines(result.full_output or [])
-            raise AirflowFailException("dbt build failed (not retried: the same build fails the same way): "
-                                       + (" | ".join(errors) or "see the dbt output above"))
+            raise AirflowFailException(
+                "dbt build failed (not retried: the same build fails the same way): "
+                + (" | ".join(errors) or "see the dbt output above")
+            )
         cosmos_handler(result)
 
     return handle
@@ -108,8 +112,9 @@ def _not_retried_after_failed_build(sensor: Any, execute: Callable[..., Any]) ->
 
         failed_build = sensor._get_producer_task_status(context) == "failed"
         if failed_build and sensor._get_node_status(context["ti"], context) is None:
-            raise AirflowFailException(f"not built: the dbt build failed before {sensor.model_unique_id} ran "
-                                       f"(see {sensor.producer_task_id})")
+            raise AirflowFailException(
+                f"not built: the dbt build failed before {sensor.model_unique_id} ran (see {sensor.producer_task_id})"
+            )
         try:
             return execute(context, **kwargs)
         except (AirflowFailException, AirflowSkipException):

@@ -25,10 +25,9 @@ DUCKDB_POOL = "cx_duckdb"
 # Time limits: a task stuck past them fails (and is retried) instead of holding its
 # run, its pool slot and the writer lock for ever. Generous: see docs/scaling.md for
 # what a stage costs on a year of data.
-STAGE_TIMEOUT = timedelta(hours=2)   # every task unless it says otherwise
+STAGE_TIMEOUT = timedelta(hours=2)  # every task unless it says otherwise
 QUICK_TIMEOUT = timedelta(minutes=15)  # listing files, reading run metadata
-WAIT_TIMEOUT = timedelta(hours=12)   # wait_for_earlier_days: a backfill's earlier days
-
+WAIT_TIMEOUT = timedelta(hours=12)  # wait_for_earlier_days: a backfill's earlier days
 
 
 def default_args() -> dict[str, Any]:
@@ -81,5 +80,12 @@ def log_failure(context: dict[str, Any]) -> None:
     from cx.alerts import failure_payload
 
     p = failure_payload(context)
-    log.error("cx task failed: dag=%s task=%s run=%s try=%s: %s: %s",
-              p["dag_id"], p["task_id"], p["run_id"], p["try_number"], p["error_type"], p["error"])
+    log.error(
+        "cx task failed: dag=%s task=%s run=%s try=%s: %s: %s",
+        p["dag_id"],
+        p["task_id"],
+        p["run_id"],
+        p["try_number"],
+        p["error_type"],
+        p["error"],
+    )

@@ -30,7 +30,7 @@ def run_window_from_context(context: Any) -> RunWindow:
 
 
 def run_type_of(context: Any) -> str:
-    """"backfill", "scheduled", "manual" or "asset_triggered" (Airflow's DagRunType)."""
+    """ "backfill", "scheduled", "manual" or "asset_triggered" (Airflow's DagRunType)."""
     run_type = getattr(context.get("dag_run"), "run_type", None)
     return str(getattr(run_type, "value", run_type) or "manual")
 
@@ -72,8 +72,7 @@ def earlier_days_done(context: Any) -> bool:
         return True
     pending = count_other_runs(context, later=False, running=True)
     if pending:
-        log.info("%d run(s) of earlier days still running; %s waits its turn in the warehouse",
-                 pending, context["ds"])
+        log.info("%d run(s) of earlier days still running; %s waits its turn in the warehouse", pending, context["ds"])
     return pending == 0
 
 
@@ -89,5 +88,4 @@ def training_decision(context: Any, settings: Settings | None = None) -> bool:
     if (cadence or (settings or load_settings()).ml_cadence) == "latest" and context.get("logical_date") is not None:
         later = count_other_runs(context, later=True, running=False)
     window = run_window_from_context(context)
-    return should_train_models(window.run_to, settings, cadence=cadence, run_type=run_type,
-                               later_runs=later).train
+    return should_train_models(window.run_to, settings, cadence=cadence, run_type=run_type, later_runs=later).train

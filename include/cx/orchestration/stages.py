@@ -26,8 +26,12 @@ def freshness_run(context: Any) -> dict:
     from cx.pipeline import check_freshness
 
     ti = context["ti"]
-    return check_freshness(run_window_from_context(context), notify=run_type_of(context) != "backfill",
-                           dag_id=ti.dag_id, run_id=context["run_id"])
+    return check_freshness(
+        run_window_from_context(context),
+        notify=run_type_of(context) != "backfill",
+        dag_id=ti.dag_id,
+        run_id=context["run_id"],
+    )
 
 
 def dbt_docs_run(context: Any) -> dict:

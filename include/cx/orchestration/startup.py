@@ -22,8 +22,10 @@ def catchup_note(catchup: bool, start: date, newest: date | None, today: date) -
     """What unpausing cx_daily does with these settings, in one or two lines."""
     if not catchup:
         latest = f"; the newest landing day is {newest}" if newest else ""
-        return (f"cx_daily: catch-up off (CX_CATCHUP=false): unpausing runs only the latest day{latest}. "
-                "Earlier days: `make run FROM=... TO=...` or `airflow backfill create`.")
+        return (
+            f"cx_daily: catch-up off (CX_CATCHUP=false): unpausing runs only the latest day{latest}. "
+            "Earlier days: `make run FROM=... TO=...` or `airflow backfill create`."
+        )
     runs = (today - start).days + 1
     note = f"cx_daily: catch-up ON from {start} (CX_START_DATE): unpausing queues {runs} daily runs"
     if newest is None or newest < today:
@@ -41,15 +43,18 @@ def banner(env: dict[str, str], today: date) -> str:
     host = "localhost" if host in ("0.0.0.0", "") else host
     url = env.get("AIRFLOW__API__BASE_URL") or f"http://{host}:{env.get('AIRFLOW__API__PORT', '8080')}"
     passwords = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE") or str(
-        home / "simple_auth_manager_passwords.json.generated")
+        home / "simple_auth_manager_passwords.json.generated"
+    )
     users = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin").split(",")[0].split(":")[0]
     newest = newest_landing_day(settings.landing_dir)
-    return "\n".join([
-        f"Airflow UI: {url}  (user {users}; password in {passwords}, written at first start)",
-        f"Task slots: {env.get('AIRFLOW__CORE__PARALLELISM', '32')} (AIRFLOW__CORE__PARALLELISM), "
-        f"API server workers: {env.get('AIRFLOW__API__WORKERS', '1')}",
-        catchup_note(settings.catchup, settings.start_date, newest, today),
-    ])
+    return "\n".join(
+        [
+            f"Airflow UI: {url}  (user {users}; password in {passwords}, written at first start)",
+            f"Task slots: {env.get('AIRFLOW__CORE__PARALLELISM', '32')} (AIRFLOW__CORE__PARALLELISM), "
+            f"API server workers: {env.get('AIRFLOW__API__WORKERS', '1')}",
+            catchup_note(settings.catchup, settings.start_date, newest, today),
+        ]
+    )
 
 
 if __name__ == "__main__":

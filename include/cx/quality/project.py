@@ -88,10 +88,23 @@ def _spec(data: dict[str, Any], path: Path) -> SuiteSpec:
         name = (item.get("meta") or {}).get("check")
         if not name:
             raise ValueError(f"{path}: expectation #{i} ({item.get('type')}) has no meta.check name")
-        checks.append(CheckSpec(name, item["type"], dict(item.get("kwargs") or {}),
-                                item.get("severity") or "critical", item.get("notes") or ""))
-    return SuiteSpec(data["name"], str(meta.get("table", "")), str(meta.get("stage", "")),
-                     tuple(meta.get("id_columns") or ()), data.get("notes") or "", tuple(checks))
+        checks.append(
+            CheckSpec(
+                name,
+                item["type"],
+                dict(item.get("kwargs") or {}),
+                item.get("severity") or "critical",
+                item.get("notes") or "",
+            )
+        )
+    return SuiteSpec(
+        data["name"],
+        str(meta.get("table", "")),
+        str(meta.get("stage", "")),
+        tuple(meta.get("id_columns") or ()),
+        data.get("notes") or "",
+        tuple(checks),
+    )
 
 
 @lru_cache(maxsize=4)
@@ -126,8 +139,10 @@ def check_project(known_parameters: set[str], project_dir: Path = PROJECT_DIR) -
     """Consistency problems of the project (empty when fine); no GX import."""
     problems: list[str] = []
     specs = load_specs.__wrapped__(project_dir)
-    definitions = {p.stem: json.loads(p.read_text(encoding="utf-8"))
-                   for p in (project_dir / "validation_definitions").glob("*.json")}
+    definitions = {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in (project_dir / "validation_definitions").glob("*.json")
+    }
     config = (project_dir / "great_expectations.yml").read_text(encoding="utf-8")
     for name, spec in specs.items():
         where = f"suite {name}"
@@ -184,9 +199,11 @@ def sync(project_dir: Path = PROJECT_DIR) -> list[str]:
                 continue
             asset_names = {a.name for a in source.assets}
             asset = source.get_asset(name) if name in asset_names else source.add_dataframe_asset(name=name)
-            batch = (asset.get_batch_definition(BATCH_DEFINITION)
-                     if BATCH_DEFINITION in {b.name for b in asset.batch_definitions}
-                     else asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION))
+            batch = (
+                asset.get_batch_definition(BATCH_DEFINITION)
+                if BATCH_DEFINITION in {b.name for b in asset.batch_definitions}
+                else asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+            )
             suite = context.suites.get(name)
             if not suite.id or any(not e.id for e in suite.expectations):
                 suite = context.suites.add_or_update(suite)  # a hand-written suite gets its ids
@@ -195,8 +212,10 @@ def sync(project_dir: Path = PROJECT_DIR) -> list[str]:
     if added and context_id and context_id.group(1):
         # GX rewrites the config without the context id: keep the committed one.
         text = config_path.read_text(encoding="utf-8")
-        config_path.write_text(re.sub(r"^data_context_id:.*$", f"data_context_id: {context_id.group(1)}", text,
-                                      flags=re.M), encoding="utf-8")
+        config_path.write_text(
+            re.sub(r"^data_context_id:.*$", f"data_context_id: {context_id.group(1)}", text, flags=re.M),
+            encoding="utf-8",
+        )
     return added
 
 

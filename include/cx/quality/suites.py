@@ -33,11 +33,21 @@ DECILES = 10
 
 # Every $PARAMETER a suite may use (``python -m cx.quality.project check`` enforces it).
 PARAMETERS = (
-    "latest_allowed_ts", "as_of_dates", "state_latest_allowed_ts", "state_as_of_dates", "first_forecast_day",
+    "latest_allowed_ts",
+    "as_of_dates",
+    "state_latest_allowed_ts",
+    "state_as_of_dates",
+    "first_forecast_day",
     "recs_top_n",
-    "volume_ratio_min", "volume_ratio_max", "known_share_min",
-    "rating_partition", "rating_kl_max",  # rating_kl_max and order_amount_kl_max: see prepare()
-    "order_amount_median_min", "order_amount_median_max", "order_amount_partition", "order_amount_kl_max",
+    "volume_ratio_min",
+    "volume_ratio_max",
+    "known_share_min",
+    "rating_partition",
+    "rating_kl_max",  # rating_kl_max and order_amount_kl_max: see prepare()
+    "order_amount_median_min",
+    "order_amount_median_max",
+    "order_amount_partition",
+    "order_amount_kl_max",
 )
 
 
@@ -170,24 +180,27 @@ def volume_frame(daily_counts: pd.DataFrame, run_from: date, run_to: date, histo
     judge, not a volume drop. Only days with rows enter the baseline, so a closed day
     or a missing delivery does not drag the average down.
     """
-    counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(daily_counts["day"], daily_counts["rows"])}
+    counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(daily_counts["day"], daily_counts["rows"], strict=False)}
     out = []
     day = run_from
     while day <= run_to:
         if day not in counts:
             day += timedelta(days=1)
             continue
-        trailing = [counts[d] for d in (day - timedelta(days=k) for k in range(1, history_days + 1))
-                    if counts.get(d, 0) > 0]
+        trailing = [
+            counts[d] for d in (day - timedelta(days=k) for k in range(1, history_days + 1)) if counts.get(d, 0) > 0
+        ]
         mean = sum(trailing) / len(trailing) if trailing else None
         current = counts[day]
-        out.append({
-            "day": day.isoformat(),  # text: quoted as is in samples
-            "rows": current,
-            "trailing_mean": round(mean, 1) if mean else None,
-            "history_days": len(trailing),
-            "ratio": round(current / mean, 3) if mean else None,
-        })
+        out.append(
+            {
+                "day": day.isoformat(),  # text: quoted as is in samples
+                "rows": current,
+                "trailing_mean": round(mean, 1) if mean else None,
+                "history_days": len(trailing),
+                "ratio": round(current / mean, 3) if mean else None,
+            }
+        )
         day += timedelta(days=1)
     return pd.DataFrame(out, columns=["day", "rows", "trailing_mean", "history_days", "ratio"])
 
@@ -202,8 +215,14 @@ class Prepared:
     parameters: dict[str, Any] = field(default_factory=dict)  # frame-dependent $PARAMETERs
 
 
-def _against_baseline(frame: pd.DataFrame, rows: str, purpose: str, min_rows: int,
-                      baseline: tuple[bool, int, int, int], kl: tuple[str, int, float, float]) -> Prepared:
+def _against_baseline(
+    frame: pd.DataFrame,
+    rows: str,
+    purpose: str,
+    min_rows: int,
+    baseline: tuple[bool, int, int, int],
+    kl: tuple[str, int, float, float],
+) -> Prepared:
     """A distribution compared with the trailing days' (KL divergence) needs ``min_rows``
     rows in the run and a baseline from enough history. ``baseline``: (there is one, its
     rows, the rows it needs, its days); ``kl``: (the parameter of the limit, categories,
@@ -212,8 +231,9 @@ def _against_baseline(frame: pd.DataFrame, rows: str, purpose: str, min_rows: in
     if len(frame) < min_rows:
         return Prepared(frame, f"only {len(frame)} {rows} in the run; need {min_rows} for {purpose}")
     if not exists or history < min_history:
-        return Prepared(frame, f"{history} {rows} in the trailing {history_days} days; "
-                               f"need {min_history} for a baseline")
+        return Prepared(
+            frame, f"{history} {rows} in the trailing {history_days} days; need {min_history} for a baseline"
+        )
     parameter, categories, floor, false_alarm_rate = kl
     return Prepared(frame, parameters={parameter: kl_limit(len(frame), categories, floor, false_alarm_rate)})
 
@@ -223,26 +243,41 @@ def prepare(suite: str, frame: pd.DataFrame, p: RunParams) -> Prepared:
     (too little data for a meaningful comparison)."""
     t = p.thresholds
     if suite in MODEL_OUTPUTS and frame.empty:
-        return Prepared(frame, f"no rows for {p.run_to}: the model stage did not run for this day "
-                               "(training cadence) or had nothing to write")
+        return Prepared(
+            frame,
+            f"no rows for {p.run_to}: the model stage did not run for this day "
+            "(training cadence) or had nothing to write",
+        )
     if suite.endswith("_volume"):
         if frame.empty:
-            return Prepared(frame, "the source delivered nothing on the run's days: source_freshness judges "
-                                   "its silence")
+            return Prepared(
+                frame, "the source delivered nothing on the run's days: source_freshness judges its silence"
+            )
         enough = frame.loc[frame["history_days"] >= t.volume_min_history_days]
         if enough.empty:
-            return Prepared(frame, f"not enough history: fewer than {t.volume_min_history_days} of the trailing "
-                                   f"{t.volume_history_days} days had rows")
+            return Prepared(
+                frame,
+                f"not enough history: fewer than {t.volume_min_history_days} of the trailing "
+                f"{t.volume_history_days} days had rows",
+            )
         return Prepared(enough.reset_index(drop=True))
     if suite == "stg_reviews_rating_mix":
         rated = frame.loc[frame["rating"].notna()].reset_index(drop=True)
-        return _against_baseline(rated, "rated reviews", "a rating mix", t.rating_min_reviews,
-                                 (p.rating_weights is not None, p.rating_history, t.rating_min_history_reviews,
-                                  t.rating_history_days),
-                                 ("rating_kl_max", len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate))
+        return _against_baseline(
+            rated,
+            "rated reviews",
+            "a rating mix",
+            t.rating_min_reviews,
+            (p.rating_weights is not None, p.rating_history, t.rating_min_history_reviews, t.rating_history_days),
+            ("rating_kl_max", len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate),
+        )
     if suite == "fct_orders_amount":
-        return _against_baseline(frame, "orders", "a distribution", t.amount_min_orders,
-                                 (p.amount_median is not None, p.amount_history, t.amount_min_history_orders,
-                                  t.amount_history_days),
-                                 ("order_amount_kl_max", DECILES, t.amount_kl_floor, t.kl_false_alarm_rate))
+        return _against_baseline(
+            frame,
+            "orders",
+            "a distribution",
+            t.amount_min_orders,
+            (p.amount_median is not None, p.amount_history, t.amount_min_history_orders, t.amount_history_days),
+            ("order_amount_kl_max", DECILES, t.amount_kl_floor, t.kl_false_alarm_rate),
+        )
     return Prepared(frame)

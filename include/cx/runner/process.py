@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -36,11 +36,13 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
         die_with_parent(signal.SIGKILL)
         if os.getppid() != parent_pid:  # the parent died before the guard was set
             os._exit(1)
+
     return setup
 
 
-def run_tied(command: Sequence[str], log: IO, env: dict[str, str] | None = None,
-             split: bool = False, drain_s: float = 10.0) -> int:
+def run_tied(
+    command: Sequence[str], log: IO, env: dict[str, str] | None = None, split: bool = False, drain_s: float = 10.0
+) -> int:
     """Run ``command`` with output to ``log``; the child is killed if this process dies
     (kill -9 of `make run` must not leave `dags test` and its dbt holding the warehouse).
 
@@ -50,8 +52,14 @@ def run_tied(command: Sequence[str], log: IO, env: dict[str, str] | None = None,
     The child runs in a process group of its own, ended once the child has exited: worker
     processes a task left behind (joblib's) would otherwise live on, holding the output pipe.
     """
-    process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                               preexec_fn=_child_setup(os.getpid()), process_group=0)
+    process = subprocess.Popen(
+        list(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        preexec_fn=_child_setup(os.getpid()),
+        process_group=0,
+    )
     splitter = TaskLogSplitter() if split else None
     assert process.stdout is not None
     stream = process.stdout
@@ -94,9 +102,9 @@ class TaskLogSplitter:
         text = line.rstrip("\n")
         if text.startswith(TASK_LOG_START):
             self.close()
-            path = Path(text[len(TASK_LOG_START):])
+            path = Path(text[len(TASK_LOG_START) :])
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", buffering=1)  # line-buffered: readable while the task runs
+            self._file = open(path, "a", buffering=1)  # noqa: SIM115 -- kept open across lines; line-buffered: readable while the task runs
             self.written.append(path)
         elif text == TASK_LOG_END:
             self.close()
@@ -110,8 +118,9 @@ class TaskLogSplitter:
 
 
 @contextmanager
-def exclusive(path: Path, what: str, notify: Callable[[str], None] = print,
-              timeout_s: float | None = None, poll_s: float = 1.0) -> Iterator[None]:
+def exclusive(
+    path: Path, what: str, notify: Callable[[str], None] = print, timeout_s: float | None = None, poll_s: float = 1.0
+) -> Iterator[None]:
     """Hold an exclusive flock on ``path`` (created if needed) while the block runs.
 
     When another process holds it, say who (the holder writes its pid and command
@@ -146,6 +155,6 @@ def exclusive(path: Path, what: str, notify: Callable[[str], None] = print,
 
 def log_path(log_dir: Path, run_date: object, dag_id: str = "cx_daily") -> Path:
     """A log file of its own per `dags test` invocation (two runs never share one)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log_dir.mkdir(parents=True, exist_ok=True)
     return log_dir / f"{dag_id}_{run_date}_{stamp}_{os.getpid()}.log"

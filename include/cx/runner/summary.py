@@ -30,9 +30,22 @@ def format_stages(tasks: Iterable[TaskRecord], dbt_totals: str | None = None) ->
     return "\n".join(lines)
 
 
-ORDER = ("check_landing_files", "check_freshness", "wait_for_earlier_days", "load_landing", "dbt", "validate",
-         "should_train_models", "models.sentiment", "models.segmentation", "models.recommendations",
-         "models.forecasting", "publish", "validate_published", "dbt_docs")
+ORDER = (
+    "check_landing_files",
+    "check_freshness",
+    "wait_for_earlier_days",
+    "load_landing",
+    "dbt",
+    "validate",
+    "should_train_models",
+    "models.sentiment",
+    "models.segmentation",
+    "models.recommendations",
+    "models.forecasting",
+    "publish",
+    "validate_published",
+    "dbt_docs",
+)
 
 
 def _rank(task_id: str) -> int:
@@ -86,7 +99,8 @@ def _landing(summary: Mapping[str, Any]) -> str:
     counted = {source: (len(v) if isinstance(v, (list, dict)) else v) for source, v in files.items()}
     absent = summary.get("absent_sources") or []
     return (f"files landed: {_pairs(counted)}" if counted else "no files landed") + (
-        f"; absent: {', '.join(map(str, absent))}" if absent else "")
+        f"; absent: {', '.join(map(str, absent))}" if absent else ""
+    )
 
 
 def _loaded(summary: Mapping[str, Any]) -> str:
@@ -120,8 +134,11 @@ def _generic(summary: Mapping[str, Any]) -> str:
             continue
         if _number(value) or (isinstance(value, str) and len(value) <= 40):
             items[key] = value
-        elif isinstance(value, Mapping) and value and all(isinstance(v, int) and not isinstance(v, bool)
-                                                          for v in value.values()):
+        elif (
+            isinstance(value, Mapping)
+            and value
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+        ):
             items[key] = sum(value.values())
     return _clip(_pairs(items))
 

@@ -33,22 +33,31 @@ class TaskRecord:
 class Verdict:
     ok: bool
     problems: list[str] = field(default_factory=list)  # one line per failed or unfinished task
-    skipped: list[str] = field(default_factory=list)   # "task: reason"
+    skipped: list[str] = field(default_factory=list)  # "task: reason"
 
 
-def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = None,
-          run_state: str | None = None, start_date_hint: str = "") -> Verdict:
+def judge(
+    tasks: Iterable[TaskRecord],
+    errors: Mapping[str, list[str]] | None = None,
+    run_state: str | None = None,
+    start_date_hint: str = "",
+) -> Verdict:
     """The run's verdict; ``errors`` maps task ids to the error lines of their logs."""
     tasks = sorted(tasks, key=lambda t: t.task_id)
     errors = errors or {}
     if not tasks:
-        return Verdict(False, ["no task ran: Airflow created the run without task instances"
-                               + (f" ({start_date_hint})" if start_date_hint else "")])
+        return Verdict(
+            False,
+            [
+                "no task ran: Airflow created the run without task instances"
+                + (f" ({start_date_hint})" if start_date_hint else "")
+            ],
+        )
     problems: list[str] = []
     skipped: list[str] = []
     # a short-circuit task that returned False skips what follows it (the ML cadence gate)
     deciders = [t.task_id for t in tasks if t.returned is False]
-    upstream = (f"{', '.join(deciders)} returned False" if deciders else "skipped by an upstream task")
+    upstream = f"{', '.join(deciders)} returned False" if deciders else "skipped by an upstream task"
     dbt_models_failed: list[TaskRecord] = []
     upstream_failed: list[str] = []
     for t in tasks:
@@ -71,8 +80,9 @@ def judge(tasks: Iterable[TaskRecord], errors: Mapping[str, list[str]] | None = 
     if dbt_models_failed:
         names = [t.task_id.removeprefix("dbt.") for t in dbt_models_failed]
         why = next((_first(errors.get(t.task_id)) for t in dbt_models_failed if errors.get(t.task_id)), "")
-        problems.append(f"{len(names)} dbt model task(s) failed or not built: {_names(names)}"
-                        + (f": {why}" if why else ""))
+        problems.append(
+            f"{len(names)} dbt model task(s) failed or not built: {_names(names)}" + (f": {why}" if why else "")
+        )
     if upstream_failed:
         problems.append(f"not run, an upstream task failed: {_names(upstream_failed)}")
     if not problems and not any((t.state or "").lower() == "success" for t in tasks):
@@ -116,8 +126,7 @@ def silent_model_stage(returned: Any, task_id: str = "") -> str | None:
 def rows_out(summary: Mapping[str, Any], extra_keys: Iterable[str] = ()) -> int | None:
     """Rows a stage wrote, from its summary's row counts (``rows``, ``*_rows``, ``extra_keys``)."""
     keys = set(extra_keys)
-    counts = [v for k, v in summary.items()
-              if (k == "rows" or k.endswith("_rows") or k in keys) and _is_count(v)]
+    counts = [v for k, v in summary.items() if (k == "rows" or k.endswith("_rows") or k in keys) and _is_count(v)]
     return int(sum(counts)) if counts else None
 
 
@@ -163,8 +172,14 @@ def task_errors(log_text: str) -> dict[str, list[str]]:
     continued: int = 0  # lines still to add to a multi-line exception message ("...:" then "- ...")
     for raw in log_text.splitlines():
         line = raw.rstrip()
-        if (continued and current and found.get(current) and line and not _TIMESTAMP.match(line)
-                and not line.lstrip().startswith(("Traceback", "File ", "The above exception"))):
+        if (
+            continued
+            and current
+            and found.get(current)
+            and line
+            and not _TIMESTAMP.match(line)
+            and not line.lstrip().startswith(("Traceback", "File ", "The above exception"))
+        ):
             found[current][-1] = _clip(f"{found[current][-1]} {line.strip()}", 600)
             continued -= 1
             continue
@@ -183,8 +198,8 @@ def task_errors(log_text: str) -> dict[str, list[str]]:
         if text and text not in found.setdefault(current, []):
             found[current].append(text)
             continued = 3 if _EXCEPTION.match(line.strip()) and line.endswith(":") else 0
-    for task, lines in found.items():  # exception messages first: they say what went wrong
-        lines.sort(key=lambda l: 0 if _EXCEPTION.match(l) else 1)
+    for _task, lines in found.items():  # exception messages first: they say what went wrong
+        lines.sort(key=lambda ln: 0 if _EXCEPTION.match(ln) else 1)
     return {k: v for k, v in found.items() if v}
 
 
@@ -232,11 +247,11 @@ def dbt_error_lines(output: Iterable[str], limit: int = 5) -> list[str]:
         if message:
             message = re.sub(r"\x1b\[[0-9;]*m", "", message).strip()
             # dbt's errors say where on the first line and what on the next
-            first = ": ".join([l.strip() for l in message.splitlines() if l.strip()][:2])
+            first = ": ".join([ln.strip() for ln in message.splitlines() if ln.strip()][:2])
             if first and first not in lines and not _DBT_PROGRESS.match(first):
                 lines.append(_clip(first, 400))
     # "Runtime Error in model x: Conversion Error: ..." says what; "Failure in model x" only where
-    lines.sort(key=lambda l: 0 if _DBT_DETAIL.search(l) else 1)
+    lines.sort(key=lambda ln: 0 if _DBT_DETAIL.search(ln) else 1)
     return lines[:limit]
 
 

@@ -33,11 +33,15 @@ log = logging.getLogger(__name__)
 # Only this server: the page has no scripts and its charts are inline SVG; Data Docs
 # and dbt docs carry inline scripts of their own and reference CDNs, which stay
 # blocked (no internet, no leaks).
-PAGE_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'self'; base-uri 'self'")
+PAGE_CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'self'; base-uri 'self'"
+)
 
 RunsProvider = Callable[[date], list[dict[str, Any]]]
 
@@ -83,7 +87,9 @@ def create_app(
     app = FastAPI(
         title="cx Customer Experience",
         dependencies=[Depends(guard)],
-        docs_url=None, redoc_url=None, openapi_url=None,  # no public schema of a private app
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # no public schema of a private app
     )
 
     @app.exception_handler(StarletteHTTPException)
@@ -91,8 +97,7 @@ def create_app(
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if exc.status_code == 401 and wants_page:
             return RedirectResponse(login_url(request), status_code=303)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(BadRequest)
     async def _bad_request(request: Request, exc: BadRequest) -> Response:
@@ -112,12 +117,18 @@ def create_app(
     return app
 
 
-def _add_pages(app: FastAPI, settings_loader: Callable[[], Settings], runs_provider: RunsProvider | None,
-               cfg: UiConfig) -> None:
+def _add_pages(
+    app: FastAPI, settings_loader: Callable[[], Settings], runs_provider: RunsProvider | None, cfg: UiConfig
+) -> None:
     """The page's views: each reads the warehouse once for the URL's day and renders."""
 
-    def show(request: Request, view: str, as_of: str | None, collect: views.Collector,
-             extra_query: dict[str, str] | None = None) -> HTMLResponse:
+    def show(
+        request: Request,
+        view: str,
+        as_of: str | None,
+        collect: views.Collector,
+        extra_query: dict[str, str] | None = None,
+    ) -> HTMLResponse:
         settings = settings_loader()
         loaded = views.load(settings, _parse_day(as_of), collect, cfg)
         error = loaded if isinstance(loaded, Unavailable) else None
@@ -125,11 +136,20 @@ def _add_pages(app: FastAPI, settings_loader: Callable[[], Settings], runs_provi
         day = ok.day if ok else None
         runs, airflow_error = _runs(runs_provider, day)
         html = render_view(
-            view, ok, error, runs=runs, airflow_error=airflow_error, airflow_base=_base(request),
-            app_root=_root(request), dag_id=DAG_ID, warehouse_name=settings.warehouse.name,
+            view,
+            ok,
+            error,
+            runs=runs,
+            airflow_error=airflow_error,
+            airflow_base=_base(request),
+            app_root=_root(request),
+            dag_id=DAG_ID,
+            warehouse_name=settings.warehouse.name,
             data_docs=artifacts.data_docs_for(settings, day) if day else None,
             charts=artifacts.forecast_charts(settings, day) if day and view == "forecasts" else None,
-            dbt_docs=artifacts.dbt_docs_root(settings) is not None, extra_query=extra_query)
+            dbt_docs=artifacts.dbt_docs_root(settings) is not None,
+            extra_query=extra_query,
+        )
         return HTMLResponse(html)  # a busy warehouse is a normal, retryable state: still 200
 
     @app.get("/", response_class=HTMLResponse)
@@ -146,25 +166,36 @@ def _add_pages(app: FastAPI, settings_loader: Callable[[], Settings], runs_provi
     def customer_page(request: Request, as_of: str | None = None, q: str | None = Form(None)) -> HTMLResponse:
         key = (q or "").strip() or None
         if key is not None and not valid_lookup(key):
-            raise BadRequest("Look a customer up by their customer id or the e-mail hash (letters, digits, "
-                             "'-', '_', '.', ':'); never by an e-mail address or a name.")
+            raise BadRequest(
+                "Look a customer up by their customer id or the e-mail hash (letters, digits, "
+                "'-', '_', '.', ':'); never by an e-mail address or a name."
+            )
         return show(request, "customer", as_of, views.customer_view(key))
 
     @app.get("/forecasts", response_class=HTMLResponse)
-    def forecasts_page(request: Request, as_of: str | None = None, series: str | None = None,
-                       metric: str | None = None) -> HTMLResponse:
+    def forecasts_page(
+        request: Request, as_of: str | None = None, series: str | None = None, metric: str | None = None
+    ) -> HTMLResponse:
         only = (series, metric) if series and metric else None
-        return show(request, "forecast_chart" if only else "forecasts", as_of, views.forecast_view(only),
-                    {"series": series, "metric": metric} if only else None)
+        return show(
+            request,
+            "forecast_chart" if only else "forecasts",
+            as_of,
+            views.forecast_view(only),
+            {"series": series, "metric": metric} if only else None,
+        )
 
     @app.get("/quality/check", response_class=HTMLResponse)
     def check_page(request: Request, suite: str, expectation: str, as_of: str | None = None) -> HTMLResponse:
-        return show(request, "check", as_of, views.check_view(suite, expectation),
-                    {"suite": suite, "expectation": expectation})
+        return show(
+            request, "check", as_of, views.check_view(suite, expectation), {"suite": suite, "expectation": expectation}
+        )
 
     for name in ("segments", "sentiment", "quality"):
+
         def page(request: Request, as_of: str | None = None, _name: str = name) -> HTMLResponse:
             return show(request, _name, as_of, views.VIEWS[_name])
+
         app.add_api_route(f"/{name}", page, methods=["GET"], response_class=HTMLResponse, name=name)
 
 
@@ -202,7 +233,7 @@ def _base(request: Request) -> str:
 def _is_docs(request: Request) -> bool:
     path = request.scope.get("path", "")
     root = request.scope.get("root_path", "")
-    tail = path[len(root):] if root and path.startswith(root) else path
+    tail = path[len(root) :] if root and path.startswith(root) else path
     return tail.startswith(("/data-docs/", "/dbt-docs/")) and tail != "/data-docs/"
 
 

@@ -83,8 +83,9 @@ def forecast_charts(settings: Settings, as_of: date) -> Charts:
             continue
         days = sorted((d for p in root.iterdir() if (d := _day(p.name)) and d <= as_of and p.is_dir()), reverse=True)
         for day in days:
-            names = sorted(p.name for p in (root / day.isoformat()).iterdir()
-                           if _CHART_NAME.match(p.name) and p.is_file())
+            names = sorted(
+                p.name for p in (root / day.isoformat()).iterdir() if _CHART_NAME.match(p.name) and p.is_file()
+            )
             if names:
                 return Charts(day, tuple(f"{day.isoformat()}/{n}" for n in names), root)
     return Charts(None, (), None)

@@ -16,8 +16,12 @@ def kpi_sparkline(kpi: Any) -> Markup | None:
 
 
 def segment_shares(data: dict[str, Any], css_id: str = "segment-share-chart") -> Markup | None:
-    return svg.stacked_share(data.get("share_days") or [], data.get("shares") or {},
-                             label="share of customers per segment by run day", css_id=css_id)
+    return svg.stacked_share(
+        data.get("share_days") or [],
+        data.get("shares") or {},
+        label="share of customers per segment by run day",
+        css_id=css_id,
+    )
 
 
 def segment_colours(data: dict[str, Any]) -> dict[str, str]:
@@ -26,7 +30,9 @@ def segment_colours(data: dict[str, Any]) -> dict[str, str]:
 
 def segment_sizes(data: dict[str, Any]) -> Markup | None:
     colours = segment_colours(data)
-    return svg.bars(data.get("sizes") or [], label="customers per segment", colours=colours, css_id="segment-sizes-chart")
+    return svg.bars(
+        data.get("sizes") or [], label="customers per segment", colours=colours, css_id="segment-sizes-chart"
+    )
 
 
 def sentiment_trend(frame: pd.DataFrame, css_id: str, top: int = 6) -> Markup | None:
@@ -50,8 +56,9 @@ def sentiment_mix(distribution: list[dict[str, Any]], source: str) -> Markup | N
     items = [(r["label"], float(r["texts"])) for r in distribution if r["source"] == source]
     order = {"negative": 0, "neutral": 1, "positive": 2}
     items.sort(key=lambda item: order.get(item[0], 3))
-    return svg.bars(items, label=f"{source}s per sentiment", colours=svg.SENTIMENT_COLOURS,
-                    css_id=f"sentiment-mix-{source}")
+    return svg.bars(
+        items, label=f"{source}s per sentiment", colours=svg.SENTIMENT_COLOURS, css_id=f"sentiment-mix-{source}"
+    )
 
 
 def forecast(one: dict[str, Any], run: date, *, large: bool = False) -> Markup | None:
@@ -61,16 +68,35 @@ def forecast(one: dict[str, Any], run: date, *, large: bool = False) -> Markup |
         return None
     series = []
     if "yhat_lower_95" in fc and fc["yhat_lower_95"].notna().any():
-        series.append(svg.Series("95% interval", [], svg.PALETTE[4],
-                                 band=list(zip(fc["ds"], fc["yhat_lower_95"], fc["yhat_upper_95"]))))
-    series.append(svg.Series("forecast", list(zip(fc["ds"], fc["yhat"])), svg.PALETTE[0], dashed=True,
-                             band=list(zip(fc["ds"], fc["yhat_lower"], fc["yhat_upper"]))))
+        series.append(
+            svg.Series(
+                "95% interval",
+                [],
+                svg.PALETTE[4],
+                band=list(zip(fc["ds"], fc["yhat_lower_95"], fc["yhat_upper_95"], strict=False)),
+            )
+        )
+    series.append(
+        svg.Series(
+            "forecast",
+            list(zip(fc["ds"], fc["yhat"], strict=False)),
+            svg.PALETTE[0],
+            dashed=True,
+            band=list(zip(fc["ds"], fc["yhat_lower"], fc["yhat_upper"], strict=False)),
+        )
+    )
     if act is not None and not act.empty:
-        series.append(svg.Series("actual", list(zip(act["ds"], act["actual"])), svg.PALETTE[5]))
+        series.append(svg.Series("actual", list(zip(act["ds"], act["actual"], strict=False)), svg.PALETTE[5]))
     width, height = (1200, 520) if large else (560, 260)
     ident = f"forecast-{one['series']}-{one['metric']}".replace(" ", "_")
-    return svg.line_chart(series, label=f"{one['metric']} of {one['series']}: forecast against actuals",
-                          width=width, height=height, marker=run, css_id=ident)
+    return svg.line_chart(
+        series,
+        label=f"{one['metric']} of {one['series']}: forecast against actuals",
+        width=width,
+        height=height,
+        marker=run,
+        css_id=ident,
+    )
 
 
 def quality_trend(sources: pd.DataFrame) -> Markup | None:
@@ -82,7 +108,7 @@ def quality_trend(sources: pd.DataFrame) -> Markup | None:
         return None
     wide = _wide(sources, "as_of_date", "table", "failed")
     colours = svg.colours_for(failing)
-    series = [svg.Series(n, list(zip(wide.index, wide[n])), colours[n]) for n in failing]
+    series = [svg.Series(n, list(zip(wide.index, wide[n], strict=False)), colours[n]) for n in failing]
     return svg.line_chart(series, label="failed checks per day and source", css_id="dq-trend-chart", height=240)
 
 
@@ -97,7 +123,8 @@ def _wide(frame: pd.DataFrame, day: str, group: str, value: str) -> pd.DataFrame
     """Day x group, every day of the span present (a day without rows is 0)."""
     days = [pd.Timestamp(d).date() for d in frame[day]]
     wide = frame.assign(**{day: days, group: frame[group].astype(str)}).pivot_table(
-        index=day, columns=group, values=value, aggfunc="sum", fill_value=0)
+        index=day, columns=group, values=value, aggfunc="sum", fill_value=0
+    )
     span = pd.date_range(min(days), max(days)).date
     return wide.reindex(span, fill_value=0).astype(float)
 
@@ -107,7 +134,7 @@ def quarantine_trend(frame: pd.DataFrame) -> Markup | None:
         return None
     wide = _wide(frame, "as_of_date", "source", "rows")
     colours = svg.colours_for(list(wide.columns))
-    series = [svg.Series(n, list(zip(wide.index, wide[n])), colours[n]) for n in wide.columns]
+    series = [svg.Series(n, list(zip(wide.index, wide[n], strict=False)), colours[n]) for n in wide.columns]
     return svg.line_chart(series, label="quarantined rows per day and source", css_id="quarantine-chart", height=240)
 
 

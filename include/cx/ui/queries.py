@@ -47,9 +47,7 @@ def _as_dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 def main_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Tables and views of the main schema."""
-    rows = con.execute(
-        "select table_name from information_schema.tables where table_schema = 'main'"
-    ).fetchall()
+    rows = con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
     return {r[0] for r in rows}
 
 
@@ -140,6 +138,7 @@ def as_of_dates_between(con: duckdb.DuckDBPyConnection, start: date, end: date) 
     tables = [t for t in ("model_runs", "dq_results") if t in main_tables(con)]
     if not tables:
         return []
-    union = " union ".join(f"select distinct as_of_date from main.{t} where as_of_date between $s and $e"
-                           for t in tables)
+    union = " union ".join(
+        f"select distinct as_of_date from main.{t} where as_of_date between $s and $e" for t in tables
+    )
     return [r[0] for r in con.execute(f"select * from ({union}) order by 1 desc", {"s": start, "e": end}).fetchall()]

@@ -50,8 +50,9 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-def read_warehouse(settings: Settings, collect: Callable[[duckdb.DuckDBPyConnection], T],
-                   cfg: UiConfig = UiConfig()) -> T | Unavailable:
+def read_warehouse(
+    settings: Settings, collect: Callable[[duckdb.DuckDBPyConnection], T], cfg: UiConfig = UiConfig()
+) -> T | Unavailable:
     """``collect(con)`` on a read-only connection held for the call, or why it could not run."""
     path = settings.warehouse
     if not path.is_file():

@@ -19,9 +19,14 @@ from cx.ui.reader import Unavailable
 from cx.ui.views import Loaded
 
 TEMPLATES = Path(__file__).with_name("templates")
-TABS = (("overview", "Overview", "/"), ("customer", "Customer", "/customer"), ("segments", "Segments", "/segments"),
-        ("sentiment", "Sentiment", "/sentiment"), ("forecasts", "Forecasts", "/forecasts"),
-        ("quality", "Data quality", "/quality"))
+TABS = (
+    ("overview", "Overview", "/"),
+    ("customer", "Customer", "/customer"),
+    ("segments", "Segments", "/segments"),
+    ("sentiment", "Sentiment", "/sentiment"),
+    ("forecasts", "Forecasts", "/forecasts"),
+    ("quality", "Data quality", "/quality"),
+)
 
 
 def _missing(value: Any) -> bool:
@@ -71,7 +76,11 @@ def duration(start: Any, end: Any) -> str:
     if _missing(start) or _missing(end):
         return "–"
     seconds = int((pd.Timestamp(end) - pd.Timestamp(start)).total_seconds())
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m {seconds % 60:02d}s"
+    )
 
 
 def records(frame: Any) -> list[dict[str, Any]]:
@@ -83,10 +92,22 @@ def records(frame: Any) -> list[dict[str, Any]]:
 
 
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(int_=fmt_int, num=fmt_num, pct=fmt_pct, day=fmt_day, kpi=fmt_kpi, records=records,
-                       chart_title=chart_title, urlpart=lambda v: quote(str(v), safe=""))
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        int_=fmt_int,
+        num=fmt_num,
+        pct=fmt_pct,
+        day=fmt_day,
+        kpi=fmt_kpi,
+        records=records,
+        chart_title=chart_title,
+        urlpart=lambda v: quote(str(v), safe=""),
+    )
     env.globals.update(charts=charts, duration=duration, urlencode=urlencode, zip=zip, TABS=TABS)
     return env
 
@@ -94,22 +115,57 @@ def environment() -> Environment:
 _ENV = environment()
 
 
-def render_view(view: str, loaded: Loaded | None, error: Unavailable | None, *, runs: list[dict[str, Any]],
-                airflow_error: str | None, airflow_base: str, app_root: str, dag_id: str, warehouse_name: str,
-                data_docs: str | None, charts: Charts | None, dbt_docs: bool,
-                extra_query: dict[str, str] | None = None) -> str:
+def render_view(
+    view: str,
+    loaded: Loaded | None,
+    error: Unavailable | None,
+    *,
+    runs: list[dict[str, Any]],
+    airflow_error: str | None,
+    airflow_base: str,
+    app_root: str,
+    dag_id: str,
+    warehouse_name: str,
+    data_docs: str | None,
+    charts: Charts | None,
+    dbt_docs: bool,
+    extra_query: dict[str, str] | None = None,
+) -> str:
     day = loaded.day if loaded else None
     tab = {"check": "quality", "forecast_chart": "forecasts"}.get(view, view)
     return _ENV.get_template(f"{view}.html").render(
-        view=view, tab=tab, ld=loaded, day=day, d=(loaded.data if loaded else {}), error=error, runs=runs,
-        airflow_error=airflow_error, airflow=airflow_base, root=app_root, dag_id=dag_id, warehouse_name=warehouse_name,
-        data_docs=data_docs, png_charts=charts, dbt_docs=dbt_docs, extra_query=extra_query or {},
-        day_query=f"?as_of={day.isoformat()}" if day else "")
+        view=view,
+        tab=tab,
+        ld=loaded,
+        day=day,
+        d=(loaded.data if loaded else {}),
+        error=error,
+        runs=runs,
+        airflow_error=airflow_error,
+        airflow=airflow_base,
+        root=app_root,
+        dag_id=dag_id,
+        warehouse_name=warehouse_name,
+        data_docs=data_docs,
+        png_charts=charts,
+        dbt_docs=dbt_docs,
+        extra_query=extra_query or {},
+        day_query=f"?as_of={day.isoformat()}" if day else "",
+    )
 
 
 def render_error(message: str, airflow_base: str, app_root: str) -> str:
-    return _ENV.get_template("error.html").render(message=message, airflow=airflow_base, root=app_root, tab=None, ld=None,
-                                                  day=None, day_query="", view="error", error=None)
+    return _ENV.get_template("error.html").render(
+        message=message,
+        airflow=airflow_base,
+        root=app_root,
+        tab=None,
+        ld=None,
+        day=None,
+        day_query="",
+        view="error",
+        error=None,
+    )
 
 
 def render_docs_index(days: list[date]) -> str:

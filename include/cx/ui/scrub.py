@@ -22,8 +22,10 @@ _NAME_CUES = re.compile(
     r"(?:kind |best |warm )?regards,?|thanks,|thank you,|cheers,|sincerely,|greetings,|"
     r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|herr|frau|mme\.?|m\.)\s+)(?P<name>" + _NAME + ")",
 )
-_ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Way|"
-                      r"Drive|Close|Straße|Strasse|Weg|Rue)\b")
+_ADDRESS = re.compile(
+    r"\b\d{1,4}\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Way|"
+    r"Drive|Close|Straße|Strasse|Weg|Rue)\b"
+)
 MAX_CHARS = 280
 
 

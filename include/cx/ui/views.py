@@ -40,7 +40,9 @@ class Loaded:
         return newer[-1] if newer else None
 
 
-def load(settings: Settings, requested: date | None, collect: Collector, cfg: UiConfig = UiConfig()) -> Loaded | Unavailable:
+def load(
+    settings: Settings, requested: date | None, collect: Collector, cfg: UiConfig = UiConfig()
+) -> Loaded | Unavailable:
     def run(con: duckdb.DuckDBPyConnection) -> Loaded:
         days = queries.as_of_dates(con, limit=cfg.as_of_choices)
         day = requested or (days[0] if days else None)
@@ -53,16 +55,24 @@ def load(settings: Settings, requested: date | None, collect: Collector, cfg: Ui
 
 
 def _quality(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    return {"checks": quality.day_checks(con, day), "history": quality.check_history(con, day),
-            "sources": quality.source_history(con, day), "quarantine": quality.quarantine_trend(con, day),
-            "reasons": quality.quarantine_reasons(con, day), "history_days": quality.HISTORY_DAYS}
+    return {
+        "checks": quality.day_checks(con, day),
+        "history": quality.check_history(con, day),
+        "sources": quality.source_history(con, day),
+        "quarantine": quality.quarantine_trend(con, day),
+        "reasons": quality.quarantine_reasons(con, day),
+        "history_days": quality.HISTORY_DAYS,
+    }
 
 
 def check_view(suite: str, expectation: str) -> Collector:
     def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-        return {"check": quality.check_detail(con, day, suite, expectation),
-                "history": quality.check_history(con, day).get((suite, expectation), ""),
-                "history_days": quality.HISTORY_DAYS}
+        return {
+            "check": quality.check_detail(con, day, suite, expectation),
+            "history": quality.check_history(con, day).get((suite, expectation), ""),
+            "history_days": quality.HISTORY_DAYS,
+        }
+
     return collect
 
 
@@ -73,9 +83,12 @@ def customer_view(key: str | None) -> Collector:
         found = customer.collect(con, key, day)
         if found.get("found") and found.get("segment"):
             _, features, rows = segments.profiles(con, day)
-            found["segment_profile"] = {"features": features,
-                                        "row": next((r for r in rows if r["segment"] == found["segment"]["name"]), None)}
+            found["segment_profile"] = {
+                "features": features,
+                "row": next((r for r in rows if r["segment"] == found["segment"]["name"]), None),
+            }
         return {"query": key, **found}
+
     return collect
 
 
@@ -83,6 +96,7 @@ def forecast_view(only: tuple[str, str] | None = None) -> Collector:
     def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
         verdicts = [v for v in models.model_verdicts(con, day) if v.model == "forecast"]
         return {**forecasts.collect(con, day, only), "models": verdicts}
+
     return collect
 
 

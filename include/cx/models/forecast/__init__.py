@@ -28,6 +28,9 @@ the charts; ``_stage`` the stage.
 
 from __future__ import annotations
 
+from cx.models.forecast._backtest import mean_forecast, naive_scale, score, seasonal_naive
+from cx.models.forecast._calendar import Calendar, closed_weekdays, holiday_closures, shop_calendar
+from cx.models.forecast._charts import chart_name, save_chart, write_charts
 from cx.models.forecast._config import (
     CANDIDATES,
     MODEL_NAME,
@@ -39,13 +42,10 @@ from cx.models.forecast._config import (
     ForecastConfig,
     SeriesForecast,
 )
-from cx.models.forecast._backtest import mean_forecast, naive_scale, score, seasonal_naive
-from cx.models.forecast._holidays import holidays_in, parse_holiday_country
-from cx.models.forecast._calendar import Calendar, closed_weekdays, holiday_closures, shop_calendar
-from cx.models.forecast._series import build_series, choose_scale, drop_outliers
-from cx.models.forecast._model import baseline_forecast, blend_forecast, prophet_forecast, version_of
 from cx.models.forecast._core import choose_model, forecast_all, forecast_frame, forecast_series, run_metrics
-from cx.models.forecast._charts import chart_name, save_chart, write_charts
+from cx.models.forecast._holidays import holidays_in, parse_holiday_country
+from cx.models.forecast._model import baseline_forecast, blend_forecast, prophet_forecast, version_of
+from cx.models.forecast._series import build_series, choose_scale, drop_outliers
 from cx.models.forecast._stage import run
 
 __all__ = [

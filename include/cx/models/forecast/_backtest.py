@@ -30,8 +30,12 @@ def future_index(history: pd.Series, horizon: int) -> pd.DatetimeIndex:
 
 
 def seasonal_naive(
-    history: pd.Series, horizon: int, closed_weekdays: frozenset[int], interval_width: float = 0.8,
-    interval_window: int = 182, closed_dates: frozenset[pd.Timestamp] = frozenset(),
+    history: pd.Series,
+    horizon: int,
+    closed_weekdays: frozenset[int],
+    interval_width: float = 0.8,
+    interval_window: int = 182,
+    closed_dates: frozenset[pd.Timestamp] = frozenset(),
 ) -> pd.DataFrame:
     """Same weekday last week, repeated; intervals from the empirical errors of this very
     rule at the same lead (lag 7m for weeks-ahead m) over the recent window.
@@ -70,7 +74,10 @@ def seasonal_naive(
 
 
 def mean_forecast(
-    history: pd.Series, horizon: int, closed_weekdays: frozenset[int], interval_width: float = 0.8,
+    history: pd.Series,
+    horizon: int,
+    closed_weekdays: frozenset[int],
+    interval_width: float = 0.8,
     closed_dates: frozenset[pd.Timestamp] = frozenset(),
 ) -> pd.DataFrame:
     """For very short histories: the mean of open days with empirical quantiles."""

@@ -10,6 +10,7 @@ from cx.models.forecast._backtest import future_index, open_mask
 from cx.models.forecast._config import ForecastConfig
 from cx.models.forecast._holidays import holidays_in
 
+
 @dataclass(frozen=True)
 class Calendar:
     """When the shop trades, as read off its total sales (see :func:`shop_calendar`)."""

@@ -21,8 +21,12 @@ CANDIDATES = ("naive", "prophet", "blend")
 OUTPUT_COLUMNS = ["series", "metric", "ds", "yhat", "yhat_lower", "yhat_upper", "model_version"]
 
 # The fields that mirror cx.config.Settings.
-_SETTINGS_FIELDS = {"horizon_days": "forecast_horizon_days", "top_categories": "forecast_top_categories",
-                    "holiday_country": "holiday_country", "seed": "seed"}
+_SETTINGS_FIELDS = {
+    "horizon_days": "forecast_horizon_days",
+    "top_categories": "forecast_top_categories",
+    "holiday_country": "holiday_country",
+    "seed": "seed",
+}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cx.models.forecast._config import (
 )
 from cx.models.forecast._model import _candidates, baseline_forecast, version_of
 
+
 def choose_model(backtest: dict[str, dict[str, float]]) -> tuple[str, str]:
     """The best challenger by mean backtest MASE if it is strictly lower than the
     seasonal naive's; otherwise the baseline."""
@@ -29,22 +30,27 @@ def choose_model(backtest: dict[str, dict[str, float]]) -> tuple[str, str]:
         return "naive", "no challenger was backtested: seasonal naive"
     best = min(challengers, key=lambda name: backtest[name]["mase"])
     if backtest[best]["mase"] < backtest["naive"]["mase"]:
-        return best, (f"{best} beats seasonal naive on backtest MASE "
-                      f"({backtest[best]['mase']:.2f} < {backtest['naive']['mase']:.2f})")
-    return "naive", (f"seasonal naive not beaten on backtest MASE "
-                     f"(best {best} {backtest[best]['mase']:.2f} >= {backtest['naive']['mase']:.2f}): baseline published")
+        return best, (
+            f"{best} beats seasonal naive on backtest MASE "
+            f"({backtest[best]['mase']:.2f} < {backtest['naive']['mase']:.2f})"
+        )
+    return "naive", (
+        f"seasonal naive not beaten on backtest MASE "
+        f"(best {best} {backtest[best]['mase']:.2f} >= {backtest['naive']['mase']:.2f}): baseline published"
+    )
 
 
-def _short_history(series: str, metric: str, history: pd.Series, calendar: Calendar, cfg: ForecastConfig,
-                   reason: str) -> SeriesForecast:
+def _short_history(
+    series: str, metric: str, history: pd.Series, calendar: Calendar, cfg: ForecastConfig, reason: str
+) -> SeriesForecast:
     if len(history) < 7:
         closed = calendar.closures | holiday_closures(history, cfg.horizon_days, calendar, cfg.holiday_country)
         frame = mean_forecast(history, cfg.horizon_days, calendar.weekdays, cfg.interval_width, closed)
-        return SeriesForecast(series, metric, frame, VERSION_MEAN, {}, f"{reason}: mean of open days",
-                              {"chosen": "mean"})
+        return SeriesForecast(
+            series, metric, frame, VERSION_MEAN, {}, f"{reason}: mean of open days", {"chosen": "mean"}
+        )
     frame = baseline_forecast(history, calendar, cfg)
-    return SeriesForecast(series, metric, frame, VERSION_NAIVE, {}, f"{reason}: seasonal naive",
-                          {"chosen": "naive"})
+    return SeriesForecast(series, metric, frame, VERSION_NAIVE, {}, f"{reason}: seasonal naive", {"chosen": "naive"})
 
 
 def _cpu_seconds() -> float:
@@ -55,8 +61,9 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def forecast_series(series: str, metric: str, history: pd.Series, calendar: Calendar,
-                    cfg: ForecastConfig) -> SeriesForecast:
+def forecast_series(
+    series: str, metric: str, history: pd.Series, calendar: Calendar, cfg: ForecastConfig
+) -> SeriesForecast:
     """Backtest, choose and forecast one series (pure; runs in a worker process).
     ``timing`` records the wall and CPU seconds it took."""
     started, cpu = time.monotonic(), _cpu_seconds()
@@ -65,8 +72,9 @@ def forecast_series(series: str, metric: str, history: pd.Series, calendar: Cale
     return result
 
 
-def _forecast_series(series: str, metric: str, history: pd.Series, calendar: Calendar,
-                     cfg: ForecastConfig) -> SeriesForecast:
+def _forecast_series(
+    series: str, metric: str, history: pd.Series, calendar: Calendar, cfg: ForecastConfig
+) -> SeriesForecast:
     horizon = cfg.horizon_days
     n_days = len(history)
     if n_days < cfg.min_prophet_days:
@@ -87,8 +95,9 @@ def _forecast_series(series: str, metric: str, history: pd.Series, calendar: Cal
         if any(not np.isnan(v) for v in values["mase"]):
             backtest[name] = {key: float(np.nanmean(v)) for key, v in values.items()}
     if "naive" not in backtest:
-        return _short_history(series, metric, history, calendar, cfg,
-                              f"{n_days} days are too few or too flat for a backtest")
+        return _short_history(
+            series, metric, history, calendar, cfg, f"{n_days} days are too few or too flat for a backtest"
+        )
 
     final, scale = _candidates(history, calendar, cfg)
     chosen, reason = choose_model(backtest)
@@ -134,6 +143,12 @@ def run_metrics(result: SeriesForecast, interval_width: float) -> list[Metric]:
         Metric(f"mae:{key}", published.get("mae"), naive.get("mae"), beats),
     ]
     coverage = published.get("coverage")
-    rows.append(Metric(f"coverage:{key}", coverage, naive.get("coverage"),
-                       None if coverage is None else abs(coverage - interval_width) <= 0.15))
+    rows.append(
+        Metric(
+            f"coverage:{key}",
+            coverage,
+            naive.get("coverage"),
+            None if coverage is None else abs(coverage - interval_width) <= 0.15,
+        )
+    )
     return rows

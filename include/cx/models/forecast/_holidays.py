@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 
+
 def parse_holiday_country(spec: str) -> tuple[str, str | None] | None:
     """'GB' -> ('GB', None); 'GB-ENG' -> ('GB', 'ENG'); '' -> None. Unknown codes raise
     a ValueError naming the setting (a typo must not silently drop all holidays)."""

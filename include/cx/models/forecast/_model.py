@@ -14,6 +14,7 @@ from cx.models.forecast._config import VERSION_BLEND, VERSION_NAIVE, VERSION_PRO
 from cx.models.forecast._holidays import holidays_in
 from cx.models.forecast._series import choose_scale, drop_outliers
 
+
 def _quiet() -> None:
     """Silence per-fit chatter of cmdstanpy/prophet (it would flood the task log)."""
     import cmdstanpy
@@ -74,8 +75,14 @@ def baseline_forecast(history: pd.Series, calendar: Calendar, cfg: ForecastConfi
     """The seasonal naive as the stage runs it: the last observed week repeated over the
     horizon, closed weekdays and holiday closures at 0."""
     closed_future = holiday_closures(history, cfg.horizon_days, calendar, cfg.holiday_country)
-    return seasonal_naive(history, cfg.horizon_days, calendar.weekdays, cfg.interval_width,
-                          cfg.naive_interval_window, calendar.closures | closed_future)
+    return seasonal_naive(
+        history,
+        cfg.horizon_days,
+        calendar.weekdays,
+        cfg.interval_width,
+        cfg.naive_interval_window,
+        calendar.closures | closed_future,
+    )
 
 
 def _candidates(history: pd.Series, calendar: Calendar, cfg: ForecastConfig) -> tuple[dict[str, pd.DataFrame], str]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from cx.row_order import sort_rows
 
+
 def build_series(sales: pd.DataFrame, as_of: date, top_categories: int) -> dict[tuple[str, str], pd.Series]:
     """(series, metric) -> daily values from the first sale to as_of, zeros filled."""
     sales = sort_rows(sales.assign(ds=pd.to_datetime(sales["ds"])), ["ds", "series"])  # sums in one order

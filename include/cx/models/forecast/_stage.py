@@ -20,14 +20,20 @@ from cx.models.forecast._core import forecast_all, forecast_frame, run_metrics
 from cx.models.forecast._series import build_series
 from cx.warehouse import read_df, table_exists
 
+
 def run(as_of: date, settings: Settings | None = None) -> dict:
     """Forecast the daily sales series: model_outputs.sales_forecast and model_runs (publish
     copies them), and one chart per series under the day's charts folder."""
     settings = settings or load_settings()
     cfg = ForecastConfig.from_settings(settings)
     chart_dir = settings.charts_dir / str(as_of)
-    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of),
-                     partial(_compute, as_of=as_of, cfg=cfg, chart_dir=chart_dir))
+    return run_stage(
+        MODEL_NAME,
+        as_of,
+        settings,
+        partial(_read, as_of=as_of),
+        partial(_compute, as_of=as_of, cfg=cfg, chart_dir=chart_dir),
+    )
 
 
 def _read(con: Any, as_of: date) -> pd.DataFrame:

@@ -35,6 +35,18 @@ holds the holdout split and the ranking metrics every method is scored with.
 
 from __future__ import annotations
 
+from cx.models.recommend._baselines import (
+    PurchaseSignals,
+    purchase_signals,
+    repeat_then_popularity,
+    scaled_popularity,
+)
+from cx.models.recommend._blend import Recommender, learn_blend
+from cx.models.recommend._candidates import (
+    Candidates,
+    CandidateScorer,
+    candidate_batches,
+)
 from cx.models.recommend._config import (
     BASELINES,
     BLEND_TERMS,
@@ -45,38 +57,6 @@ from cx.models.recommend._config import (
     VERSION_POPULARITY,
     VERSION_REPEAT,
     RecommendConfig,
-)
-from cx.models.recommend._baselines import (
-    PurchaseSignals,
-    purchase_signals,
-    repeat_then_popularity,
-    scaled_popularity,
-)
-from cx.models.recommend._features import (
-    feature_matrix,
-    interaction_weights,
-    item_feature_lists,
-    user_feature_lists,
-)
-from cx.models.recommend._lightfm import (
-    FittedRecommender,
-    epochs_within_budget,
-    fit_lightfm,
-    prepare_lightfm,
-)
-from cx.models.recommend._terms import blend_terms, rank_normalise
-from cx.models.recommend._candidates import (
-    CandidateScorer,
-    Candidates,
-    candidate_batches,
-)
-from cx.models.recommend._topk import top_n_lists
-from cx.models.recommend._blend import Recommender, learn_blend
-from cx.models.recommend._fit import (
-    LightFMCache,
-    build_universe,
-    fit_recommender,
-    signals_at,
 )
 from cx.models.recommend._core import (
     RecommendResult,
@@ -90,7 +70,27 @@ from cx.models.recommend._core import (
     recommend,
     result_metrics,
 )
+from cx.models.recommend._features import (
+    feature_matrix,
+    interaction_weights,
+    item_feature_lists,
+    user_feature_lists,
+)
+from cx.models.recommend._fit import (
+    LightFMCache,
+    build_universe,
+    fit_recommender,
+    signals_at,
+)
+from cx.models.recommend._lightfm import (
+    FittedRecommender,
+    epochs_within_budget,
+    fit_lightfm,
+    prepare_lightfm,
+)
 from cx.models.recommend._stage import run
+from cx.models.recommend._terms import blend_terms, rank_normalise
+from cx.models.recommend._topk import top_n_lists
 
 __all__ = [
     "BASELINES",

@@ -15,6 +15,7 @@ from cx.models.recommend._config import BLEND_TERMS, RecommendConfig
 from cx.models.recommend._lightfm import FittedRecommender
 from cx.models.recommend._terms import blend_terms
 
+
 @dataclass
 class Recommender:
     """The published model: LightFM and purchase signals as of ``reference``, blended."""
@@ -38,7 +39,7 @@ class Recommender:
 
     @property
     def blend(self) -> dict[str, float]:
-        return {name: round(float(w), 4) for name, w in zip(BLEND_TERMS, self.weights)}
+        return {name: round(float(w), 4) for name, w in zip(BLEND_TERMS, self.weights, strict=False)}
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _validation_table(
 
 def _precision(table: _ValidationTable, weights: np.ndarray, k: int) -> float:
     hits = 0
-    for terms, valid, bought in zip(table.terms, table.valid, table.bought):
+    for terms, valid, bought in zip(table.terms, table.valid, table.bought, strict=False):
         score = np.where(valid, np.tensordot(weights, terms, axes=1), -np.inf)
         kk = min(k, score.shape[1])
         top = np.argpartition(-score, kk - 1, axis=1)[:, :kk]

@@ -15,6 +15,7 @@ from cx.models.recommend._lightfm import FittedRecommender
 from cx.models.recommend._terms import count_greater, popularity_term, recency_term
 from cx.models.recommend._topk import descending_order
 
+
 @dataclass
 class Candidates:
     """A batch of customers' candidate items with the blend's terms on them.

@@ -20,8 +20,13 @@ INTERACTION_COLUMNS = ("customer_id", "product_id", "interaction_type", "occurre
 BLEND_TERMS = ("frequency", "recency", "popularity", "lightfm")
 
 # The fields that mirror cx.config.Settings (the blend's validation window is as long as the holdout).
-_SETTINGS_FIELDS = {"top_n": "recs_top_n", "exclude_bought_days": "recs_exclude_bought_days",
-                    "holdout_days": "recs_holdout_days", "validation_days": "recs_holdout_days", "seed": "seed"}
+_SETTINGS_FIELDS = {
+    "top_n": "recs_top_n",
+    "exclude_bought_days": "recs_exclude_bought_days",
+    "holdout_days": "recs_holdout_days",
+    "validation_days": "recs_holdout_days",
+    "seed": "seed",
+}
 
 
 @dataclass(frozen=True)

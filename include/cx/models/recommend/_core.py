@@ -28,6 +28,7 @@ from cx.models.recommend._topk import top_n_lists
 from cx.models.recommend.evaluation import evaluate_lists, holdout_test, lift_standard_error, precision_by_customer
 from cx.row_order import sort_rows
 
+
 @dataclass
 class RecommendResult:
     recommendations: pd.DataFrame  # customer_id, rank, product_id, score, model_version
@@ -198,7 +199,12 @@ def result_metrics(result: RecommendResult, k: int) -> list[Metric]:
     """model_runs rows: the model's holdout metrics against the best baseline's."""
     best = result.details["best_baseline"]
     rows = []
-    for key, name in (("precision", f"p@{k}"), ("recall", f"recall@{k}"), ("ndcg", f"ndcg@{k}"), ("coverage", "coverage")):
+    for key, name in (
+        ("precision", f"p@{k}"),
+        ("recall", f"recall@{k}"),
+        ("ndcg", f"ndcg@{k}"),
+        ("coverage", "coverage"),
+    ):
         value = result.metrics["model"].get(key)
         base = result.metrics[best].get(key)
         detail = {

@@ -57,10 +57,10 @@ def user_feature_lists(customers: pd.DataFrame, segments: pd.DataFrame | None) -
     segment_of: dict[Any, Any] = {}
     if segments is not None and len(segments):
         first = segments.drop_duplicates("customer_id")
-        segment_of = dict(zip(first["customer_id"], first["segment_name"]))
+        segment_of = dict(zip(first["customer_id"], first["segment_name"], strict=False))
     columns = ("region", "country", "age_band", "tenure_days")
     values = {c: frame[c].tolist() if c in frame else [None] * len(frame) for c in columns}
-    attributes = {cid: row for cid, *row in zip(frame["customer_id"], *(values[c] for c in columns))}
+    attributes = {cid: row for cid, *row in zip(frame["customer_id"], *(values[c] for c in columns), strict=False)}
     out: dict[str, list[tuple[str, float]]] = {}
     for cid in attributes.keys() | segment_of.keys():
         feats: list[tuple[str, float]] = []
@@ -69,8 +69,11 @@ def user_feature_lists(customers: pd.DataFrame, segments: pd.DataFrame | None) -
             feats.append((f"segment:{segment}", 1.0))
         if cid in attributes:
             *categorical, tenure = attributes[cid]
-            feats.extend((f"{col}:{value}", 1.0) for col, value in zip(columns, categorical)
-                         if value is not None and pd.notna(value))
+            feats.extend(
+                (f"{col}:{value}", 1.0)
+                for col, value in zip(columns, categorical, strict=False)
+                if value is not None and pd.notna(value)
+            )
             band = _tenure_band(tenure)
             if band:
                 feats.append((f"tenure:{band}", 1.0))
@@ -82,7 +85,11 @@ def item_feature_lists(products: pd.DataFrame, cfg: RecommendConfig) -> dict[str
     """product_id -> [(feature, weight)] from category, brand, price band and the tokens
     of name and description; the tokens share one unit of weight so a long description
     cannot drown the category."""
-    price = pd.to_numeric(products["price"], errors="coerce") if "price" in products else pd.Series(np.nan, index=products.index)
+    price = (
+        pd.to_numeric(products["price"], errors="coerce")
+        if "price" in products
+        else pd.Series(np.nan, index=products.index)
+    )
     bands = pd.Series(pd.NA, index=products.index, dtype="object")
     valid = price.notna() & (price > 0)
     if valid.sum() >= cfg.price_bands:
@@ -138,9 +145,7 @@ def feature_matrix(
             rows.append(r)
             cols.append(col_of[name])
             vals.append(weight * scale)
-    mat = sparse.csr_matrix(
-        (np.asarray(vals, dtype="float32"), (rows, cols)), shape=(len(ids), len(ids) + len(vocab))
-    )
+    mat = sparse.csr_matrix((np.asarray(vals, dtype="float32"), (rows, cols)), shape=(len(ids), len(ids) + len(vocab)))
     sums = np.asarray(mat.sum(axis=1)).ravel()
     inv = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
     return sparse.csr_matrix(sparse.diags(inv.astype("float32")) @ mat)

@@ -19,6 +19,7 @@ from cx.models.recommend._lightfm import FittedRecommender, prepare_lightfm
 from cx.models.recommend.evaluation import holdout_test
 from cx.row_order import sort_rows
 
+
 @dataclass
 class _Universe:
     user_ids: list[str]
@@ -30,7 +31,7 @@ class _Universe:
 
     @property
     def product_ids(self) -> list[str]:
-        return [p for p, ok in zip(self.item_ids, self.is_product) if ok]
+        return [p for p, ok in zip(self.item_ids, self.is_product, strict=False) if ok]
 
 
 def build_universe(
@@ -56,7 +57,9 @@ def build_universe(
     )
 
 
-def signals_at(interactions: pd.DataFrame, uni: _Universe, reference: pd.Timestamp, cfg: RecommendConfig) -> PurchaseSignals:
+def signals_at(
+    interactions: pd.DataFrame, uni: _Universe, reference: pd.Timestamp, cfg: RecommendConfig
+) -> PurchaseSignals:
     """The purchase signals (both baselines' and the blend's) as of ``reference``."""
     return purchase_signals(
         interactions,
@@ -72,7 +75,11 @@ LightFMCache = dict[pd.Timestamp, FittedRecommender]
 
 
 def _lightfm_at(
-    interactions: pd.DataFrame, uni: _Universe, reference: pd.Timestamp, cfg: RecommendConfig, cache: LightFMCache | None
+    interactions: pd.DataFrame,
+    uni: _Universe,
+    reference: pd.Timestamp,
+    cfg: RecommendConfig,
+    cache: LightFMCache | None,
 ) -> FittedRecommender:
     """LightFM on the events before ``reference``; the cache (one per interactions
     frame) lets the holdout and the final fit share the fit they have in common."""
@@ -82,14 +89,19 @@ def _lightfm_at(
 
 
 def _fit_lightfm_at(
-    interactions: pd.DataFrame, uni: _Universe, references: list[pd.Timestamp], cfg: RecommendConfig, cache: LightFMCache
+    interactions: pd.DataFrame,
+    uni: _Universe,
+    references: list[pd.Timestamp],
+    cfg: RecommendConfig,
+    cache: LightFMCache,
 ) -> None:
     """Into the cache: LightFM at each reference it lacks, prepared one after the other
     and fitted side by side on ``num_threads`` threads (one thread per fit)."""
     todo = [r for r in dict.fromkeys(references) if r not in cache]
-    jobs = [prepare_lightfm(interactions, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, r, cfg)
-            for r in todo]
-    cache.update(zip(todo, run_side_by_side(jobs, cfg.num_threads)))
+    jobs = [
+        prepare_lightfm(interactions, uni.user_ids, uni.item_ids, uni.user_feats, uni.item_feats, r, cfg) for r in todo
+    ]
+    cache.update(zip(todo, run_side_by_side(jobs, cfg.num_threads), strict=False))
 
 
 def fit_recommender(
@@ -127,8 +139,10 @@ def fit_recommender(
             bought = sparse.csr_matrix(
                 (
                     np.ones(len(val), dtype="float32"),
-                    (index_positions(val["customer_id"], val_fit.user_index),
-                     index_positions(val["product_id"], val_fit.item_index)),
+                    (
+                        index_positions(val["customer_id"], val_fit.user_index),
+                        index_positions(val["product_id"], val_fit.item_index),
+                    ),
                 ),
                 shape=(len(uni.user_ids), len(uni.item_ids)),
             )

@@ -16,6 +16,7 @@ from cx.models.recommend._config import RecommendConfig
 from cx.models.recommend._features import feature_matrix, interaction_weights
 from cx.models.recommend._fits import fit_model
 
+
 @dataclass
 class FittedRecommender:
     """A fitted LightFM model with the id mappings and feature matrices it needs."""
@@ -68,7 +69,9 @@ def prepare_lightfm(
     from lightfm import LightFM  # heavy import kept local to the stage
 
     started = time.perf_counter()
-    columns = [c for c in ("customer_id", "product_id", "interaction_type", "occurred_at", "rating") if c in interactions]
+    columns = [
+        c for c in ("customer_id", "product_id", "interaction_type", "occurred_at", "rating") if c in interactions
+    ]
     interactions = interactions.loc[interactions["occurred_at"] < reference, columns]
     weights = interaction_weights(interactions, reference, cfg)
     del interactions
@@ -104,8 +107,13 @@ def prepare_lightfm(
         max_sampled=cfg.max_sampled,
         random_state=np.random.RandomState(cfg.seed),
     )
-    fit_args = {"interactions": binary, "user_features": user_features, "item_features": item_features,
-                "sample_weight": sample_weight, "epochs": epochs_within_budget(len(rows), cfg)}  # one row per pair
+    fit_args = {
+        "interactions": binary,
+        "user_features": user_features,
+        "item_features": item_features,
+        "sample_weight": sample_weight,
+        "epochs": epochs_within_budget(len(rows), cfg),
+    }  # one row per pair
     prepared = time.perf_counter() - started
 
     def fit() -> FittedRecommender:

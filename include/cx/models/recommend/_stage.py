@@ -39,7 +39,9 @@ def _read_inputs(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
     }
     if table_exists(con, "customer_segments", OUTPUT_SCHEMA):
         frames["segments"] = read_df(
-            con, f"select customer_id, segment_name from {OUTPUT_SCHEMA}.customer_segments where as_of_date = ?", [as_of],
+            con,
+            f"select customer_id, segment_name from {OUTPUT_SCHEMA}.customer_segments where as_of_date = ?",
+            [as_of],
             order_by=["customer_id"],
         )
     return frames
@@ -51,8 +53,13 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     cfg = RecommendConfig.from_settings(settings)
     artifact = settings.models_dir / "recommend" / f"{as_of}.pkl"
-    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of),
-                     partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact))
+    return run_stage(
+        MODEL_NAME,
+        as_of,
+        settings,
+        partial(_read, as_of=as_of),
+        partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact),
+    )
 
 
 def _read(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
@@ -82,8 +89,7 @@ def _compute(frames: dict[str, Any], as_of: date, cfg: RecommendConfig, artifact
         "plain_lightfm_p@k": result.metrics["lightfm"].get("precision"),
         "artifact": str(artifact),
     }
-    return StageOutput({"customer_recommendations": result.recommendations}, [(result.model_version, metrics)],
-                       summary)
+    return StageOutput({"customer_recommendations": result.recommendations}, [(result.model_version, metrics)], summary)
 
 
 def _keep(result: RecommendResult, cfg: RecommendConfig, path: Path) -> None:

@@ -9,6 +9,7 @@ from cx.models.recommend._config import RecommendConfig
 from cx.models.recommend._lightfm import FittedRecommender
 from cx.models.recommend._topk import descending_order
 
+
 def count_greater(ascending: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per row r, how many of ``ascending[r]`` (sorted ascending) exceed each ``values[r, j]``.
     One small searchsorted per row: its row stays in L1, cheaper than one global search."""

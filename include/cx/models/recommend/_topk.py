@@ -80,6 +80,12 @@ def top_n_lists(
                     }
                 )
             )
-    empty = pd.DataFrame({"customer_id": pd.Series(dtype="object"), "rank": pd.Series(dtype="int32"),
-                          "product_id": pd.Series(dtype="object"), "score": pd.Series(dtype="float64")})
+    empty = pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype="object"),
+            "rank": pd.Series(dtype="int32"),
+            "product_id": pd.Series(dtype="object"),
+            "score": pd.Series(dtype="float64"),
+        }
+    )
     return {name: pd.concat(parts, ignore_index=True) if parts else empty.copy() for name, parts in frames.items()}

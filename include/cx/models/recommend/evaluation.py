@@ -31,11 +31,7 @@ def ndcg_at_k(recommended: Sequence[str], relevant: set[str], k: int) -> float:
     """Binary-relevance NDCG: DCG of the list over the DCG of a perfect list."""
     if not relevant or k <= 0:
         return 0.0
-    dcg = sum(
-        1.0 / math.log2(position + 2)
-        for position, item in enumerate(list(recommended)[:k])
-        if item in relevant
-    )
+    dcg = sum(1.0 / math.log2(position + 2) for position, item in enumerate(list(recommended)[:k]) if item in relevant)
     ideal = sum(1.0 / math.log2(position + 2) for position in range(min(len(relevant), k)))
     return dcg / ideal
 
@@ -121,8 +117,9 @@ def evaluate_lists(recs: pd.DataFrame, test: pd.DataFrame, catalog_size: int, k:
 def precision_by_customer(recs: pd.DataFrame, test: pd.DataFrame, k: int = 10) -> pd.Series:
     """precision@k of each test customer (0 without a list), indexed by customer_id."""
     relevant, lists = _relevant_and_lists(recs, test)
-    return pd.Series({user: precision_at_k(lists.get(user, []), items, k) for user, items in relevant.items()},
-                     dtype="float64")
+    return pd.Series(
+        {user: precision_at_k(lists.get(user, []), items, k) for user, items in relevant.items()}, dtype="float64"
+    )
 
 
 def lift_standard_error(a: pd.Series, b: pd.Series) -> float:

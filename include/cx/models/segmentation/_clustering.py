@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from cx.models.segmentation._config import SegmentationConfig
 from cx.models.segmentation._features import _design
 
+
 @dataclass(frozen=True)
 class _Fit:
     labels: np.ndarray
@@ -29,11 +30,14 @@ def _rank_consensus(by_k: dict[int, dict[str, float]]) -> int:
     Davies-Bouldin (low); ties go to the higher silhouette, then the smaller k."""
     ks = sorted(by_k)
     frame = pd.DataFrame.from_dict(by_k, orient="index").loc[ks]
-    ranks = pd.concat([
-        frame["silhouette"].rank(ascending=False),
-        frame["calinski_harabasz"].rank(ascending=False),
-        frame["davies_bouldin"].rank(ascending=True),
-    ], axis=1).mean(axis=1)
+    ranks = pd.concat(
+        [
+            frame["silhouette"].rank(ascending=False),
+            frame["calinski_harabasz"].rank(ascending=False),
+            frame["davies_bouldin"].rank(ascending=True),
+        ],
+        axis=1,
+    ).mean(axis=1)
     order = sorted(ks, key=lambda k: (ranks[k], -frame.at[k, "silhouette"], k))
     return int(order[0])
 
@@ -43,8 +47,9 @@ def _single(x: np.ndarray, k: int, cfg: SegmentationConfig) -> tuple[np.ndarray,
     return model.labels_, model.cluster_centers_
 
 
-def _choose_k(x: np.ndarray, cfg: SegmentationConfig, k_lo: int, k_hi: int,
-              min_silhouette: float | None = None) -> tuple[np.ndarray, np.ndarray, float | None, dict]:
+def _choose_k(
+    x: np.ndarray, cfg: SegmentationConfig, k_lo: int, k_hi: int, min_silhouette: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float | None, dict]:
     """Fit KMeans for each k in [k_lo, k_hi]; keep the consensus k (see module doc).
     With ``min_silhouette`` (an optional split), keep the best-silhouette k instead, and
     stay at one cluster unless it reaches ``min_silhouette``."""
@@ -90,9 +95,15 @@ def _choose_k(x: np.ndarray, cfg: SegmentationConfig, k_lo: int, k_hi: int,
     return models[best].labels_, models[best].cluster_centers_, score, by_k
 
 
-def _fit_population(imputed: pd.DataFrame, candidates: tuple[str, ...], cfg: SegmentationConfig,
-                    k_lo: int, k_hi: int, min_silhouette: float | None = None,
-                    split_on: frozenset[str] | None = None) -> _Fit:
+def _fit_population(
+    imputed: pd.DataFrame,
+    candidates: tuple[str, ...],
+    cfg: SegmentationConfig,
+    k_lo: int,
+    k_hi: int,
+    min_silhouette: float | None = None,
+    split_on: frozenset[str] | None = None,
+) -> _Fit:
     """Cluster one population; with ``split_on``, it stays one cluster unless at least
     one of those features varies in it."""
     x, used, dropped = _design(imputed, candidates, cfg)

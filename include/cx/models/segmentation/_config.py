@@ -32,8 +32,7 @@ ENGAGEMENT_FEATURES: frozenset[str] = frozenset({"web_sessions", "cart_abandonme
 UNDEFINED_WITHOUT_ORDERS: frozenset[str] = frozenset({"recency_days", "recent_order_share", "avg_item_price"})
 # Heavy-tailed money, counts and durations: log1p before scaling.
 LOG_FEATURES: frozenset[str] = frozenset(
-    {"frequency", "monetary", "tenure_days", "avg_basket_size", "category_diversity", "web_sessions",
-     "avg_item_price"}
+    {"frequency", "monetary", "tenure_days", "avg_basket_size", "category_diversity", "web_sessions", "avg_item_price"}
 )
 INT_FEATURES: frozenset[str] = frozenset(
     {"recency_days", "frequency", "tenure_days", "category_diversity", "web_sessions"}

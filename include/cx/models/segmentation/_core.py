@@ -90,9 +90,13 @@ def segment_customers(
     ids = features["customer_id"].astype("string")
     raw = _raw_features(features)
     if len(raw) == 0:
-        empty = pd.DataFrame({"customer_id": pd.Series(dtype="string"),
-                              "segment_id": pd.Series(dtype="int32"),
-                              "segment_name": pd.Series(dtype="string")})
+        empty = pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype="string"),
+                "segment_id": pd.Series(dtype="int32"),
+                "segment_name": pd.Series(dtype="string"),
+            }
+        )
         return SegmentationResult(_typed(empty, raw), pd.DataFrame(), {"k": 0, "customers": 0})
 
     imputed, all_missing = _impute(raw)
@@ -101,11 +105,13 @@ def segment_customers(
     described = _describe(imputed, buyers, clusters, cfg)
     identity = _identify(ids, clusters, described, previous, min_new_id, cfg)
 
-    out = pd.DataFrame({
-        "customer_id": ids.to_numpy(),
-        "segment_id": np.array([identity.segment_ids[c] for c in clusters.labels], dtype="int64"),
-        "segment_name": [identity.names[c] for c in clusters.labels],
-    })
+    out = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "segment_id": np.array([identity.segment_ids[c] for c in clusters.labels], dtype="int64"),
+            "segment_name": [identity.names[c] for c in clusters.labels],
+        }
+    )
     assignments = _typed(out, raw)
     metrics = _metrics(assignments, previous, clusters, identity, buyers, all_missing)
     return SegmentationResult(assignments, _profiles_frame(clusters, described, identity), metrics)
@@ -126,8 +132,15 @@ def _cluster_populations(imputed: pd.DataFrame, buyers: np.ndarray, cfg: Segment
         else:
             # Tenure and sentiment alone are a continuum, not behaviour: split prospects
             # only on how they engage (sessions, carts).
-            fit = _fit_population(part, NON_BUYER_FEATURES, cfg, 2, cfg.non_buyer_k_max,
-                                  cfg.non_buyer_split_silhouette, ENGAGEMENT_FEATURES)
+            fit = _fit_population(
+                part,
+                NON_BUYER_FEATURES,
+                cfg,
+                2,
+                cfg.non_buyer_k_max,
+                cfg.non_buyer_split_silhouette,
+                ENGAGEMENT_FEATURES,
+            )
         # Relabel 0..k-1 densely, then shift past the previous population's clusters.
         _, dense = np.unique(fit.labels, return_inverse=True)
         labels[mask] = dense + offset
@@ -138,8 +151,7 @@ def _cluster_populations(imputed: pd.DataFrame, buyers: np.ndarray, cfg: Segment
     return _Clusters(labels, fits, populations)
 
 
-def _describe(imputed: pd.DataFrame, buyers: np.ndarray, clusters: _Clusters,
-              cfg: SegmentationConfig) -> _Descriptions:
+def _describe(imputed: pd.DataFrame, buyers: np.ndarray, clusters: _Clusters, cfg: SegmentationConfig) -> _Descriptions:
     """Profiles in original units (what users read), and for naming the mean percentile
     rank of the members, an RFM-style score that does not depend on the segment's size
     the way the rank of its centroid does: buyers are ranked among buyers, customers
@@ -167,15 +179,22 @@ def _describe(imputed: pd.DataFrame, buyers: np.ndarray, clusters: _Clusters,
     return _Descriptions(profile_rows, pct_frame, candidates)
 
 
-def _identify(ids: pd.Series, clusters: _Clusters, described: _Descriptions, previous: pd.DataFrame | None,
-              min_new_id: int, cfg: SegmentationConfig) -> _Identity:
+def _identify(
+    ids: pd.Series,
+    clusters: _Clusters,
+    described: _Descriptions,
+    previous: pd.DataFrame | None,
+    min_new_id: int,
+    cfg: SegmentationConfig,
+) -> _Identity:
     """Ids and names: matched clusters keep yesterday's, new ones get fresh ids."""
     has_previous = previous is not None and len(previous)
     matched = _match_previous(ids, clusters.labels, previous, cfg) if has_previous else {}
     # A matched segment keeps its id; it keeps its name too unless its behaviour no longer
     # fits it (yesterday's "big spenders" that went quiet are renamed, not hidden).
-    kept_names = {c: name for c, (_, name) in matched.items()
-                  if _name_root(name) in {n for n, _ in described.candidates[c]}}
+    kept_names = {
+        c: name for c, (_, name) in matched.items() if _name_root(name) in {n for n, _ in described.candidates[c]}
+    }
     renamed = {matched[c][1]: c for c in matched if c not in kept_names}
     names = _unique_names(described.candidates, kept_names, described.pct)
     previous_ids = [] if previous is None else [int(s) for s in previous["segment_id"].dropna()]
@@ -204,16 +223,23 @@ def _stability(assignments: pd.DataFrame, previous: pd.DataFrame | None) -> floa
     if previous is None or not len(previous):
         return None
     both = assignments[["customer_id", "segment_id"]].merge(
-        previous[["customer_id", "segment_id"]].assign(
-            customer_id=lambda f: f["customer_id"].astype("string")),
-        on="customer_id", suffixes=("", "_prev"))
+        previous[["customer_id", "segment_id"]].assign(customer_id=lambda f: f["customer_id"].astype("string")),
+        on="customer_id",
+        suffixes=("", "_prev"),
+    )
     if not len(both):
         return None
     return float((both["segment_id"] == both["segment_id_prev"].astype("int64")).mean())
 
 
-def _metrics(assignments: pd.DataFrame, previous: pd.DataFrame | None, clusters: _Clusters, identity: _Identity,
-             buyers: np.ndarray, all_missing: dict[str, str]) -> dict[str, Any]:
+def _metrics(
+    assignments: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    clusters: _Clusters,
+    identity: _Identity,
+    buyers: np.ndarray,
+    all_missing: dict[str, str],
+) -> dict[str, Any]:
     fits, names, ids, sizes = clusters.fits, identity.names, clusters.ids, clusters.sizes
     main = fits.get(BUYERS) or fits.get(NON_BUYERS)
     used = [f for f in FEATURES if any(f in fit.used for fit in fits.values())]
@@ -223,16 +249,19 @@ def _metrics(assignments: pd.DataFrame, previous: pd.DataFrame | None, clusters:
         # The silhouette that chose k: buyers' (the segmentation proper).
         "silhouette": None if main is None else main.silhouette,
         "silhouette_by_k": {} if main is None else {str(k): round(s["silhouette"], 4) for k, s in main.by_k.items()},
-        "populations": {p: _fit_details(fit, int((buyers if p == BUYERS else ~buyers).sum()))
-                        for p, fit in fits.items()},
+        "populations": {
+            p: _fit_details(fit, int((buyers if p == BUYERS else ~buyers).sum())) for p, fit in fits.items()
+        },
         "sizes": {names[c]: sizes[c] for c in ids},
         "segment_ids": {names[c]: identity.segment_ids[c] for c in ids},
         "stability": _stability(assignments, previous),
         "matched_segments": len(identity.matched),
         "renamed_segments": {old: names[c] for old, c in identity.renamed.items()},
         "features_used": used,
-        "features_dropped": {**all_missing, **{f: r for fit in fits.values() for f, r in fit.dropped.items()
-                                               if f not in used and f not in all_missing}},
+        "features_dropped": {
+            **all_missing,
+            **{f: r for fit in fits.values() for f, r in fit.dropped.items() if f not in used and f not in all_missing},
+        },
     }
 
 

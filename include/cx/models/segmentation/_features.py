@@ -19,6 +19,7 @@ from cx.models.segmentation._config import (
 )
 from cx.row_order import sort_rows
 
+
 @dataclass(frozen=True)
 class _Scaler:
     """Median centring and a robust spread, per column (sklearn's RobustScaler falls
@@ -93,8 +94,9 @@ def _transform(imputed: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def _design(imputed: pd.DataFrame, candidates: tuple[str, ...], cfg: SegmentationConfig
-            ) -> tuple[np.ndarray, list[str], dict[str, str]]:
+def _design(
+    imputed: pd.DataFrame, candidates: tuple[str, ...], cfg: SegmentationConfig
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
     """Scaled matrix of one population on the candidate features it has variation in."""
     dropped: dict[str, str] = {}
     used = []
@@ -117,8 +119,11 @@ def order_activity(orders: pd.DataFrame, as_of: date, cfg: SegmentationConfig) -
     ``recent_order_share``, the share of their orders in the last ``cfg.recent_days`` (NULL
     for everyone when the history is shorter than twice that: then all orders are recent),
     and ``avg_item_price``, spend per unit bought. Cancelled orders do not count."""
-    columns = {"customer_id": pd.Series(dtype="string"), "recent_order_share": pd.Series(dtype="float64"),
-               "avg_item_price": pd.Series(dtype="float64")}
+    columns = {
+        "customer_id": pd.Series(dtype="string"),
+        "recent_order_share": pd.Series(dtype="float64"),
+        "avg_item_price": pd.Series(dtype="float64"),
+    }
     if orders.empty or not {"customer_id", "order_date"} <= set(orders.columns):
         return pd.DataFrame(columns)
     o = sort_rows(orders.dropna(subset=["customer_id", "order_date"]), ["customer_id", "order_date"])

@@ -9,6 +9,7 @@ from scipy.optimize import linear_sum_assignment
 
 from cx.models.segmentation._config import FEATURE_LABELS, LOG_FEATURES, SegmentationConfig
 
+
 def _percentile_ranks(values: pd.DataFrame) -> pd.DataFrame:
     """Mid-rank percentile of every value within its column (ties share the mid-rank)."""
     return (values.rank(method="average") - 0.5) / max(len(values), 1)
@@ -24,8 +25,9 @@ def _profile(imputed: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _candidate_names(centroid: dict[str, float], pct: dict[str, float], cfg: SegmentationConfig,
-                     medians: dict[str, float] | None = None) -> list[tuple[str, float]]:
+def _candidate_names(
+    centroid: dict[str, float], pct: dict[str, float], cfg: SegmentationConfig, medians: dict[str, float] | None = None
+) -> list[tuple[str, float]]:
     """Names a profile qualifies for, best first, each with its strength: how far its
     defining percentile ranks are from the median (0 at the median, 1 at an extreme; the
     weakest one for a name defined by several features).
@@ -49,15 +51,20 @@ def _candidate_names(centroid: dict[str, float], pct: dict[str, float], cfg: Seg
     def weakest(*margins: float | None) -> float | None:
         return None if any(m is None for m in margins) else min(m for m in margins if m is not None)
 
-    abandoning = (high("cart_abandonment_rate")
-                  if centroid.get("cart_abandonment_rate", 0.0) >= cfg.cart_abandoner_rate else None)
+    abandoning = (
+        high("cart_abandonment_rate") if centroid.get("cart_abandonment_rate", 0.0) >= cfg.cart_abandoner_rate else None
+    )
     new = low("tenure_days", cfg.new_tenure_pct)
     usual_tenure = (medians or {}).get("tenure_days")
     if usual_tenure is not None and centroid.get("tenure_days", 0.0) > cfg.new_tenure_ratio * usual_tenure:
         new = None  # ranks low in a small or young population, but has been around for a while
     if centroid.get("frequency", 1.0) < cfg.non_buyer_frequency:
-        for name, margin in (("cart abandoners", abandoning), ("new sign-ups", new),
-                             ("browsers", high("web_sessions")), ("dormant accounts", low("web_sessions"))):
+        for name, margin in (
+            ("cart abandoners", abandoning),
+            ("new sign-ups", new),
+            ("browsers", high("web_sessions")),
+            ("dormant accounts", low("web_sessions")),
+        ):
             if margin is not None:
                 return [(name, margin)]
         return [("prospects", 0.0)]
@@ -71,8 +78,9 @@ def _candidate_names(centroid: dict[str, float], pct: dict[str, float], cfg: Seg
         valuable = high("frequency") is not None or high("monetary") is not None
         return [("at risk" if valuable else "hibernating", lapsed)]
     spend = [m for m in (high("monetary"), high("avg_basket_size"), high("avg_item_price")) if m is not None]
-    returns = (high("return_rate", cfg.returner_pct)
-               if centroid.get("return_rate", 0.0) >= cfg.returner_min_rate else None)
+    returns = (
+        high("return_rate", cfg.returner_pct) if centroid.get("return_rate", 0.0) >= cfg.returner_min_rate else None
+    )
     # Top-fifth on frequency and spend, and recent: the conjunction says more than either trait.
     champions = weakest(high("frequency", cfg.top_pct), high("monetary", cfg.top_pct), low("recency_days", 0.5))
     options = [
@@ -89,14 +97,16 @@ def _candidate_names(centroid: dict[str, float], pct: dict[str, float], cfg: Seg
     return ranked or [("occasional buyers", 0.0)]
 
 
-def _base_name(centroid: dict[str, float], pct: dict[str, float], cfg: SegmentationConfig,
-               medians: dict[str, float] | None = None) -> str:
+def _base_name(
+    centroid: dict[str, float], pct: dict[str, float], cfg: SegmentationConfig, medians: dict[str, float] | None = None
+) -> str:
     """The best name a profile qualifies for (see :func:`_candidate_names`)."""
     return _candidate_names(centroid, pct, cfg, medians)[0][0]
 
 
-def _unique_names(candidates: dict[int, list[tuple[str, float]]], kept: dict[int, str],
-                  pct: pd.DataFrame) -> dict[int, str]:
+def _unique_names(
+    candidates: dict[int, list[tuple[str, float]]], kept: dict[int, str], pct: pd.DataFrame
+) -> dict[int, str]:
     """One distinct name per cluster. Kept names (yesterday's) win; the others are served
     strongest first, each taking its best candidate still free; clusters left with only
     taken names get a qualifier from the feature on which they differ most from the
@@ -147,7 +157,7 @@ def _unique_names(candidates: dict[int, list[tuple[str, float]]], kept: dict[int
 
 
 def _name_root(name: str) -> str:
-    """"hibernating (high spend)" / "loyal 2" -> the rule name they were derived from."""
+    """ "hibernating (high spend)" / "loyal 2" -> the rule name they were derived from."""
     root = name.split(" (", 1)[0].strip()
     head, _, tail = root.rpartition(" ")
     return head if head and tail.isdigit() else root

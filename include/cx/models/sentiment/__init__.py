@@ -56,21 +56,55 @@ same texts gives the same partition); scoring only new texts would need the mode
 vocabulary and IDF fixed across days.
 """
 
-from cx.models.sentiment.config import (LABELS, MODEL, SentimentConfig, SentimentResult, label_from_score,
-                                        rating_to_label)
-from cx.models.sentiment.evaluation import (_lexicon_wins, decide, evaluate, per_class_f1, rating_conflicts,
-                                            tune_cuts)
-from cx.models.sentiment.features import (NgramTfidf, TextFeatures, distinct_texts, fit_features, make_vectorizers,
-                                          row_sample, stratified_sample)
+from cx.models.sentiment.config import (
+    LABELS,
+    MODEL,
+    SentimentConfig,
+    SentimentResult,
+    label_from_score,
+    rating_to_label,
+)
+from cx.models.sentiment.evaluation import _lexicon_wins, decide, evaluate, per_class_f1, rating_conflicts, tune_cuts
+from cx.models.sentiment.features import (
+    NgramTfidf,
+    TextFeatures,
+    distinct_texts,
+    fit_features,
+    make_vectorizers,
+    row_sample,
+    stratified_sample,
+)
 from cx.models.sentiment.model import order_texts, score_texts
 from cx.models.sentiment.stage import aggregate_sentiment, run
-from cx.models.sentiment.text import (build_documents, char_wb_ngrams, normalise_text, strip_salutations,
-                                      word_features)
+from cx.models.sentiment.text import build_documents, char_wb_ngrams, normalise_text, strip_salutations, word_features
 
 __all__ = [
-    "LABELS", "MODEL", "NgramTfidf", "SentimentConfig", "SentimentResult", "TextFeatures", "_lexicon_wins",
-    "aggregate_sentiment", "build_documents", "char_wb_ngrams", "decide", "distinct_texts", "evaluate",
-    "fit_features", "label_from_score", "make_vectorizers", "normalise_text", "order_texts", "per_class_f1",
-    "rating_conflicts", "rating_to_label", "row_sample", "run", "score_texts", "strip_salutations",
-    "stratified_sample", "tune_cuts", "word_features",
+    "LABELS",
+    "MODEL",
+    "NgramTfidf",
+    "SentimentConfig",
+    "SentimentResult",
+    "TextFeatures",
+    "_lexicon_wins",
+    "aggregate_sentiment",
+    "build_documents",
+    "char_wb_ngrams",
+    "decide",
+    "distinct_texts",
+    "evaluate",
+    "fit_features",
+    "label_from_score",
+    "make_vectorizers",
+    "normalise_text",
+    "order_texts",
+    "per_class_f1",
+    "rating_conflicts",
+    "rating_to_label",
+    "row_sample",
+    "run",
+    "score_texts",
+    "strip_salutations",
+    "stratified_sample",
+    "tune_cuts",
+    "word_features",
 ]

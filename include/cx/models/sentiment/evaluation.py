@@ -99,8 +99,12 @@ def rating_conflicts(rating: pd.Series, score: np.ndarray, threshold: float) -> 
 
 def _lexicon_wins(model: dict[str, float | None], lexicon: dict[str, float | None]) -> bool:
     """The lexicon is better on macro-F1 and at least as good on AUC."""
-    f1_m, f1_l, auc_m, auc_l = (model.get("macro_f1"), lexicon.get("macro_f1"),
-                                model.get("roc_auc"), lexicon.get("roc_auc"))
+    f1_m, f1_l, auc_m, auc_l = (
+        model.get("macro_f1"),
+        lexicon.get("macro_f1"),
+        model.get("roc_auc"),
+        lexicon.get("roc_auc"),
+    )
     if f1_m is None or f1_l is None or f1_l <= f1_m:
         return False
     return auc_m is None or auc_l is None or auc_l >= auc_m

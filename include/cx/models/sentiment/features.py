@@ -40,19 +40,24 @@ class NgramTfidf:
         self.idf_ = np.zeros(0, dtype=np.float32)
         self._cache: dict[str, np.ndarray] = {}
 
-    def _counts(self, docs: Sequence[str], vocabulary: dict[str, int], grow: bool,
-                cache: dict[str, np.ndarray] | None) -> sparse.csr_matrix:
+    def _counts(
+        self, docs: Sequence[str], vocabulary: dict[str, int], grow: bool, cache: dict[str, np.ndarray] | None
+    ) -> sparse.csr_matrix:
         """Term counts of ``docs`` over ``vocabulary`` (new terms are added when ``grow``)."""
         parts: list[np.ndarray] = []
         indptr = [0]
         for doc in docs:
             n = indptr[-1]
-            for unit in (doc.split() if self.per_word else (doc,)):
+            for unit in doc.split() if self.per_word else (doc,):
                 ids = cache.get(unit) if cache is not None else None
                 if ids is None:
                     terms = self.terms(unit)
-                    ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in terms] if grow else
-                                   [j for t in terms if (j := vocabulary.get(t)) is not None], dtype=np.int32)
+                    ids = np.array(
+                        [vocabulary.setdefault(t, len(vocabulary)) for t in terms]
+                        if grow
+                        else [j for t in terms if (j := vocabulary.get(t)) is not None],
+                        dtype=np.int32,
+                    )
                     if cache is not None:
                         if len(cache) >= _UNIT_CACHE_LIMIT:
                             cache.clear()
@@ -61,8 +66,9 @@ class NgramTfidf:
                 n += ids.size
             indptr.append(n)
         indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-        counts = sparse.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, np.asarray(indptr)),
-                                   shape=(len(docs), len(vocabulary)))
+        counts = sparse.csr_matrix(
+            (np.ones(indices.size, dtype=np.float32), indices, np.asarray(indptr)), shape=(len(docs), len(vocabulary))
+        )
         counts.sum_duplicates()  # repeated terms of a document -> one entry with their count
         return counts
 
@@ -100,10 +106,24 @@ def make_vectorizers(cfg: SentimentConfig) -> list[tuple[str, NgramTfidf]]:
     """Character n-grams inside word boundaries (spelling-, inflection- and language-robust)
     plus words, word pairs and negation scope; input is :func:`normalise_text` output."""
     return [
-        ("char", NgramTfidf(lambda word: char_wb_ngrams(word, cfg.char_ngram_range), per_word=True,
-                            min_df=cfg.min_df, max_features=cfg.char_max_features)),
-        ("word", NgramTfidf(lambda doc: word_features(doc, cfg.negation_scope), per_word=False,
-                            min_df=cfg.min_df, max_features=cfg.word_max_features)),
+        (
+            "char",
+            NgramTfidf(
+                lambda word: char_wb_ngrams(word, cfg.char_ngram_range),
+                per_word=True,
+                min_df=cfg.min_df,
+                max_features=cfg.char_max_features,
+            ),
+        ),
+        (
+            "word",
+            NgramTfidf(
+                lambda doc: word_features(doc, cfg.negation_scope),
+                per_word=False,
+                min_df=cfg.min_df,
+                max_features=cfg.word_max_features,
+            ),
+        ),
     ]
 
 
@@ -120,8 +140,9 @@ class TextFeatures:
     def n_features(self) -> int:
         return sum(len(p.vocabulary_) for p in (*self.parts, *([self.title] if self.title else []))) + 1
 
-    def transform(self, normalised: Sequence[str], lexicon_score: np.ndarray,
-                  titles: Sequence[str] | None = None) -> sparse.csr_matrix:
+    def transform(
+        self, normalised: Sequence[str], lexicon_score: np.ndarray, titles: Sequence[str] | None = None
+    ) -> sparse.csr_matrix:
         lex_col = np.asarray(lexicon_score, dtype=np.float64).reshape(-1, 1) * self.lexicon_weight
         blocks = [p.transform(normalised) for p in self.parts]
         if self.title is not None:
@@ -129,8 +150,9 @@ class TextFeatures:
         return sparse.hstack([*blocks, sparse.csr_matrix(lex_col)], format="csr", dtype=np.float64)
 
 
-def fit_features(normalised: Sequence[str], weights: np.ndarray, cfg: SentimentConfig,
-                 titles: Sequence[str] | None = None) -> TextFeatures:
+def fit_features(
+    normalised: Sequence[str], weights: np.ndarray, cfg: SentimentConfig, titles: Sequence[str] | None = None
+) -> TextFeatures:
     """Vocabularies and IDF of the (weighted) normalised documents and titles; no labels
     involved. A title is the review's own verdict ("Runs small", "Love it!"): its words
     get columns of their own, apart from the same words in the body."""
@@ -143,8 +165,12 @@ def fit_features(normalised: Sequence[str], weights: np.ndarray, cfg: SentimentC
     title = None
     if titles is not None and any(titles):
         try:
-            title = NgramTfidf(lambda doc: word_features(doc, cfg.negation_scope), per_word=False, min_df=cfg.min_df,
-                               max_features=cfg.title_max_features).fit(titles, weights)
+            title = NgramTfidf(
+                lambda doc: word_features(doc, cfg.negation_scope),
+                per_word=False,
+                min_df=cfg.min_df,
+                max_features=cfg.title_max_features,
+            ).fit(titles, weights)
         except ValueError as exc:  # no title word repeats: the document parts still carry them
             log.warning("sentiment: title features skipped (%s)", exc)
     return TextFeatures(tuple(parts), cfg.lexicon_feature_weight, title)

@@ -34,16 +34,18 @@ def hide_half(reviews: pd.DataFrame, seed: int) -> np.ndarray:
 def as_fct_texts(reviews: pd.DataFrame, hidden: np.ndarray) -> pd.DataFrame:
     """The reviews as ``marts.fct_texts`` rows, ratings of the hidden half removed."""
     rating = pd.to_numeric(reviews["rating"], errors="coerce")
-    return pd.DataFrame({
-        "text_id": reviews["review_id"].astype("string"),
-        "source": "review",
-        "title": reviews["title"].astype("string"),
-        "body": reviews["body"].astype("string"),
-        "rating": rating.where(~hidden).astype("Int32"),
-        "language": reviews["language"].astype("string"),
-        "customer_id": pd.Series(pd.NA, index=reviews.index, dtype="string"),
-        "product_id": pd.Series(pd.NA, index=reviews.index, dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "text_id": reviews["review_id"].astype("string"),
+            "source": "review",
+            "title": reviews["title"].astype("string"),
+            "body": reviews["body"].astype("string"),
+            "rating": rating.where(~hidden).astype("Int32"),
+            "language": reviews["language"].astype("string"),
+            "customer_id": pd.Series(pd.NA, index=reviews.index, dtype="string"),
+            "product_id": pd.Series(pd.NA, index=reviews.index, dtype="string"),
+        }
+    )
 
 
 def holdout_report(reviews: pd.DataFrame, cfg: SentimentConfig | None = None) -> dict[str, Any]:
@@ -55,11 +57,19 @@ def holdout_report(reviews: pd.DataFrame, cfg: SentimentConfig | None = None) ->
     result = score_texts(as_fct_texts(reviews, hidden), cfg)
     scored = result.reviews.set_index("review_id").loc[reviews["review_id"].astype(str)]
     truth = rating_to_label(reviews["rating"]).to_numpy(dtype=object)[hidden]
-    model = evaluate(truth, scored["sentiment_score"].to_numpy()[hidden],
-                     scored["sentiment_label"].to_numpy(dtype=object)[hidden])
+    model = evaluate(
+        truth, scored["sentiment_score"].to_numpy()[hidden], scored["sentiment_label"].to_numpy(dtype=object)[hidden]
+    )
     docs = build_documents(reviews.loc[hidden])
-    lex = np.asarray(sentiment_lexicon.score_texts(docs.tolist(), reviews.loc[hidden, "language"].tolist(),
-                                                   cfg.lexicon))
+    lex = np.asarray(
+        sentiment_lexicon.score_texts(docs.tolist(), reviews.loc[hidden, "language"].tolist(), cfg.lexicon)
+    )
     lexicon = evaluate(truth, lex, label_from_score(lex, cfg.lexicon.neutral_threshold()))
-    return {"held_back": int(hidden.sum()), "trained_on": int((~hidden).sum()), "model_version": result.model_version,
-            "fallback": result.fallback, "model": model, "lexicon": lexicon}
+    return {
+        "held_back": int(hidden.sum()),
+        "trained_on": int((~hidden).sum()),
+        "model_version": result.model_version,
+        "fallback": result.fallback,
+        "model": model,
+        "lexicon": lexicon,
+    }

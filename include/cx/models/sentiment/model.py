@@ -31,8 +31,16 @@ from threadpoolctl import threadpool_limits
 from cx.model_runs import Metric
 from cx.models import sentiment_lexicon
 from cx.models.sentiment.config import LABELS, SentimentConfig, SentimentResult, label_from_score, rating_to_label
-from cx.models.sentiment.evaluation import (NEG, POS, _lexicon_wins, decide, evaluate, label_codes,
-                                            rating_conflicts, tune_cuts)
+from cx.models.sentiment.evaluation import (
+    NEG,
+    POS,
+    _lexicon_wins,
+    decide,
+    evaluate,
+    label_codes,
+    rating_conflicts,
+    tune_cuts,
+)
 from cx.models.sentiment.features import distinct_texts, fit_features, row_sample, stratified_sample
 from cx.models.sentiment.text import build_documents, normalise_text
 from cx.models.sentiment_lexicon import LEXICON_VERSION
@@ -55,8 +63,10 @@ class _FirstLevel:
 
     def predict(self, x: sparse.spmatrix) -> np.ndarray:
         with threadpool_limits(limits=1, user_api="blas"):
-            return np.column_stack([self.rating.predict(x)] + [
-                m.predict(x @ sparse.diags(r)) for r, m in zip(self.ratios, self.indicators)])
+            return np.column_stack(
+                [self.rating.predict(x)]
+                + [m.predict(x @ sparse.diags(r)) for r, m in zip(self.ratios, self.indicators, strict=False)]
+            )
 
 
 def log_count_ratio(x: sparse.spmatrix, member: np.ndarray, scale: float) -> np.ndarray:
@@ -95,8 +105,13 @@ def _stack_inputs(model: _FirstLevel, x: sparse.spmatrix, lexicon: np.ndarray, c
     """Inputs of the stacking model: the predicted rating around the neutral 3 stars (2
     stars per unit, clipped to [-1, 1]), the three label indicators, the lexicon score."""
     out = model.predict(x)
-    return np.column_stack([np.clip((out[:, 0] - 3.0) / 2.0, -1.0, 1.0), out[:, 1:],
-                            np.asarray(lexicon, dtype=np.float64) * cfg.lexicon_feature_weight])
+    return np.column_stack(
+        [
+            np.clip((out[:, 0] - 3.0) / 2.0, -1.0, 1.0),
+            out[:, 1:],
+            np.asarray(lexicon, dtype=np.float64) * cfg.lexicon_feature_weight,
+        ]
+    )
 
 
 def _fit_stack(inputs: np.ndarray, y: np.ndarray, cfg: SentimentConfig) -> LogisticRegression:
@@ -125,8 +140,9 @@ def order_texts(texts: pd.DataFrame) -> pd.DataFrame:
     dup = texts.duplicated(keys, keep=False)
     if dup.any():
         content = [c for c in ("title", "body", "rating", "language", "created_at") if c in texts.columns]
-        rank = texts.loc[dup, keys].assign(**{f"_c{i}": texts.loc[dup, c].astype("string")
-                                              for i, c in enumerate(content)})
+        rank = texts.loc[dup, keys].assign(
+            **{f"_c{i}": texts.loc[dup, c].astype("string") for i, c in enumerate(content)}
+        )
         rank = rank.sort_values(list(rank.columns), kind="stable", na_position="first")
         texts = pd.concat([texts.loc[~dup], texts.loc[rank.index]]).drop_duplicates(keys, keep="last")
     return texts.sort_values(keys, kind="stable").reset_index(drop=True)
@@ -164,10 +180,11 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     docs = build_documents(texts)
     empty = (docs.str.len() == 0).to_numpy()
     is_review = (texts["source"] == "review").to_numpy()
-    rating = pd.to_numeric(texts["rating"], errors="coerce") if "rating" in texts else pd.Series(
-        np.nan, index=texts.index)
+    rating = (
+        pd.to_numeric(texts["rating"], errors="coerce") if "rating" in texts else pd.Series(np.nan, index=texts.index)
+    )
     labels = rating_to_label(rating).where(is_review)
-    labelled = (labels.notna().to_numpy() & ~empty)
+    labelled = labels.notna().to_numpy() & ~empty
     languages = texts["language"] if "language" in texts else pd.Series(None, index=texts.index)
     titles = texts["title"] if "title" in texts else pd.Series(None, index=texts.index)
 
@@ -188,8 +205,11 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     fallback: str | None = None
     if labelled.sum() < cfg.min_labelled or n_classes < 2:
         fallback = "lexicon"
-        reason = (f"{int(labelled.sum())} rated reviews < min_labelled={cfg.min_labelled}"
-                  if labelled.sum() < cfg.min_labelled else f"only {n_classes} rating class(es)")
+        reason = (
+            f"{int(labelled.sum())} rated reviews < min_labelled={cfg.min_labelled}"
+            if labelled.sum() < cfg.min_labelled
+            else f"only {n_classes} rating class(es)"
+        )
         details.update({"fallback": fallback, "reason": reason})
         version = LEXICON_VERSION
         score, label = lexicon_score.copy(), lexicon_label.astype(object)
@@ -211,10 +231,16 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         y_train = labels[train_idx].to_numpy(dtype=object)
         # Up to one batch, every distinct text is featurised once and the training rows are
         # taken from it; above, the training rows are featurised on their own.
-        x_all = (features.transform(normalised, distinct_lexicon, titles_n) if len(first) <= cfg.batch_size else None)
-        x_train = (x_all[distinct[train_idx]] if x_all is not None else
-                   features.transform([normalised[i] for i in distinct[train_idx]], lexicon_score[train_idx],
-                                      [titles_n[i] for i in distinct[train_idx]]))
+        x_all = features.transform(normalised, distinct_lexicon, titles_n) if len(first) <= cfg.batch_size else None
+        x_train = (
+            x_all[distinct[train_idx]]
+            if x_all is not None
+            else features.transform(
+                [normalised[i] for i in distinct[train_idx]],
+                lexicon_score[train_idx],
+                [titles_n[i] for i in distinct[train_idx]],
+            )
+        )
         stars = rating.to_numpy(dtype=np.float64)[train_idx]
         inputs, oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, lexicon_score[train_idx], cfg)
         cuts = tune_cuts(oof, y_train)
@@ -224,8 +250,11 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         distinct_score = np.zeros(len(first))
         for start in range(0, len(first), cfg.batch_size):
             batch = slice(start, start + cfg.batch_size)
-            x = x_all[batch] if x_all is not None else features.transform(normalised[batch], distinct_lexicon[batch],
-                                                                          titles_n[batch])
+            x = (
+                x_all[batch]
+                if x_all is not None
+                else features.transform(normalised[batch], distinct_lexicon[batch], titles_n[batch])
+            )
             distinct_score[batch] = _stack_score(stack, _stack_inputs(final, x, distinct_lexicon[batch], cfg))
         score = distinct_score[distinct]
         score[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
@@ -244,9 +273,16 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
         # Champion/challenger on the same held-out reviews: a model that cannot beat the
         # lexicon it was given as a feature has learnt noise (too few or too noisy ratings).
         fallback = "lexicon"
-        details.update({"fallback": fallback, "challenger": {"model_version": version, **model_eval},
-                        "reason": (f"the lexicon beat the trained model on held-out rated reviews "
-                                   f"(macro-F1 {baseline['macro_f1']:.3f} vs {model_eval['macro_f1']:.3f})")})
+        details.update(
+            {
+                "fallback": fallback,
+                "challenger": {"model_version": version, **model_eval},
+                "reason": (
+                    f"the lexicon beat the trained model on held-out rated reviews "
+                    f"(macro-F1 {baseline['macro_f1']:.3f} vs {model_eval['macro_f1']:.3f})"
+                ),
+            }
+        )
         version = LEXICON_VERSION
         score, label = lexicon_score.copy(), lexicon_label.astype(object)
         model_eval = dict(baseline)
@@ -256,20 +292,24 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     label = np.where(empty, "neutral", label)
     conflict = rating_conflicts(rating, score, cfg.conflict_threshold) & is_review
 
-    reviews = pd.DataFrame({
-        "review_id": texts.loc[is_review, "text_id"].astype("string").to_numpy(),
-        "sentiment_score": score[is_review].astype("float64"),
-        "sentiment_label": label[is_review].astype(str),
-        "model_version": version,
-        "rating": rating[is_review].round().astype("Int32").to_numpy(),  # INTEGER, as in fct_texts
-        "rating_conflict": conflict[is_review].astype(bool),
-    }).astype({"review_id": "string", "sentiment_label": "string", "model_version": "string"})
-    tickets = pd.DataFrame({
-        "ticket_id": texts.loc[~is_review, "text_id"].astype("string").to_numpy(),
-        "sentiment_score": score[~is_review].astype("float64"),
-        "sentiment_label": label[~is_review].astype(str),
-        "model_version": version,
-    }).astype({"ticket_id": "string", "sentiment_label": "string", "model_version": "string"})
+    reviews = pd.DataFrame(
+        {
+            "review_id": texts.loc[is_review, "text_id"].astype("string").to_numpy(),
+            "sentiment_score": score[is_review].astype("float64"),
+            "sentiment_label": label[is_review].astype(str),
+            "model_version": version,
+            "rating": rating[is_review].round().astype("Int32").to_numpy(),  # INTEGER, as in fct_texts
+            "rating_conflict": conflict[is_review].astype(bool),
+        }
+    ).astype({"review_id": "string", "sentiment_label": "string", "model_version": "string"})
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": texts.loc[~is_review, "text_id"].astype("string").to_numpy(),
+            "sentiment_score": score[~is_review].astype("float64"),
+            "sentiment_label": label[~is_review].astype(str),
+            "model_version": version,
+        }
+    ).astype({"ticket_id": "string", "sentiment_label": "string", "model_version": "string"})
 
     rated = int(labelled.sum())
     conflict_rate = float(conflict[labelled].mean()) if rated else None
@@ -283,12 +323,24 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     metrics = [
         Metric("macro_f1", model_eval.get("macro_f1"), baseline.get("macro_f1"), passed("macro_f1"), details),
         Metric("roc_auc", model_eval.get("roc_auc"), baseline.get("roc_auc"), passed("roc_auc"), details),
-        Metric("rating_conflict_rate", conflict_rate, None, None,
-               {"conflicts": int(conflict[labelled].sum()), "rated_reviews": rated,
-                "threshold": cfg.conflict_threshold}),
-        Metric("fallback", 1.0 if fallback else 0.0, None, None,
-               {"fallback": fallback or "none", "published": version, "reason": _reason(fallback, details,
-                                                                                      model_eval, baseline)}),
+        Metric(
+            "rating_conflict_rate",
+            conflict_rate,
+            None,
+            None,
+            {"conflicts": int(conflict[labelled].sum()), "rated_reviews": rated, "threshold": cfg.conflict_threshold},
+        ),
+        Metric(
+            "fallback",
+            1.0 if fallback else 0.0,
+            None,
+            None,
+            {
+                "fallback": fallback or "none",
+                "published": version,
+                "reason": _reason(fallback, details, model_eval, baseline),
+            },
+        ),
     ]
     summary = {
         "reviews": len(reviews),
@@ -304,13 +356,15 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     return SentimentResult(reviews, tickets, metrics, version, fallback, summary)
 
 
-def _reason(fallback: str | None, details: dict[str, Any], model: dict[str, float | None],
-            lexicon: dict[str, float | None]) -> str:
+def _reason(
+    fallback: str | None, details: dict[str, Any], model: dict[str, float | None], lexicon: dict[str, float | None]
+) -> str:
     """Why the published scores are the model's or the lexicon's, for ``model_runs``."""
     if fallback:
         return str(details["reason"])
     f1_m, f1_l = model.get("macro_f1"), lexicon.get("macro_f1")
     if f1_m is None or f1_l is None:
         return "the trained model was published (no held-out macro-F1 to compare)"
-    return (f"the trained model was not beaten by the lexicon on held-out rated reviews "
-            f"(macro-F1 {f1_m:.3f} vs {f1_l:.3f})")
+    return (
+        f"the trained model was not beaten by the lexicon on held-out rated reviews (macro-F1 {f1_m:.3f} vs {f1_l:.3f})"
+    )

@@ -37,13 +37,23 @@ def aggregate_sentiment(scores: pd.DataFrame, texts: pd.DataFrame) -> tuple[pd.D
     unkeyed = s.loc[s["source"].isna()].drop(columns="source").merge(t, on="text_id", how="inner")
     joined = pd.concat([keyed, unkeyed], ignore_index=True)
     joined["sentiment_score"] = pd.to_numeric(joined["sentiment_score"], errors="coerce")
-    per_customer = (joined.dropna(subset=["customer_id"]).groupby("customer_id", as_index=False)["sentiment_score"]
-                    .mean().rename(columns={"sentiment_score": "avg_sentiment"}))
-    per_product = (joined.loc[joined["source"] == "review"].dropna(subset=["product_id"])
-                   .groupby("product_id", as_index=False)["sentiment_score"].mean()
-                   .rename(columns={"sentiment_score": "avg_sentiment"}))
-    return (per_customer.astype({"customer_id": "string", "avg_sentiment": "float64"}),
-            per_product.astype({"product_id": "string", "avg_sentiment": "float64"}))
+    per_customer = (
+        joined.dropna(subset=["customer_id"])
+        .groupby("customer_id", as_index=False)["sentiment_score"]
+        .mean()
+        .rename(columns={"sentiment_score": "avg_sentiment"})
+    )
+    per_product = (
+        joined.loc[joined["source"] == "review"]
+        .dropna(subset=["product_id"])
+        .groupby("product_id", as_index=False)["sentiment_score"]
+        .mean()
+        .rename(columns={"sentiment_score": "avg_sentiment"})
+    )
+    return (
+        per_customer.astype({"customer_id": "string", "avg_sentiment": "float64"}),
+        per_product.astype({"product_id": "string", "avg_sentiment": "float64"}),
+    )
 
 
 def run(as_of: date, settings: Settings | None = None) -> dict:
@@ -61,7 +71,10 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
 
     def compute(texts: pd.DataFrame) -> StageOutput:
         result = score_texts(texts, cfg)
-        return StageOutput({"review_sentiment": result.reviews, "ticket_sentiment": result.tickets},
-                           [(result.model_version, result.metrics)], result.summary)
+        return StageOutput(
+            {"review_sentiment": result.reviews, "ticket_sentiment": result.tickets},
+            [(result.model_version, result.metrics)],
+            result.summary,
+        )
 
     return run_stage(MODEL, as_of, settings, read, compute)

@@ -15,26 +15,69 @@ from cx.models.sentiment_lexicon import NEGATORS
 # regards" after a complaint, "Thanks" closing a refund request): greeting up to its first
 # punctuation, and sign-off with an optional short name, in the lexicon's seven languages.
 _GREETINGS = (
-    r"dear\b", r"hi\b", r"hello\b", r"hey\b", r"good (?:morning|afternoon|evening)\b",  # en
-    r"sehr geehrte", r"liebe[rs]?\b", r"hallo\b", r"guten (?:tag|morgen|abend)\b", r"moin\b",  # de
-    r"bonjour\b", r"bonsoir\b", r"madame\b", r"monsieur\b",  # fr
-    r"hola\b", r"buen(?:os|as) (?:d[ií]as|tardes|noches)\b", r"estimad[oa]s?\b",  # es
-    r"buongiorno\b", r"salve\b", r"gentil[ei]\b", r"ciao\b",  # it
-    r"beste\b", r"geachte\b", r"goede(?:morgen|middag|navond)\b",  # nl
-    r"ol[áa]\b", r"oi\b", r"prezad[oa]s?\b", r"bom dia\b", r"boa (?:tarde|noite)\b",  # pt
+    r"dear\b",
+    r"hi\b",
+    r"hello\b",
+    r"hey\b",
+    r"good (?:morning|afternoon|evening)\b",  # en
+    r"sehr geehrte",
+    r"liebe[rs]?\b",
+    r"hallo\b",
+    r"guten (?:tag|morgen|abend)\b",
+    r"moin\b",  # de
+    r"bonjour\b",
+    r"bonsoir\b",
+    r"madame\b",
+    r"monsieur\b",  # fr
+    r"hola\b",
+    r"buen(?:os|as) (?:d[ií]as|tardes|noches)\b",
+    r"estimad[oa]s?\b",  # es
+    r"buongiorno\b",
+    r"salve\b",
+    r"gentil[ei]\b",
+    r"ciao\b",  # it
+    r"beste\b",
+    r"geachte\b",
+    r"goede(?:morgen|middag|navond)\b",  # nl
+    r"ol[áa]\b",
+    r"oi\b",
+    r"prezad[oa]s?\b",
+    r"bom dia\b",
+    r"boa (?:tarde|noite)\b",  # pt
 )
 _SIGN_OFFS = (
-    r"(?:best|kind|warm|many)\s+regards", r"regards", r"cheers", r"thanks(?: in advance)?", r"thank you", r"sincerely",
-    r"(?:viele|liebe|beste|freundliche) gr(?:ü|ue)(?:ß|ss)e", r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en",
-    r"mfg", r"lg",
-    r"danke(?: sch(?:ö|oe)n)?", r"cordialement", r"bien (?:à|a) vous", r"merci(?: d'avance| beaucoup)?",
-    r"salutations", r"(?:un )?saludos?(?: cordiales)?", r"atentamente", r"gracias", r"cordiali saluti",
-    r"distinti saluti", r"saluti", r"grazie(?: mille)?", r"met vriendelijke groet(?:en)?", r"groetjes", r"groeten",
-    r"bedankt", r"atenciosamente", r"abra(?:ç|c)os", r"obrigad[oa]",
+    r"(?:best|kind|warm|many)\s+regards",
+    r"regards",
+    r"cheers",
+    r"thanks(?: in advance)?",
+    r"thank you",
+    r"sincerely",
+    r"(?:viele|liebe|beste|freundliche) gr(?:ü|ue)(?:ß|ss)e",
+    r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en",
+    r"mfg",
+    r"lg",
+    r"danke(?: sch(?:ö|oe)n)?",
+    r"cordialement",
+    r"bien (?:à|a) vous",
+    r"merci(?: d'avance| beaucoup)?",
+    r"salutations",
+    r"(?:un )?saludos?(?: cordiales)?",
+    r"atentamente",
+    r"gracias",
+    r"cordiali saluti",
+    r"distinti saluti",
+    r"saluti",
+    r"grazie(?: mille)?",
+    r"met vriendelijke groet(?:en)?",
+    r"groetjes",
+    r"groeten",
+    r"bedankt",
+    r"atenciosamente",
+    r"abra(?:ç|c)os",
+    r"obrigad[oa]",
 )
 _GREETING = re.compile(r"^\s*(?:" + "|".join(_GREETINGS) + r")[^,.!?:\n]{0,40}[,.!:\n]", re.IGNORECASE)
-_SIGN_OFF = re.compile(r"(?:^|[.!?\n,]\s*)(?:" + "|".join(_SIGN_OFFS) + r")[\s,.!]*(?:\w+[\s.]*){0,2}$",
-                       re.IGNORECASE)
+_SIGN_OFF = re.compile(r"(?:^|[.!?\n,]\s*)(?:" + "|".join(_SIGN_OFFS) + r")[\s,.!]*(?:\w+[\s.]*){0,2}$", re.IGNORECASE)
 
 
 def strip_salutations(text: str) -> str:
@@ -56,12 +99,23 @@ def build_documents(texts: pd.DataFrame) -> pd.Series:
     return doc.astype("string").fillna("")
 
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'", "\u201c": '"', "\u201d": '"',
-                         "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_QUOTES = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+    }
+)
 # Emoji and pictographs, split off as tokens of their own ("super👍" -> "super 👍").
-_EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
 # Variation selectors, skin tones, zero-width joiners: "👍🏽" and "❤️" mean "👍" and "❤".
-_EMOJI_MODIFIERS = re.compile("[\uFE0E\uFE0F\U0001F3FB-\U0001F3FF\u200D]")
+_EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\u200d]")
 _ELONGATION = re.compile(r"(.)\1{2,}")
 _SPACE = re.compile(r"\s+")
 _WORD_TOKEN = re.compile(r"\w+(?:'\w+)*|[!?]+|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]|[.;:,()]")
@@ -122,7 +176,7 @@ def char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
     size = len(padded)
     out: list[str] = []
     for n in range(ngram_range[0], ngram_range[1] + 1):
-        out.extend(padded[i:i + n] for i in range(max(1, size - n + 1)))
+        out.extend(padded[i : i + n] for i in range(max(1, size - n + 1)))
         if size <= n:
             break
     return out

@@ -15,6 +15,7 @@ from cx.quality.project import STAGES
 
 log = logging.getLogger(__name__)
 
+
 def docs_dir(settings: Settings, as_of: date, stage: str) -> Path:
     """Where the Data Docs of one run's stage live (``<day>/index.html`` links the stages)."""
     return settings.data_docs_dir / as_of.isoformat() / stage
@@ -55,16 +56,20 @@ def _stage_cell(day: Path, stage: str, prefix: str) -> str:
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     crit, warn = s["by_severity"]["critical"]["failed"], s["by_severity"]["warning"]["failed"]
     status = "FAILED" if crit else ("warnings" if warn else "passed")
-    return (f'<td class="{status.lower()}"><a href="{html.escape(prefix)}{stage}/index.html">{status}</a> '
-            f"({s['evaluated']} checks: {crit} critical and {warn} warning failures, {s['skipped']} skipped)</td>")
+    return (
+        f'<td class="{status.lower()}"><a href="{html.escape(prefix)}{stage}/index.html">{status}</a> '
+        f"({s['evaluated']} checks: {crit} critical and {warn} warning failures, {s['skipped']} skipped)</td>"
+    )
 
 
 def _page(title: str, body: str) -> str:
-    return ("<!doctype html><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:left}"
-            ".failed{background:#fdd}.warnings{background:#ffd}.passed{background:#dfd}</style>"
-            f"<h1>{html.escape(title)}</h1>{body}\n")
+    return (
+        "<!doctype html><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:left}"
+        ".failed{background:#fdd}.warnings{background:#ffd}.passed{background:#dfd}</style>"
+        f"<h1>{html.escape(title)}</h1>{body}\n"
+    )
 
 
 def _write_atomic(path: Path, text: str) -> Path:
@@ -83,15 +88,22 @@ def write_day_index(day: Path) -> Path:
         path = day / stage / "summary.json"
         s = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         for label, key in (("critical", "critical_failures"), ("warning", "warnings")):
-            findings += [f'<li class="{"failed" if label == "critical" else "warnings"}">{stage}, {label}: '
-                         f"{html.escape(line)}</li>" for line in s.get(key, [])]
-        findings += [f"<li>{stage}, not validated: {html.escape(k)}: {html.escape(v)}</li>"
-                     for k, v in s.get("not_validated", {}).items()]
-    body = (f"<table><tr>{header}</tr><tr>{cells}</tr></table>"
-            + (f"<h2>Findings</h2><ul>{''.join(findings)}</ul>" if findings else "<p>No findings.</p>")
-            + "<p>inputs: staged rows and marts, checked before the model stages; "
-            "published: the contract's tables after publish. All results: <code>main.dq_results</code>.</p>"
-            '<p><a href="../index.html">all days</a></p>')
+            findings += [
+                f'<li class="{"failed" if label == "critical" else "warnings"}">{stage}, {label}: '
+                f"{html.escape(line)}</li>"
+                for line in s.get(key, [])
+            ]
+        findings += [
+            f"<li>{stage}, not validated: {html.escape(k)}: {html.escape(v)}</li>"
+            for k, v in s.get("not_validated", {}).items()
+        ]
+    body = (
+        f"<table><tr>{header}</tr><tr>{cells}</tr></table>"
+        + (f"<h2>Findings</h2><ul>{''.join(findings)}</ul>" if findings else "<p>No findings.</p>")
+        + "<p>inputs: staged rows and marts, checked before the model stages; "
+        "published: the contract's tables after publish. All results: <code>main.dq_results</code>.</p>"
+        '<p><a href="../index.html">all days</a></p>'
+    )
     return _write_atomic(day / "index.html", _page(f"cx data quality, {day.name}", body))
 
 

@@ -97,15 +97,18 @@ def _sample_text(sample: Any) -> str:
 
 
 def results_frame(results: list[CheckResult]) -> pd.DataFrame:
-    rows = [{
-        "suite": r.suite,
-        "expectation": r.expectation,
-        "table": r.table,
-        "success": r.success,
-        "unexpected_count": r.unexpected_count,
-        "severity": r.severity,
-        "details": json.dumps(_json_safe(r.details), sort_keys=True, default=str),
-    } for r in results]
+    rows = [
+        {
+            "suite": r.suite,
+            "expectation": r.expectation,
+            "table": r.table,
+            "success": r.success,
+            "unexpected_count": r.unexpected_count,
+            "severity": r.severity,
+            "details": json.dumps(_json_safe(r.details), sort_keys=True, default=str),
+        }
+        for r in results
+    ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype(
         {"success": "boolean", "unexpected_count": "Int64", "details": "object"}
     )
@@ -130,7 +133,9 @@ def recorded_state_suites(con: Any, params: RunParams, suites: Iterable[str]) ->
         return []
     recorded = con.execute(
         f"select distinct suite from main.{RESULTS_TABLE} where as_of_date = ? and suite in "
-        f"({', '.join('?' for _ in candidates)})", [params.run_to, *candidates]).fetchall()
+        f"({', '.join('?' for _ in candidates)})",
+        [params.run_to, *candidates],
+    ).fetchall()
     return sorted(r[0] for r in recorded)
 
 
@@ -144,8 +149,10 @@ def write_results(con: Any, results: list[CheckResult], as_of_date: date, suites
     try:
         con.execute("begin transaction")
         if names:
-            con.execute(f"delete from main.{RESULTS_TABLE} where as_of_date = ? and suite in "
-                        f"({', '.join('?' for _ in names)})", [as_of_date, *names])
+            con.execute(
+                f"delete from main.{RESULTS_TABLE} where as_of_date = ? and suite in ({', '.join('?' for _ in names)})",
+                [as_of_date, *names],
+            )
         con.execute(f"insert into main.{RESULTS_TABLE} by name select * from _cx_dq")
         con.execute("commit")
     except Exception:
@@ -156,29 +163,39 @@ def write_results(con: Any, results: list[CheckResult], as_of_date: date, suites
     return len(frame)
 
 
-def failure_message(failures: list[CheckResult], run_from: date, run_to: date, stage: str = "inputs",
-                    docs: Path | None = None) -> str:
+def failure_message(
+    failures: list[CheckResult], run_from: date, run_to: date, stage: str = "inputs", docs: Path | None = None
+) -> str:
     window = str(run_to) if run_from == run_to else f"{run_from}..{run_to}"
     consequence = "the model stages will not run" if stage == "inputs" else "the published tables are not trustworthy"
     lines = [f"{len(failures)} critical data-quality check(s) failed for run {window} ({stage}); {consequence}:"]
     lines += [f"- {f.describe()}" for f in failures]
-    lines.append(f"All results: main.dq_results where as_of_date = '{run_to}'"
-                 + (f"; Data Docs: {docs}" if docs else ""))
+    lines.append(
+        f"All results: main.dq_results where as_of_date = '{run_to}'" + (f"; Data Docs: {docs}" if docs else "")
+    )
     return "\n".join(lines)
 
 
 def summarize(results: list[CheckResult]) -> dict[str, Any]:
     def count(severity: str, what: str) -> int:
-        return sum(1 for r in results if r.severity == severity and (
-            (what == "evaluated" and r.success is not None) or (what == "failed" and r.failed)
-            or (what == "skipped" and r.success is None)))
+        return sum(
+            1
+            for r in results
+            if r.severity == severity
+            and (
+                (what == "evaluated" and r.success is not None)
+                or (what == "failed" and r.failed)
+                or (what == "skipped" and r.success is None)
+            )
+        )
 
     return {
         "evaluated": sum(1 for r in results if r.success is not None),
         "failed": sum(1 for r in results if r.failed),
         "skipped": sum(1 for r in results if r.success is None),
-        "by_severity": {s: {w: count(s, w) for w in ("evaluated", "failed", "skipped")}
-                        for s in ("critical", "warning")},
+        "by_severity": {
+            s: {w: count(s, w) for w in ("evaluated", "failed", "skipped")} for s in ("critical", "warning")
+        },
     }
 
 

@@ -19,8 +19,10 @@ from cx.warehouse import connect
 
 log = logging.getLogger(__name__)
 
-def run(run_from: date, run_to: date, settings: Settings | None = None, policy: Policy | None = None,
-        stage: str = "inputs") -> dict:
+
+def run(
+    run_from: date, run_to: date, settings: Settings | None = None, policy: Policy | None = None, stage: str = "inputs"
+) -> dict:
     """Validate the run's partition for ``stage``; raise DataQualityError on critical failures.
 
     dq_results and Data Docs are written first, so a failed run is fully reported.
@@ -48,8 +50,12 @@ def run(run_from: date, run_to: date, settings: Settings | None = None, policy: 
     with connect(settings) as con:
         kept = recorded_state_suites(con, loaded.params, specs)
         if kept:
-            log.info("re-run of %s after newer days: the recorded results of %s stay (they describe the "
-                     "warehouse as of that day; the checks above gated this run)", run_to, ", ".join(kept))
+            log.info(
+                "re-run of %s after newer days: the recorded results of %s stay (they describe the "
+                "warehouse as of that day; the checks above gated this run)",
+                run_to,
+                ", ".join(kept),
+            )
         write_results(con, [r for r in results if r.suite not in kept], run_to, [s for s in specs if s not in kept])
 
     warnings = [r.describe() for r in results if r.failed and r.severity == "warning"]
@@ -65,8 +71,13 @@ def run(run_from: date, run_to: date, settings: Settings | None = None, policy: 
         "warnings": warnings,
         "not_validated": loaded.missing,
         "data_docs": str(docs_index) if docs_index else None,
-        "seconds": {"read": round(read_s, 2), "gx_context": round(context_s, 2), "validate": round(validate_s, 2),
-                    "docs": round(docs_s, 2), "total": round(time.monotonic() - started, 2)},
+        "seconds": {
+            "read": round(read_s, 2),
+            "gx_context": round(context_s, 2),
+            "validate": round(validate_s, 2),
+            "docs": round(docs_s, 2),
+            "total": round(time.monotonic() - started, 2),
+        },
     }
     (target / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     write_day_index(target.parent)

@@ -16,6 +16,7 @@ from cx.quality.suites import RunParams, expectation_parameters, prepare
 
 log = logging.getLogger(__name__)
 
+
 def _exception_message(info: Any) -> str | None:
     """GX reports a crashed expectation as exception_info (flat or keyed by metric)."""
     if not info:
@@ -44,8 +45,13 @@ def _frame_for_gx(frame: pd.DataFrame) -> pd.DataFrame:
 class Validator:
     """The project's GX context for one run: validates frames, renders Data Docs."""
 
-    def __init__(self, policy: Policy | None = None, docs_dir: Path | None = None,
-                 project_dir: Path = PROJECT_DIR, run_name: str | None = None):
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        docs_dir: Path | None = None,
+        project_dir: Path = PROJECT_DIR,
+        run_name: str | None = None,
+    ):
         self.policy = policy or Policy()
         self.run_name = run_name  # GX run name in Data Docs (the run's as-of day and stage)
         self.project_dir = project_dir
@@ -61,9 +67,17 @@ class Validator:
 
     def skipped(self, spec: SuiteSpec, reason: str) -> list[CheckResult]:
         log.info("%s: suite %s skipped: %s", spec.table, spec.name, reason)
-        return [CheckResult(spec.name, spec.table, c.name, self.policy.severity(spec.check_id(c.name), c.severity),
-                            None, details={"skipped": reason, "expectation_type": c.type, "why": c.why})
-                for c in spec.checks]
+        return [
+            CheckResult(
+                spec.name,
+                spec.table,
+                c.name,
+                self.policy.severity(spec.check_id(c.name), c.severity),
+                None,
+                details={"skipped": reason, "expectation_type": c.type, "why": c.why},
+            )
+            for c in spec.checks
+        ]
 
     def validate(self, spec: SuiteSpec, frame: pd.DataFrame, parameters: Mapping[str, Any]) -> list[CheckResult]:
         """Run the suite's validation definition on ``frame`` (the run's partition)."""
@@ -88,13 +102,25 @@ class Validator:
                     **({"unexpected_index_column_names": id_columns} if id_columns else {}),
                 },
             )
-        except Exception as error:  # noqa: BLE001 - a suite that cannot run is a failed check, not a crash
+        except Exception as error:
             log.exception("suite %s could not run", spec.name)
-            return [CheckResult(spec.name, spec.table, c.name, self.policy.severity(spec.check_id(c.name), c.severity),
-                                False, details={"error": f"{type(error).__name__}: {error}"[:500],
-                                                "expectation_type": c.type, "column": c.column, "why": c.why,
-                                                "rows": len(frame)})
-                    for c in spec.checks]
+            return [
+                CheckResult(
+                    spec.name,
+                    spec.table,
+                    c.name,
+                    self.policy.severity(spec.check_id(c.name), c.severity),
+                    False,
+                    details={
+                        "error": f"{type(error).__name__}: {error}"[:500],
+                        "expectation_type": c.type,
+                        "column": c.column,
+                        "why": c.why,
+                        "rows": len(frame),
+                    },
+                )
+                for c in spec.checks
+            ]
         checks = {c.name: c for c in spec.checks}
         results = []
         for item in outcome.results:
@@ -116,17 +142,19 @@ class Validator:
             }
             if error:
                 details["error"] = error
-            results.append(CheckResult(
-                suite=spec.name,
-                table=spec.table,
-                expectation=check.name,
-                severity=self.policy.severity(spec.check_id(check.name), check.severity),
-                success=bool(item.success) and not error,
-                unexpected_count=result.get("unexpected_count"),
-                element_count=result.get("element_count"),
-                samples=details["samples"],
-                details={k: v for k, v in details.items() if v is not None},
-            ))
+            results.append(
+                CheckResult(
+                    suite=spec.name,
+                    table=spec.table,
+                    expectation=check.name,
+                    severity=self.policy.severity(spec.check_id(check.name), check.severity),
+                    success=bool(item.success) and not error,
+                    unexpected_count=result.get("unexpected_count"),
+                    element_count=result.get("element_count"),
+                    samples=details["samples"],
+                    details={k: v for k, v in details.items() if v is not None},
+                )
+            )
         order = {c.name: i for i, c in enumerate(spec.checks)}
         return sorted(results, key=lambda r: order[r.expectation])
 
@@ -137,8 +165,9 @@ class Validator:
         return self.docs_dir / "index.html"
 
 
-def validate_frames(frames: Mapping[str, pd.DataFrame], params: RunParams, validator: Validator,
-                    stage: str | None = None) -> list[CheckResult]:
+def validate_frames(
+    frames: Mapping[str, pd.DataFrame], params: RunParams, validator: Validator, stage: str | None = None
+) -> list[CheckResult]:
     """Run each frame's suite (frames keyed by suite name), in the project's order."""
     specs = stage_specs(stage) if stage else {n: s for st in STAGES for n, s in stage_specs(st).items()}
     parameters = expectation_parameters(params)
@@ -147,6 +176,9 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], params: RunParams, valid
         if name not in frames:
             continue
         prepared = prepare(name, frames[name], params)
-        results += (validator.skipped(spec, prepared.skip) if prepared.skip
-                    else validator.validate(spec, prepared.frame, {**parameters, **prepared.parameters}))
+        results += (
+            validator.skipped(spec, prepared.skip)
+            if prepared.skip
+            else validator.validate(spec, prepared.frame, {**parameters, **prepared.parameters})
+        )
     return results

@@ -23,13 +23,34 @@ from cx.ui.scrub import scrub
 # before it reaches a query, so the page never searches by a direct identifier.
 LOOKUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # What a customer did with a product, as the reason line reads it ("{}" is the count).
-VERBS = {"purchase": "bought it", "view": "viewed it", "product_view": "viewed it",
-         "add_to_cart": "put it in the cart", "cart": "put it in the cart", "rating": "rated it",
-         "return": "returned it", "wishlist": "wished for it"}
+VERBS = {
+    "purchase": "bought it",
+    "view": "viewed it",
+    "product_view": "viewed it",
+    "add_to_cart": "put it in the cart",
+    "cart": "put it in the cart",
+    "rating": "rated it",
+    "return": "returned it",
+    "wishlist": "wished for it",
+}
 # dim_customers columns a profile shows (others may be personal or internal).
-PROFILE_COLUMNS = ("segment_name", "orders_count", "revenue_total", "recency_days", "frequency", "monetary",
-                   "tenure_days", "web_sessions", "avg_sentiment", "churn_risk", "expected_value", "age_band",
-                   "country", "first_seen_at", "last_order_at")
+PROFILE_COLUMNS = (
+    "segment_name",
+    "orders_count",
+    "revenue_total",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "tenure_days",
+    "web_sessions",
+    "avg_sentiment",
+    "churn_risk",
+    "expected_value",
+    "age_band",
+    "country",
+    "first_seen_at",
+    "last_order_at",
+)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -47,7 +68,10 @@ def find(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     hashed = "email_hash" in table_columns(con, "dim_customers")
     row = con.execute(
         "select customer_id from main.dim_customers where customer_id = $k"
-        + (" or email_hash = lower($k)" if hashed else "") + " limit 1", {"k": key}).fetchone()
+        + (" or email_hash = lower($k)" if hashed else "")
+        + " limit 1",
+        {"k": key},
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -56,8 +80,7 @@ def profile(con: duckdb.DuckDBPyConnection, customer_id: str) -> dict[str, Any]:
     shown = [c for c in PROFILE_COLUMNS if c in have]
     if not shown:
         return {}
-    row = con.execute(f"select {', '.join(shown)} from main.dim_customers where customer_id = ?",
-                      [customer_id]).df()
+    row = con.execute(f"select {', '.join(shown)} from main.dim_customers where customer_id = ?", [customer_id]).df()
     return _records(row)[0] if not row.empty else {}
 
 
@@ -65,9 +88,12 @@ def segment(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> dict
     """The customer's segment in the newest segmentation run on or before ``day``."""
     if "customer_segments" not in main_tables(con):
         return None
-    row = con.execute("""
+    row = con.execute(
+        """
         select segment_name, as_of_date from main.customer_segments
-        where customer_id = ? and as_of_date <= ? order by as_of_date desc limit 1""", [customer_id, day]).fetchone()
+        where customer_id = ? and as_of_date <= ? order by as_of_date desc limit 1""",
+        [customer_id, day],
+    ).fetchone()
     return {"name": row[0], "as_of": row[1]} if row else None
 
 
@@ -75,39 +101,56 @@ def value(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> dict[s
     """Churn risk and expected value, when the customer_value table is published."""
     if "customer_value" not in main_tables(con):
         return None
-    frame = con.execute("""
+    frame = con.execute(
+        """
         select * exclude (customer_id) from main.customer_value
-        where customer_id = ? and as_of_date <= ? order by as_of_date desc limit 1""", [customer_id, day]).df()
+        where customer_id = ? and as_of_date <= ? order by as_of_date desc limit 1""",
+        [customer_id, day],
+    ).df()
     return _records(frame)[0] if not frame.empty else None
 
 
 def recommendations(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> list[dict[str, Any]]:
     if "customer_recommendations" not in main_tables(con):
         return []
-    names = ("left join main.dim_products p using (product_id)" if "dim_products" in main_tables(con)
-             and {"name", "category"} <= table_columns(con, "dim_products") else
-             "left join (select null::varchar product_id, null::varchar name, null::varchar category) p using (product_id)")
-    return _records(con.execute(f"""
+    names = (
+        "left join main.dim_products p using (product_id)"
+        if "dim_products" in main_tables(con) and {"name", "category"} <= table_columns(con, "dim_products")
+        else "left join (select null::varchar product_id, null::varchar name, null::varchar category) p using (product_id)"
+    )
+    return _records(
+        con.execute(
+            f"""
         with run as (select max(as_of_date) as d from main.customer_recommendations where as_of_date <= $day)
         select r.rank, r.product_id, p.name as product_name, p.category, r.score, r.model_version, r.as_of_date
         from main.customer_recommendations r join run on r.as_of_date = run.d {names}
-        where r.customer_id = $id order by r.rank""", {"day": day, "id": customer_id}).df())
+        where r.customer_id = $id order by r.rank""",
+            {"day": day, "id": customer_id},
+        ).df()
+    )
 
 
 def interactions(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> list[tuple[str, str, int, str | None]]:
     """(product, interaction type, count, category) of the customer up to ``day``, in one read."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = 'fct_interactions'").fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'fct_interactions'"
+    ).fetchone()[0]
     if not exists:
         return []
-    products = ("main.dim_products" if "dim_products" in main_tables(con)
-                and "category" in table_columns(con, "dim_products")
-                else "(select null::varchar as product_id, null::varchar as category)")
-    return con.execute(f"""
+    products = (
+        "main.dim_products"
+        if "dim_products" in main_tables(con) and "category" in table_columns(con, "dim_products")
+        else "(select null::varchar as product_id, null::varchar as category)"
+    )
+    return con.execute(
+        f"""
         select i.product_id, i.interaction_type, count(*) as n, any_value(p.category)
         from marts.fct_interactions i left join {products} p on p.product_id = i.product_id
         where i.customer_id = ? and i.occurred_at < ? + interval 1 day
-        group by all order by 1, 3 desc, 2""", [customer_id, day]).fetchall()
+        group by all order by 1, 3 desc, 2""",
+        [customer_id, day],
+    ).fetchall()
 
 
 def reasons(seen: list[tuple[str, str, int, str | None]], products: list[str]) -> dict[str, str]:
@@ -135,22 +178,34 @@ def orders(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, limit: i
     have = table_columns(con, "fct_orders")
     shown = [c for c in ("order_id", "ordered_at", "status", "channel", "items_count", "order_amount") if c in have]
     if "ordered_at" not in have:
-        return _records(con.execute(f"select {', '.join(shown)} from main.fct_orders where customer_id = ? "
-                                    "order by order_id desc limit ?", [customer_id, limit]).df())
-    return _records(con.execute(f"select {', '.join(shown)} from main.fct_orders where customer_id = ? "
-                                "and ordered_at < ? + interval 1 day order by ordered_at desc limit ?",
-                                [customer_id, day, limit]).df())
+        return _records(
+            con.execute(
+                f"select {', '.join(shown)} from main.fct_orders where customer_id = ? order by order_id desc limit ?",
+                [customer_id, limit],
+            ).df()
+        )
+    return _records(
+        con.execute(
+            f"select {', '.join(shown)} from main.fct_orders where customer_id = ? "
+            "and ordered_at < ? + interval 1 day order by ordered_at desc limit ?",
+            [customer_id, day, limit],
+        ).df()
+    )
 
 
-def texts(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, source: str, limit: int = 10) -> list[dict[str, Any]]:
+def texts(
+    con: duckdb.DuckDBPyConnection, customer_id: str, day: date, source: str, limit: int = 10
+) -> list[dict[str, Any]]:
     """The customer's reviews or tickets up to ``day`` with their newest sentiment, scrubbed."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = 'fct_texts'").fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'fct_texts'"
+    ).fetchone()[0]
     table = {"review": "review_sentiment", "ticket": "ticket_sentiment"}[source]
     key = {"review": "review_id", "ticket": "ticket_id"}[source]
     if not exists or table not in main_tables(con):
         return []
-    rows = con.execute(f"""
+    rows = con.execute(
+        f"""
         with scores as (
             select {key} as text_id, sentiment_score, sentiment_label from main.{table}
             where as_of_date = (select max(as_of_date) from main.{table} where as_of_date <= $day)
@@ -159,7 +214,9 @@ def texts(con: duckdb.DuckDBPyConnection, customer_id: str, day: date, source: s
                s.sentiment_score, s.sentiment_label
         from marts.fct_texts t left join scores s using (text_id)
         where t.source = $source and t.customer_id = $id and t.created_at < $day + interval 1 day
-        order by t.created_at desc limit $limit""", {"day": day, "source": source, "id": customer_id, "limit": limit}).df()
+        order by t.created_at desc limit $limit""",
+        {"day": day, "source": source, "id": customer_id, "limit": limit},
+    ).df()
     out = _records(rows)
     for r in out:
         r["title"], r["body"] = scrub(r["title"], 120), scrub(r["body"])
@@ -171,8 +228,9 @@ def _explained(con: duckdb.DuckDBPyConnection, customer_id: str, day: date) -> l
     seen = interactions(con, customer_id, day) if recs else []
     why, favourite = reasons(seen, [r["product_id"] for r in recs]), top_category(seen)
     for r in recs:
-        r["why"] = why.get(r["product_id"]) or (f"their most bought category ({favourite})"
-                                                 if favourite and r.get("category") == favourite else "")
+        r["why"] = why.get(r["product_id"]) or (
+            f"their most bought category ({favourite})" if favourite and r.get("category") == favourite else ""
+        )
     return recs
 
 
@@ -181,7 +239,14 @@ def collect(con: duckdb.DuckDBPyConnection, key: str, day: date) -> dict[str, An
     customer_id = find(con, key)
     if customer_id is None:
         return {"found": False}
-    return {"found": True, "customer_id": customer_id, "profile": profile(con, customer_id),
-            "segment": segment(con, customer_id, day), "value": value(con, customer_id, day),
-            "recommendations": _explained(con, customer_id, day), "orders": orders(con, customer_id, day),
-            "reviews": texts(con, customer_id, day, "review"), "tickets": texts(con, customer_id, day, "ticket")}
+    return {
+        "found": True,
+        "customer_id": customer_id,
+        "profile": profile(con, customer_id),
+        "segment": segment(con, customer_id, day),
+        "value": value(con, customer_id, day),
+        "recommendations": _explained(con, customer_id, day),
+        "orders": orders(con, customer_id, day),
+        "reviews": texts(con, customer_id, day, "review"),
+        "tickets": texts(con, customer_id, day, "ticket"),
+    }

@@ -16,8 +16,10 @@ HISTORY_DAYS = 28  # actuals shown before the forecast starts
 
 
 def _has_sales(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("select column_name from information_schema.columns where table_schema = 'marts' "
-                       "and table_name = 'fct_daily_sales'").fetchall()
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'fct_daily_sales'"
+    ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -32,12 +34,14 @@ def forecast_rows(con: duckdb.DuckDBPyConnection, run: date, only: tuple[str, st
     have = table_columns(con, "sales_forecast")
     extra = ", yhat_lower_95, yhat_upper_95" if {"yhat_lower_95", "yhat_upper_95"} <= have else ""
     metric = "metric" if "metric" in have else "'value'"
-    frame = con.execute(f"""
+    frame = con.execute(
+        f"""
         select * from (select series, {metric} as metric, ds, yhat, yhat_lower, yhat_upper{extra}
                        from main.sales_forecast where as_of_date = $run)
         where $series is null or (series = $series and metric = $metric)
         order by series <> 'total', series, metric, ds""",
-                        {"run": run, "series": only[0] if only else None, "metric": only[1] if only else None}).df()
+        {"run": run, "series": only[0] if only else None, "metric": only[1] if only else None},
+    ).df()
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     return frame
 
@@ -49,11 +53,15 @@ def actuals(con: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]], start
     columns = ["series", "metric", "ds", "actual"]
     if not measures or "series" not in have:
         return pd.DataFrame(columns=columns)
-    unions = " union all ".join(f"select series, '{m}' as metric, ds, \"{m}\" as actual from marts.fct_daily_sales "
-                                "where series in (select unnest($series)) and ds between $start and $end"
-                                for m in measures)
-    frame = con.execute(f"select * from ({unions}) order by series, metric, ds",
-                        {"series": sorted({s for s, _ in wanted}), "start": start, "end": end}).df()
+    unions = " union all ".join(
+        f"select series, '{m}' as metric, ds, \"{m}\" as actual from marts.fct_daily_sales "
+        "where series in (select unnest($series)) and ds between $start and $end"
+        for m in measures
+    )
+    frame = con.execute(
+        f"select * from ({unions}) order by series, metric, ds",
+        {"series": sorted({s for s, _ in wanted}), "start": start, "end": end},
+    ).df()
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     return frame[columns]
 
@@ -66,8 +74,12 @@ def judged(fc: pd.DataFrame, act: pd.DataFrame) -> dict[str, Any]:
     err = (both["actual"] - both["yhat"]).abs()
     inside = ((both["actual"] >= both["yhat_lower"]) & (both["actual"] <= both["yhat_upper"])).mean()
     denom = both["actual"].abs().sum()
-    return {"days": int(len(both)), "mae": float(err.mean()), "coverage": float(inside),
-            "wape": float(err.sum() / denom) if denom else None}
+    return {
+        "days": int(len(both)),
+        "mae": float(err.mean()),
+        "coverage": float(inside),
+        "wape": float(err.sum() / denom) if denom else None,
+    }
 
 
 def collect(con: duckdb.DuckDBPyConnection, day: date, only: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -77,13 +89,21 @@ def collect(con: duckdb.DuckDBPyConnection, day: date, only: tuple[str, str] | N
     rows = forecast_rows(con, run, only)
     if rows.empty:
         return {"run": run, "series": []}
-    wanted = list(dict.fromkeys(zip(rows["series"], rows["metric"])))
+    wanted = list(dict.fromkeys(zip(rows["series"], rows["metric"], strict=False)))
     act = actuals(con, wanted, run - timedelta(days=HISTORY_DAYS), rows["ds"].max())
     series = []
     for name, metric in wanted:
         fc = rows[(rows["series"] == name) & (rows["metric"] == metric)].drop(columns=["series", "metric"])
         a = act[(act["series"] == name) & (act["metric"] == metric)][["ds", "actual"]]
-        series.append({"series": name, "metric": metric, "forecast": fc.reset_index(drop=True),
-                       "actuals": a.reset_index(drop=True), "judged": judged(fc, a),
-                       "first": fc["ds"].min(), "last": fc["ds"].max()})
+        series.append(
+            {
+                "series": name,
+                "metric": metric,
+                "forecast": fc.reset_index(drop=True),
+                "actuals": a.reset_index(drop=True),
+                "judged": judged(fc, a),
+                "first": fc["ds"].min(),
+                "last": fc["ds"].max(),
+            }
+        )
     return {"run": run, "series": series}

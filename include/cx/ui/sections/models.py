@@ -29,8 +29,12 @@ GATES: dict[str, tuple[str, ...]] = {
 }
 PUBLISHED, PARTLY, BASELINE, FAILED = "model published", "partly", "baseline kept", "below floor"
 NO_RUN, NO_GATE = "no run", "no verdict"
-BASELINE_NAMES = {"recommendations": "best simple recommender", "forecast": "seasonal naive",
-                  "sentiment": "lexicon", "segmentation": "quality floors"}
+BASELINE_NAMES = {
+    "recommendations": "best simple recommender",
+    "forecast": "seasonal naive",
+    "sentiment": "lexicon",
+    "segmentation": "quality floors",
+}
 
 
 @dataclass
@@ -79,19 +83,25 @@ def verdict(model: str, rows: list[dict[str, Any]]) -> ModelVerdict:
     base = BASELINE_NAMES.get(model, "baseline")
     if model == "forecast":
         out.state = PUBLISHED if passed == len(decided) else PARTLY if passed else BASELINE
-        out.summary = (f"{passed} of {len(decided)} series: Prophet beats {base} on backtest MASE; "
-                       f"{len(decided) - passed} keep {base}")
+        out.summary = (
+            f"{passed} of {len(decided)} series: Prophet beats {base} on backtest MASE; "
+            f"{len(decided) - passed} keep {base}"
+        )
     elif model == "segmentation":
         out.state = PUBLISHED if passed == len(decided) else FAILED
-        out.summary = ("silhouette and stability above their floors" if out.state == PUBLISHED
-                       else "below a quality floor: " + ", ".join(r["metric"] for r in decided if not r["passed"]))
+        out.summary = (
+            "silhouette and stability above their floors"
+            if out.state == PUBLISHED
+            else "below a quality floor: " + ", ".join(r["metric"] for r in decided if not r["passed"])
+        )
     else:
         gate = decided[0]
         out.state = PUBLISHED if passed == len(decided) else BASELINE
         lift = _lift(gate)
-        out.summary = (f"{gate['metric']} {_fmt(gate['value'])} vs {base} {_fmt(gate['baseline_value'])}"
-                       f"{f' ({lift})' if lift else ''}: "
-                       + ("model published" if out.state == PUBLISHED else f"{base} published"))
+        out.summary = (
+            f"{gate['metric']} {_fmt(gate['value'])} vs {base} {_fmt(gate['baseline_value'])}"
+            f"{f' ({lift})' if lift else ''}: " + ("model published" if out.state == PUBLISHED else f"{base} published")
+        )
     return out
 
 
@@ -108,7 +118,7 @@ def _sentiment(out: ModelVerdict, rows: list[dict[str, Any]]) -> ModelVerdict:
     else:
         out.state = BASELINE if fallback["value"] else PUBLISHED
     reason = _details(fallback.get("details") if fallback else None).get("reason")
-    out.summary = ("trained model published, beats the lexicon" if out.state == PUBLISHED else "lexicon published")
+    out.summary = "trained model published, beats the lexicon" if out.state == PUBLISHED else "lexicon published"
     if reason:
         out.summary += f" ({reason})"
     return out
@@ -140,8 +150,10 @@ def _details_column(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list
     out: list[Any] = []
     for r in frame.itertuples():
         if r.metric == "fallback":
-            row = con.execute("select details from main.model_runs where model = ? and metric = ? and as_of_date = ?",
-                              [r.model, r.metric, r.run_as_of]).fetchone()
+            row = con.execute(
+                "select details from main.model_runs where model = ? and metric = ? and as_of_date = ?",
+                [r.model, r.metric, r.run_as_of],
+            ).fetchone()
             out.append(row[0] if row else None)
         else:
             out.append(None)

@@ -40,7 +40,11 @@ class Kpi:
 
 
 def _series(frame: pd.DataFrame, days: list[date], column: str) -> list[float | None]:
-    by_day = {pd.Timestamp(d).date(): v for d, v in zip(frame["day"], frame[column])} if not frame.empty else {}
+    by_day = (
+        {pd.Timestamp(d).date(): v for d, v in zip(frame["day"], frame[column], strict=False)}
+        if not frame.empty
+        else {}
+    )
     return [None if (v := by_day.get(d)) is None or pd.isna(v) else float(v) for d in days]
 
 
@@ -53,8 +57,12 @@ def _finish(kpi: Kpi) -> Kpi:
 
 
 def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> list[Kpi]:
@@ -63,19 +71,27 @@ def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> l
     start = window[0]
     out: list[Kpi] = []
     if _has(con, "marts", "fct_daily_sales"):
-        sales = con.execute("""select ds as day, revenue, orders, revenue / nullif(orders, 0) as aov
+        sales = con.execute(
+            """select ds as day, revenue, orders, revenue / nullif(orders, 0) as aov
                                from marts.fct_daily_sales where series = 'total' and ds between ? and ?""",
-                            [start, day]).df()
-        out += [Kpi("Revenue", "", _series(sales, window, "revenue"), window),
-                Kpi("Orders", "", _series(sales, window, "orders"), window),
-                Kpi("Average order value", "", _series(sales, window, "aov"), window)]
+            [start, day],
+        ).df()
+        out += [
+            Kpi("Revenue", "", _series(sales, window, "revenue"), window),
+            Kpi("Orders", "", _series(sales, window, "orders"), window),
+            Kpi("Average order value", "", _series(sales, window, "aov"), window),
+        ]
     if "fct_orders" in main_tables(con) and {"ordered_at", "status"} <= table_columns(con, "fct_orders"):
-        buyers = con.execute("""select ordered_at::date as day, count(distinct customer_id) as buyers
+        buyers = con.execute(
+            """select ordered_at::date as day, count(distinct customer_id) as buyers
                                 from main.fct_orders where ordered_at >= ? and ordered_at < ? + interval 1 day
-                                and status <> 'cancelled' group by 1""", [start, day]).df()
+                                and status <> 'cancelled' group by 1""",
+            [start, day],
+        ).df()
         out.append(Kpi("Ordering customers", "", _series(buyers, window, "buyers"), window))
     if _has(con, "marts", "fct_texts") and {"review_sentiment", "ticket_sentiment"} <= main_tables(con):
-        texts = con.execute("""
+        texts = con.execute(
+            """
             with scores as (
                 select review_id as text_id, 'review' as source, sentiment_score, sentiment_label
                 from main.review_sentiment where as_of_date = (select max(as_of_date) from main.review_sentiment where as_of_date <= $day)
@@ -87,9 +103,12 @@ def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> l
                    avg((sentiment_label = 'negative')::int) filter (where s.source = 'ticket') as negative_tickets
             from scores s join marts.fct_texts t on t.text_id = s.text_id and t.source = s.source
             where t.created_at >= $start and t.created_at < $day + interval 1 day group by 1""",
-                            {"day": day, "start": start}).df()
-        out += [Kpi("Review sentiment", "score", _series(texts, window, "review_sentiment"), window),
-                Kpi("Negative tickets", "share", _series(texts, window, "negative_tickets"), window, False)]
+            {"day": day, "start": start},
+        ).df()
+        out += [
+            Kpi("Review sentiment", "score", _series(texts, window, "review_sentiment"), window),
+            Kpi("Negative tickets", "share", _series(texts, window, "negative_tickets"), window, False),
+        ]
     return [_finish(k) for k in out]
 
 
@@ -109,10 +128,13 @@ def quality_on(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
     if "dq_results" not in main_tables(con):
         return {"checks": 0}
     sev = "coalesce(severity, 'unspecified')"
-    checks, failed, critical, skipped = con.execute(f"""
+    checks, failed, critical, skipped = con.execute(
+        f"""
         select count(*), count(*) filter (where success = false),
                count(*) filter (where success = false and {sev} = 'critical'), count(*) filter (where success is null)
-        from main.dq_results where as_of_date = ?""", [day]).fetchone()
+        from main.dq_results where as_of_date = ?""",
+        [day],
+    ).fetchone()
     return {"checks": checks, "failed": failed, "critical": critical, "skipped": skipped}
 
 
@@ -123,22 +145,31 @@ def changes(con: duckdb.DuckDBPyConnection, day: date) -> list[str]:
     if "dq_results" in tables:
         prev = con.execute("select max(as_of_date) from main.dq_results where as_of_date < ?", [day]).fetchone()[0]
         if prev is not None:
-            rows = con.execute("""
+            rows = con.execute(
+                """
                 select t.suite || '.' || t.expectation, y.success
                 from main.dq_results t left join main.dq_results y
                   on y.as_of_date = ? and y.suite = t.suite and y.expectation = t.expectation
                 where t.as_of_date = ? and t.success = false and y.success is distinct from false
-                order by 1""", [prev, day]).fetchall()
+                order by 1""",
+                [prev, day],
+            ).fetchall()
             if rows:
-                out.append(f"{len(rows)} check(s) newly failing since {prev}: " + ", ".join(r[0] for r in rows[:5])
-                           + (" …" if len(rows) > 5 else ""))
+                out.append(
+                    f"{len(rows)} check(s) newly failing since {prev}: "
+                    + ", ".join(r[0] for r in rows[:5])
+                    + (" …" if len(rows) > 5 else "")
+                )
     if "model_runs" in tables:
-        rows = con.execute("""
+        rows = con.execute(
+            """
             with v as (select model, as_of_date, string_agg(distinct model_version, ', ' order by model_version) as version
                        from main.model_runs where as_of_date <= ? group by all),
                  ranked as (select *, row_number() over (partition by model order by as_of_date desc) as n from v)
             select a.model, b.version, a.version from ranked a join ranked b on a.model = b.model and b.n = 2
-            where a.n = 1 and a.as_of_date = ? and a.version is distinct from b.version""", [day, day]).fetchall()
+            where a.n = 1 and a.as_of_date = ? and a.version is distinct from b.version""",
+            [day, day],
+        ).fetchall()
         out += [f"{m}: published {new} (was {old})" for m, old, new in rows]
     prev, moves = movements(con, day)
     moved = sum(int(m["customers"]) for m in moves if m["from_segment"] != "(new)" and m["to_segment"] != "(gone)")
@@ -146,14 +177,22 @@ def changes(con: duckdb.DuckDBPyConnection, day: date) -> list[str]:
         new = sum(int(m["customers"]) for m in moves if m["from_segment"] == "(new)")
         out.append(f"{moved:,} customers changed segment since {prev}" + (f"; {new:,} new customers" if new else ""))
     if "quarantine" in tables:
-        today, before = con.execute("""select count(*) filter (where as_of_date = ?),
+        today, before = con.execute(
+            """select count(*) filter (where as_of_date = ?),
                                               count(*) filter (where as_of_date = ? - interval 1 day)
-                                       from main.quarantine""", [day, day]).fetchone()
+                                       from main.quarantine""",
+            [day, day],
+        ).fetchone()
         if today or before:
             out.append(f"{today:,} rows quarantined (previous day {before:,})")
     return out
 
 
 def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    return {"kpis": kpis(con, day), "stages": stages_on(con, day), "quality": quality_on(con, day),
-            "models": models.model_verdicts(con, day), "changes": changes(con, day)}
+    return {
+        "kpis": kpis(con, day),
+        "stages": stages_on(con, day),
+        "quality": quality_on(con, day),
+        "models": models.model_verdicts(con, day),
+        "changes": changes(con, day),
+    }

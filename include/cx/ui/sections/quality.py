@@ -19,8 +19,18 @@ from cx.ui.queries import main_tables, reason_sql, table_columns
 
 # Sample fields that describe a day's aggregate, never a person: shown in a drill-down.
 AGGREGATE_SAMPLE_FIELDS = ("day", "rows", "trailing_mean", "history_days", "ratio")
-RULE_FIELDS = ("min_value", "max_value", "threshold", "mostly", "strict_min", "strict_max", "value_set",
-               "column_set", "type_", "regex")
+RULE_FIELDS = (
+    "min_value",
+    "max_value",
+    "threshold",
+    "mostly",
+    "strict_min",
+    "strict_max",
+    "value_set",
+    "column_set",
+    "type_",
+    "regex",
+)
 HISTORY_DAYS = 30
 
 
@@ -36,11 +46,14 @@ def day_checks(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]
     """Every check of the day: failed first (critical, then most bad rows)."""
     if "dq_results" not in main_tables(con):
         return []
-    frame = con.execute(f"""
+    frame = con.execute(
+        f"""
         select suite, expectation, "table", {_severity(con)} as severity, success, unexpected_count
         from main.dq_results where as_of_date = ?
         order by success is not false, severity <> 'critical', unexpected_count desc nulls last, suite, expectation
-        """, [day]).df()
+        """,
+        [day],
+    ).df()
     return _records(frame)
 
 
@@ -50,9 +63,12 @@ def check_history(con: duckdb.DuckDBPyConnection, day: date, days: int = HISTORY
     if "dq_results" not in main_tables(con):
         return {}
     start = day - timedelta(days=days - 1)
-    rows = con.execute("""
+    rows = con.execute(
+        """
         select suite, expectation, as_of_date, success from main.dq_results
-        where as_of_date between ? and ?""", [start, day]).fetchall()
+        where as_of_date between ? and ?""",
+        [start, day],
+    ).fetchall()
     history: dict[tuple[str, str], list[str]] = {}
     for suite, expectation, as_of, success in rows:
         marks = history.setdefault((suite, expectation), [" "] * days)
@@ -65,10 +81,13 @@ def source_history(con: duckdb.DuckDBPyConnection, day: date, days: int = HISTOR
     columns = ["table", "as_of_date", "checks", "failed"]
     if "dq_results" not in main_tables(con):
         return pd.DataFrame(columns=columns)
-    return con.execute("""
+    return con.execute(
+        """
         select "table", as_of_date, count(*) as checks, count(*) filter (where success = false) as failed
         from main.dq_results where as_of_date between ? and ?
-        group by all order by "table", as_of_date""", [day - timedelta(days=days - 1), day]).df()[columns]
+        group by all order by "table", as_of_date""",
+        [day - timedelta(days=days - 1), day],
+    ).df()[columns]
 
 
 def quarantine_trend(con: duckdb.DuckDBPyConnection, day: date, days: int = HISTORY_DAYS) -> pd.DataFrame:
@@ -76,41 +95,61 @@ def quarantine_trend(con: duckdb.DuckDBPyConnection, day: date, days: int = HIST
     columns = ["as_of_date", "source", "rows"]
     if "quarantine" not in main_tables(con):
         return pd.DataFrame(columns=columns)
-    return con.execute("""
+    return con.execute(
+        """
         select as_of_date, source, count(*) as rows from main.quarantine
         where as_of_date between ? and ? group by all order by as_of_date, source""",
-                       [day - timedelta(days=days - 1), day]).df()[columns]
+        [day - timedelta(days=days - 1), day],
+    ).df()[columns]
 
 
 def quarantine_reasons(con: duckdb.DuckDBPyConnection, day: date, limit: int = 50) -> list[dict[str, Any]]:
     """The day's quarantined rows by source and reason (raw lines stay in the warehouse)."""
     if "quarantine" not in main_tables(con):
         return []
-    return _records(con.execute(f"""
+    return _records(
+        con.execute(
+            f"""
         select source, {reason_sql()} as reason, count(*) filter (where as_of_date = ?) as rows_day,
                count(*) as rows_total
         from main.quarantine where as_of_date <= ? group by all
-        having rows_day > 0 order by rows_day desc, source, reason limit ?""", [day, day, limit]).df())
+        having rows_day > 0 order by rows_day desc, source, reason limit ?""",
+            [day, day, limit],
+        ).df()
+    )
 
 
 def check_detail(con: duckdb.DuckDBPyConnection, day: date, suite: str, expectation: str) -> dict[str, Any] | None:
     """One check of the day explained: its rule, what was expected and what was observed."""
     if "dq_results" not in main_tables(con):
         return None
-    row = con.execute(f"""
+    row = con.execute(
+        f"""
         select suite, expectation, "table", {_severity(con)}, success, unexpected_count, details
         from main.dq_results where as_of_date = ? and suite = ? and expectation = ?""",
-                      [day, suite, expectation]).fetchone()
+        [day, suite, expectation],
+    ).fetchone()
     if row is None:
         return None
     details = _parse(row[6])
-    out = {"suite": row[0], "expectation": row[1], "table": row[2], "severity": row[3], "success": row[4],
-           "unexpected_count": row[5], "rule": details.get("expectation_type"), "column": details.get("column"),
-           "why": details.get("why"), "error": details.get("error"), "skipped": details.get("skipped"),
-           "expected": {k: v for k, v in (details.get("kwargs") or {}).items() if k in RULE_FIELDS},
-           "observed": _observed(details.get("observed_value")), "rows": details.get("rows"),
-           "unexpected_percent": details.get("unexpected_percent"),
-           "aggregates": _aggregate_samples(details.get("samples"))}
+    out = {
+        "suite": row[0],
+        "expectation": row[1],
+        "table": row[2],
+        "severity": row[3],
+        "success": row[4],
+        "unexpected_count": row[5],
+        "rule": details.get("expectation_type"),
+        "column": details.get("column"),
+        "why": details.get("why"),
+        "error": details.get("error"),
+        "skipped": details.get("skipped"),
+        "expected": {k: v for k, v in (details.get("kwargs") or {}).items() if k in RULE_FIELDS},
+        "observed": _observed(details.get("observed_value")),
+        "rows": details.get("rows"),
+        "unexpected_percent": details.get("unexpected_percent"),
+        "aggregates": _aggregate_samples(details.get("samples")),
+    }
     out["sentence"] = explain(out)
     return out
 
@@ -158,19 +197,28 @@ def explain(check: dict[str, Any]) -> str:
             mean, history = sample.get("trailing_mean"), sample.get("history_days")
             of_mean = f" of {_n(mean)}" if mean is not None else ""
             over = f" over {history} days" if history else ""
-            parts.append(f"{_n(sample['rows'])} rows on {sample.get('day', 'the day')}, "
-                         f"{sample['ratio']:.1f}x the trailing mean{of_mean}{over}")
+            parts.append(
+                f"{_n(sample['rows'])} rows on {sample.get('day', 'the day')}, "
+                f"{sample['ratio']:.1f}x the trailing mean{of_mean}{over}"
+            )
     if not parts and check.get("unexpected_count") is not None:
         of = f" of {_n(check['rows'])}" if check.get("rows") is not None else ""
         pct = check.get("unexpected_percent")
-        parts.append(f"{_n(check['unexpected_count'])} rows{of} break the rule"
-                     f"{f' ({pct:.2g}%)' if isinstance(pct, (int, float)) else ''}")
+        parts.append(
+            f"{_n(check['unexpected_count'])} rows{of} break the rule"
+            f"{f' ({pct:.2g}%)' if isinstance(pct, (int, float)) else ''}"
+        )
     elif not parts and check.get("observed") is not None:
         parts.append(f"observed {_n(check['observed'])}")
     expected = check.get("expected") or {}
     low, high = expected.get("min_value"), expected.get("max_value")
     if low is not None or high is not None:
-        bounds = (f"between {_n(low)} and {_n(high)}" if low is not None and high is not None
-                  else f"at least {_n(low)}" if low is not None else f"at most {_n(high)}")
+        bounds = (
+            f"between {_n(low)} and {_n(high)}"
+            if low is not None and high is not None
+            else f"at least {_n(low)}"
+            if low is not None
+            else f"at most {_n(high)}"
+        )
         parts.append(f"allowed: {check.get('column') or 'value'} {bounds}")
     return "; ".join(parts) if parts else "See the rule below."

@@ -22,19 +22,28 @@ RECENT_DAYS = 14
 
 
 def _schema_has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     """Scored texts of the day with their product category and ticket channel, or None."""
     if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con) or not _schema_has(con, "marts", "fct_texts"):
         return None
-    products = ("main.dim_products" if "dim_products" in main_tables(con) else
-                "(select null::varchar as product_id, null::varchar as name, null::varchar as category)")
-    channels = ("(select ticket_id as text_id, any_value(channel) as channel from staging.stg_support_tickets "
-                "group by 1)" if _schema_has(con, "staging", "stg_support_tickets") else
-                "(select null::varchar as text_id, null::varchar as channel)")
+    products = (
+        "main.dim_products"
+        if "dim_products" in main_tables(con)
+        else "(select null::varchar as product_id, null::varchar as name, null::varchar as category)"
+    )
+    channels = (
+        "(select ticket_id as text_id, any_value(channel) as channel from staging.stg_support_tickets group by 1)"
+        if _schema_has(con, "staging", "stg_support_tickets")
+        else "(select null::varchar as text_id, null::varchar as channel)"
+    )
     return f"""
         with scores as (
             select review_id as text_id, 'review' as source, sentiment_score, sentiment_label
@@ -61,8 +70,11 @@ def window(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) ->
     sql = _texts_sql(con)
     if sql is None:
         return None
-    con.execute(f"create or replace temp table {WINDOW_TABLE} as select * from ({sql}) "
-                f"where created_on > $day - interval {int(days)} day", {"day": day})
+    con.execute(
+        f"create or replace temp table {WINDOW_TABLE} as select * from ({sql}) "
+        f"where created_on > $day - interval {int(days)} day",
+        {"day": day},
+    )
     return WINDOW_TABLE
 
 
@@ -70,12 +82,19 @@ def distribution(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, An
     """Texts per source and label in the day's scores."""
     if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con):
         return []
-    return con.execute("""
+    return (
+        con.execute(
+            """
         select source, label, count(*) as texts from (
             select 'review' as source, sentiment_label as label from main.review_sentiment where as_of_date = $day
             union all
             select 'ticket', sentiment_label from main.ticket_sentiment where as_of_date = $day)
-        group by all order by source, label""", {"day": day}).df().to_dict("records")
+        group by all order by source, label""",
+            {"day": day},
+        )
+        .df()
+        .to_dict("records")
+    )
 
 
 def trend(con: duckdb.DuckDBPyConnection, texts: str | None, by: str) -> pd.DataFrame:
@@ -93,25 +112,30 @@ def by_group(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Per group over the window: texts, mean score, negative share (worst first)."""
     if frame.empty:
         return []
-    frame = frame.assign(negatives=frame["texts"] * frame["negative_share"],
-                         weighted=frame["mean_score"] * frame["texts"])
-    grouped = frame.groupby("group").agg(texts=("texts", "sum"), negatives=("negatives", "sum"),
-                                         weighted=("weighted", "sum"))
+    frame = frame.assign(
+        negatives=frame["texts"] * frame["negative_share"], weighted=frame["mean_score"] * frame["texts"]
+    )
+    grouped = frame.groupby("group").agg(
+        texts=("texts", "sum"), negatives=("negatives", "sum"), weighted=("weighted", "sum")
+    )
     grouped["mean_score"] = grouped["weighted"] / grouped["texts"]
     grouped["negative_share"] = grouped["negatives"] / grouped["texts"]
     return grouped.drop(columns="weighted").reset_index().sort_values("mean_score").to_dict("records")
 
 
-def most_negative(con: duckdb.DuckDBPyConnection, texts: str | None, day: date, source: str, limit: int = 8,
-                  days: int = RECENT_DAYS) -> list[dict[str, Any]]:
+def most_negative(
+    con: duckdb.DuckDBPyConnection, texts: str | None, day: date, source: str, limit: int = 8, days: int = RECENT_DAYS
+) -> list[dict[str, Any]]:
     """The lowest-scored texts of ``source`` created in the trailing days, scrubbed."""
     if texts is None:
         return []
-    rows = con.execute(f"""
+    rows = con.execute(
+        f"""
         select created_on, sentiment_score, sentiment_label, rating, product_name, category, channel, title, body
         from {texts} where source = $source and created_on > $day - interval {int(days)} day
         order by sentiment_score, created_on desc limit $limit""",
-                       {"day": day, "source": source, "limit": limit}).df()
+        {"day": day, "source": source, "limit": limit},
+    ).df()
     out = []
     for r in rows.astype(object).where(rows.notna(), None).to_dict("records"):
         r["title"], r["body"] = scrub(r["title"], 120), scrub(r["body"])
@@ -122,8 +146,14 @@ def most_negative(con: duckdb.DuckDBPyConnection, texts: str | None, day: date, 
 def collect(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     texts = window(con, day, max(TREND_DAYS, RECENT_DAYS))
     categories, channels = trend(con, texts, "category"), trend(con, texts, "channel")
-    return {"distribution": distribution(con, day), "category_trend": categories, "channel_trend": channels,
-            "by_category": by_group(categories), "by_channel": by_group(channels),
-            "negative_reviews": most_negative(con, texts, day, "review"),
-            "negative_tickets": most_negative(con, texts, day, "ticket"),
-            "trend_days": TREND_DAYS, "recent_days": RECENT_DAYS}
+    return {
+        "distribution": distribution(con, day),
+        "category_trend": categories,
+        "channel_trend": channels,
+        "by_category": by_group(categories),
+        "by_channel": by_group(channels),
+        "negative_reviews": most_negative(con, texts, day, "review"),
+        "negative_tickets": most_negative(con, texts, day, "ticket"),
+        "trend_days": TREND_DAYS,
+        "recent_days": RECENT_DAYS,
+    }
