@@ -111,13 +111,14 @@ def stage_report(tasks: list, log_text: str = "") -> str:
     return format_stages(tasks, dbt_totals(log_text))
 
 
-def run_range(start: date, end: date, bulk_min_days: int, wait: bool = True) -> None:
+def run_range(start: date, end: date, bulk_min_days: int | None = None, wait: bool = True) -> None:
     from cx.runner.process import exclusive
     from cx.runner.record import dag_unpaused
 
     if start > end:
         raise SystemExit(f"--from {start} is after --to {end}")
     settings = load_settings()
+    bulk_min_days = bulk_min_days or settings.bulk_min_days
     if start < settings.start_date and dag_unpaused():
         raise SystemExit(
             f"not started: {start} is before cx_daily's start date {settings.start_date} (CX_START_DATE), and "
@@ -208,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--bulk-min-days",
         type=int,
-        default=int(os.environ.get("CX_BULK_MIN_DAYS", "3")),
-        help="ranges at least this long load in one bulk run (default 3)",
+        default=None,
+        help="ranges at least this long load in one bulk run (default: CX_BULK_MIN_DAYS, 3)",
     )
     run.add_argument(
         "--no-wait", action="store_true", help="refuse, instead of waiting, when another `cx run` uses the warehouse"

@@ -3,7 +3,6 @@ lock, one `dbt build` whose model tasks report after it, dbt errors not retried.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,7 @@ def dbt_task_env(settings: Settings) -> dict[str, str]:
     Rendered into each dbt task's fields (visible in the UI), so no secret goes here:
     dbt reads CX_PII_SALT from the worker's environment.
     """
-    beside = Path(sys.executable).with_name("dbt")
-    return {
-        **dbt_process_env(settings),
-        "CX_LOCK_TIMEOUT_S": str(settings.lock_timeout_s),
-        "CX_DBT_EXECUTABLE": str(beside) if beside.exists() else "dbt",
-    }
+    return dbt_process_env(settings)
 
 
 def report_models_after_build(dbt_group: Any) -> None:

@@ -120,7 +120,9 @@ def policy_from_mapping(data: Mapping[str, Any], base: Policy | None = None) -> 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     """The suites' defaults, overlaid with the file named by ``path`` or ``$CX_DQ_POLICY``."""
-    location = path or os.environ.get(POLICY_ENV, "").strip()
+    from cx.config import load_settings
+
+    location = path or load_settings().dq_policy
     if not location:
         return Policy()
     return policy_from_mapping(_parse_file(Path(location).expanduser()))

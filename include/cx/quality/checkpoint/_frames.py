@@ -75,7 +75,7 @@ FRAMES: dict[str, Frame] = {
     "stg_customers": _staged(
         "stg_customers",
         r"""customer_id, gender, updated_at,
-        email is null or regexp_full_match(email, '[^@\sA-Z]+@[^@\sA-Z]+\.[^@\sA-Z]+') as _email_normalised""",
+        email is not distinct from reference.clean_email(email) as _email_normalised""",
     ),
     "stg_products": _staged("stg_products", "product_id, category, price, updated_at"),
     "stg_orders": _resolved(
