@@ -20,6 +20,7 @@ NOT_SETTINGS = {
     "CX_LANDING_HOST_DIR",  # docker-compose.yml: the host folder mounted as the landing zone
     "CX_ALERTS",  # AIRFLOW_CONN_CX_ALERTS, an Airflow connection named in the docs
     "CX_BACKFILL_TEST",  # `make test-backfill` switches the long test on
+    "CX_RUN_STARTED_AT",  # cx run hands the run's real start to its airflow dags test child
 }
 
 
