@@ -829,31 +829,16 @@ QUARANTINE_REASON = {
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """14 days, 300 customers, defects x20 so every kind occurs; ingested and built by dbt."""
-    from cx.generate.core import generate
-
+def generated(built_warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The session's built warehouse (14 days, 300 customers, defects x20 so every kind
+    occurs), copied: the quality stage writes its results into it."""
+    assert (built_warehouse.first_day, built_warehouse.last_day) == (START, END)
     root = tmp_path_factory.mktemp("dq_generated")
-    generate(root / "land", START, DAYS, 300, seed=7, defects=True, defect_scale=20.0)
-    env = {
-        "CX_LANDING_DIR": str(root / "land"),
-        "CX_WAREHOUSE": str(root / "wh" / "cx.duckdb"),
+    return {
+        "CX_LANDING_DIR": str(built_warehouse.landing_dir),
+        "CX_WAREHOUSE": str(built_warehouse.copy_to(root / "wh")),
         "CX_ARTIFACTS_DIR": str(root / "artifacts"),
     }
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.delenv("CX_DQ_POLICY", raising=False)
-        from cx.config import load_settings
-        from cx.ingest import ingest_range
-        from cx.transform import build
-        from cx.warehouse import connect
-
-        settings = load_settings()
-        with connect(settings) as con:
-            ingest_range(con, settings.landing_dir, START, END)
-        build(START, END, settings)
-    return env
 
 
 @pytest.fixture
