@@ -104,7 +104,7 @@ summary: install
 	$(PY) -m cx.cli summary
 
 test: airflow-init
-	$(PY) -m pytest -q --ignore=tests/acceptance
+	$(PY) -m pytest -q --ignore=tests/acceptance --durations=10
 
 # Pure units: no Airflow, no dbt process, no generated warehouse (markers in pyproject.toml).
 test-fast: install

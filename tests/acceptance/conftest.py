@@ -63,6 +63,10 @@ class Run:
     def xcoms(self) -> dict[str, object]:
         return self.records[-1].xcoms
 
+    @property
+    def tasks(self) -> dict[str, str]:
+        return self.records[-1].tasks
+
 
 @dataclass
 class AirflowRun:
@@ -81,6 +85,7 @@ class Pipeline:
     root: Path
     env: dict[str, str]
     runs: list[Run] = field(default_factory=list)
+    project: Path = ROOT  # the checkout `make` runs in
 
     @property
     def landing(self) -> Path:
@@ -94,7 +99,7 @@ class Pipeline:
         command = ["make", "--no-print-directory", "run", f"FROM={start}", f"TO={end}"]
         began = time.monotonic()
         done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+            command, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
         )
         days = (end - start).days + 1
         # Like `cx.cli run`: a range of BULK_MIN_DAYS or more is one bulk run, shorter ones a run per day.
@@ -147,10 +152,12 @@ def airflow_record(env: dict[str, str], run_date: date, range_start: date | None
                 "select task_id, state from task_instance where dag_id = 'cx_daily' and run_id = ?", [row["run_id"]]
             )
         }
+        # A stage's summary, or {"skipped": reason} for a stage that had nothing to do (cx.runner.record).
         xcoms = {
-            r["task_id"]: _json(r["value"])
+            r["task_id"]: {"skipped": _json(r["value"])} if r["key"] == "skip_reason" else _json(r["value"])
             for r in con.execute(
-                "select task_id, value from xcom where dag_id = 'cx_daily' and run_id = ? and key = 'return_value'",
+                "select task_id, key, value from xcom where dag_id = 'cx_daily' and run_id = ? "
+                "and key in ('return_value', 'skip_reason')",
                 [row["run_id"]],
             )
         }

@@ -123,8 +123,9 @@ def test_bulk_publishes_every_table_the_sources_allow(uci_run) -> None:
     counts = state["bulk_counts"]
     empty = {t: n for t, n in counts.items() if t in FROM_ORDERS and n <= 0}
     assert not empty, f"published tables empty or missing after the bulk run: {empty} (all: {counts})"
-    # No reviews in UCI: the sentiment stage may publish nothing, but must say why.
+    # No reviews in UCI: the sentiment stage is skipped, and says why.
     if counts["review_sentiment"] <= 0:
+        assert state["bulk"].tasks.get("models.sentiment") == "skipped", state["bulk"].tasks
         said = state["bulk"].xcoms.get("models.sentiment")
         assert said and "skipped" in json.dumps(said), f"sentiment published nothing without a reason: {said!r}"
 
