@@ -44,6 +44,8 @@ pytestmark = [
     pytest.mark.skipif(
         os.environ.get("CX_BACKFILL_TEST") != "1", reason="long Airflow backfill test: run `make test-backfill`"
     ),
+    pytest.mark.airflow,
+    pytest.mark.dbt,
 ]
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
+
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 

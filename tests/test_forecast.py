@@ -16,6 +16,8 @@ from cx.model_runs import metrics_frame
 from cx.models import forecast as fc
 from cx.models.forecast import naive_scale, score, seasonal_naive
 
+pytestmark = pytest.mark.slow  # Prophet fits
+
 AS_OF = date(2024, 3, 31)
 SATURDAY = 5  # the UCI shop never trades on Saturdays
 NO_CLOSURES = fc.Calendar()

@@ -159,6 +159,7 @@ def test_failure_inside_publish_rolls_everything_back(con, monkeypatch: pytest.M
     assert con.execute("select distinct segment_name from main.dim_customers").fetchall() == [("champions",)]
 
 
+@pytest.mark.slow
 def test_older_day_rerun_publishes_its_partitions_and_keeps_the_current_state(con) -> None:
     build_marts(con, D2, ["o1", "o2"])
     run_models(con, D2, "champions")
@@ -173,6 +174,7 @@ def test_older_day_rerun_publishes_its_partitions_and_keeps_the_current_state(co
     assert con.execute("select distinct segment_name from main.dim_customers").fetchall() == [("champions",)]
 
 
+@pytest.mark.slow
 def test_order_facts_follow_the_marts_row_for_row(con) -> None:
     """The keyed diff writes what changed: a new order, a changed status, an order gone
     from the marts, and a quarantined row resolved later."""

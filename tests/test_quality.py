@@ -47,6 +47,8 @@ from cx.quality.suites import (
     with_amount_decile,
 )
 
+pytestmark = pytest.mark.slow  # every test builds a Great Expectations context
+
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2024, 1, 10)
 TS = pd.Timestamp("2024-01-10 09:30")

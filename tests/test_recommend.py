@@ -266,6 +266,7 @@ def result(taste: dict[str, pd.DataFrame]) -> rec.RecommendResult:
     )
 
 
+@pytest.mark.slow
 def test_hybrid_beats_popularity_on_taste_data(result: rec.RecommendResult) -> None:
     model, pop = result.metrics["model"], result.metrics["popularity"]
     print("metrics", {k: {m: round(v, 3) for m, v in d.items()} for k, d in result.metrics.items()})
@@ -287,6 +288,7 @@ def test_business_rules(result: rec.RecommendResult, taste: dict[str, pd.DataFra
     assert clash.empty
 
 
+@pytest.mark.slow
 def test_cold_start_user_and_item(taste: dict[str, pd.DataFrame]) -> None:
     customers = pd.concat(
         [
@@ -361,6 +363,7 @@ def test_gate_needs_a_lift_beyond_its_standard_error() -> None:
     assert rec.gate(clear, base, min_z=2.0) == (rec.VERSION_MODEL, True, "repeat_pop")
 
 
+@pytest.mark.slow
 def test_gate_falls_back_when_model_is_worse() -> None:
     """Pure repeat buyers of random items, and a model configured to be weak (1-epoch
     LightFM, blend off): 'buy again' wins, so the published lists are the baseline's,
@@ -493,6 +496,7 @@ def test_validation_inside_training_period(taste: dict[str, pd.DataFrame]) -> No
 # ---------------------------------------------------------------------------- run()
 
 
+@pytest.mark.slow
 def test_run_writes_tables(tmp_path, monkeypatch, taste: dict[str, pd.DataFrame]) -> None:
     import time
 
@@ -702,6 +706,7 @@ def test_fit_samples_pairs_beyond_the_update_budget(taste: dict[str, pd.DataFram
 # ---------------------------------------------------------------------------- reproducibility
 
 
+@pytest.mark.slow
 def test_same_lists_and_metrics_whatever_the_row_order_and_threads(taste: dict[str, pd.DataFrame]) -> None:
     """Inputs in another row order (as DuckDB may return them), other LightFM/scoring and
     BLAS thread counts: the same published lists, scores and holdout metrics."""

@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
+
 
 def test_a_day_before_the_start_date_runs_its_tasks_and_is_judged_from_airflow(monkeypatch, tmp_path, capsys):
     from cx.cli import dag_test

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.dbt
+
 ROOT = Path(__file__).resolve().parents[1]
 DBT_LOCKED = ROOT / "include" / "cx" / "bin" / "dbt-locked"
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
 from cx.runner.summary import dbt_totals, describe, format_stages
 from cx.runner.verdict import TaskRecord, dbt_error_lines, judge, silent_model_stage, task_errors
+
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
 
 OK_MODELS = [
     TaskRecord("models.sentiment", "success", 1, {"reviews": 2894, "tickets": 962, "macro_f1": 0.99}),

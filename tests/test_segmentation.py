@@ -222,6 +222,7 @@ def test_k_consensus_of_three_indices() -> None:
     assert _rank_consensus(tie) == 2
 
 
+@pytest.mark.slow
 def test_planted_groups_are_recovered(planted) -> None:
     features, truth, result = planted
     ari = adjusted_rand_score(truth, result.assignments["segment_id"])
@@ -238,6 +239,7 @@ def test_planted_groups_are_recovered(planted) -> None:
     assert by_group[3] in {"browsers", "cart abandoners"}
 
 
+@pytest.mark.slow
 def test_identity_is_stable_day_to_day(planted) -> None:
     features, truth, first = planted
     rng = np.random.default_rng(7)
@@ -259,6 +261,7 @@ def test_identity_is_stable_day_to_day(planted) -> None:
     assert second.metrics["stability"] >= 0.95
 
 
+@pytest.mark.slow
 def test_unmatched_cluster_gets_a_new_id(planted) -> None:
     features, truth, first = planted
     # yesterday only knew four groups under other ids: the fifth cluster is new today
@@ -320,6 +323,7 @@ def shop_like_features(seed: int = 0, n: int = 2400) -> tuple[pd.DataFrame, np.n
     return features, np.concatenate(truth), list(spec)
 
 
+@pytest.mark.slow
 def test_lapsed_buyers_are_recovered_next_to_many_non_buyers() -> None:
     # The demo's failure mode: one clustering over everyone let the never-ordered third
     # dominate, and lapsed customers merged into the big spenders under that name.
@@ -341,6 +345,7 @@ def test_lapsed_buyers_are_recovered_next_to_many_non_buyers() -> None:
     assert lapsed["recency_days"] > 3 * others["recency_days"].max()
 
 
+@pytest.mark.slow
 def test_renamed_when_behaviour_changed_but_id_kept(planted) -> None:
     features, truth, first = planted
     champions = first.assignments.loc[truth == 0]
@@ -356,6 +361,7 @@ def test_renamed_when_behaviour_changed_but_id_kept(planted) -> None:
     assert second.metrics["renamed_segments"].get("champions") == now["segment_name"].iloc[0]
 
 
+@pytest.mark.slow
 def test_non_buyers_are_not_split_without_engagement_features() -> None:
     features, truth, groups = shop_like_features(seed=1, n=1200)
     features["web_sessions"] = None
@@ -446,6 +452,7 @@ def _types(path: Path, table: str) -> list[tuple[str, str]]:
         con.close()
 
 
+@pytest.mark.slow
 def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
     features, _ = planted_features(n_per_group=40, seed=11)
     _write(warehouse, "marts.customer_features", features)
@@ -524,6 +531,7 @@ def test_run_skips_without_features(warehouse: Path) -> None:
     con.close()
 
 
+@pytest.mark.slow
 def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_change(warehouse: Path) -> None:
     from cx.model_runs import Metric, write_model_runs
 
@@ -575,6 +583,7 @@ def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_same_segments_whatever_the_row_order_and_threads() -> None:
     """The same customers give the same published rows and metrics, in whatever order the
     warehouse returns them and whatever thread count BLAS/OpenMP is given outside."""

@@ -544,6 +544,7 @@ def test_synthetic_vocabulary_is_outside_the_lexicon() -> None:
 # --- trained model -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_trained_model_beats_chance_and_lexicon(trained: st.SentimentResult) -> None:
     m = {x.metric: x for x in trained.metrics}
     print(
@@ -584,6 +585,7 @@ def test_conflicts_flagged_out_of_fold(trained: st.SentimentResult) -> None:
     assert ((conflicts["rating"] >= 4) | (conflicts["rating"] <= 2)).all()
 
 
+@pytest.mark.slow
 def test_rating_conflict_in_pipeline_with_strong_text() -> None:
     texts = synthetic_reviews(400, seed=2, noise=0.0)
     texts.loc[0, ["body", "rating"]] = ["abysmal shoddy seeping, fell apart, abysmal.", 5]
@@ -806,6 +808,7 @@ def test_evaluate_matches_string_labels() -> None:
     assert only_pos["macro_f1"] == pytest.approx(2 / 3) and only_pos["roc_auc"] is None
 
 
+@pytest.mark.slow
 def test_bounded_samples_batches_and_repeated_texts() -> None:
     texts = pd.concat([synthetic_reviews(900, seed=12), tickets(8)], ignore_index=True)
     texts.loc[texts.index[:60], "rating"] = None
@@ -873,6 +876,7 @@ def test_lexicon_everyday_phrases(text: str, language: str, sign: int) -> None:
 # --- imbalance and harder text -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_imbalanced_ratings_keep_the_minority_classes() -> None:
     # ~80% positive, like real shops: balanced class weights keep negatives and neutrals found
     result = score_texts(synthetic_reviews(1000, seed=9, shares=(0.8, 0.1, 0.1)), SentimentConfig())
@@ -968,6 +972,7 @@ def _read(path: Path, sql: str) -> pd.DataFrame:
         con.close()
 
 
+@pytest.mark.slow
 def test_run_writes_tables_and_model_runs(warehouse: Path) -> None:
     _write_texts(warehouse, pd.concat([synthetic_reviews(300, seed=5), tickets(5)], ignore_index=True))
     summary = st.run(date(2024, 1, 2))

@@ -15,6 +15,8 @@ from cx.models.sentiment import LABELS, SentimentConfig, decide, fit_features, p
 from cx.models.sentiment.evaluation import label_codes
 from cx.models.sentiment.holdout import as_fct_texts, hide_half, holdout_report
 
+pytestmark = pytest.mark.slow  # trains on the real review samples
+
 SAMPLES = Path(__file__).parent / "data" / "reviews"
 # Floors a little under the figures measured on the samples (docs/sentiment.md): a change
 # that loses more than noise on real text fails here. On B2W the floor is issue 23's target

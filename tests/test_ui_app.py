@@ -16,10 +16,12 @@ import pytest
 from fastapi import HTTPException, Request
 from fastapi.testclient import TestClient
 
+from _fixtures.ui_warehouse import D2, D3, PII, build_ui_warehouse
 from cx.config import load_settings
 from cx.ui.app import create_app
 from cx.warehouse import warehouse_lock
-from test_ui_queries import D2, D3, PII, build_ui_warehouse
+
+pytestmark = pytest.mark.airflow
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = {"accept": "text/html,application/xhtml+xml"}

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from test_ui_queries import PII, build_ui_warehouse
+from _fixtures.ui_warehouse import PII, build_ui_warehouse
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.airflow]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CX_CHROMIUM", "/usr/bin/chromium")

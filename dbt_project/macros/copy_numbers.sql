@@ -30,3 +30,10 @@
         row_number() over (partition by _landing_date, {{ columns | join(', ') }} order by _file, _line) as copy_number
     from {{ relation }}
 {%- endmacro %}
+
+{# The delivery columns every staging row carries through (where it came from, and its
+   copy_number), optionally qualified by the relation they are selected from. #}
+{% macro delivery_columns(relation=none) -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    {{ prefix }}_landing_date, {{ prefix }}_file, {{ prefix }}_line, {{ prefix }}_raw, {{ prefix }}copy_number
+{%- endmacro %}

@@ -6,6 +6,12 @@
     {% if is_incremental() %}{{ column }} between {{ run_from() }} and {{ run_to() }}{% else %}{{ column }} <= {{ run_to() }}{% endif %}
 {%- endmacro %}
 
+{# The rows of landing table `source_name` a staging model reads this run. #}
+{% macro landing_rows(source_name) -%}
+    select * from {{ source('landing', source_name) }}
+    where {{ in_run_window() }}
+{%- endmacro %}
+
 {# Incremental staging models replace their partitions of the run window:
    delete them here, the model's select inserts them again. Idempotent, and a
    re-delivered day that now holds fewer rows leaves no stale rows behind. #}

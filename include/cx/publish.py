@@ -23,7 +23,7 @@ import duckdb
 
 from cx.model_runs import DDL as MODEL_RUNS_DDL
 from cx.model_runs import OUTPUT_SCHEMA
-from cx.warehouse import table_exists
+from cx.warehouse import table_exists, transaction
 
 # Columns of each published table that stages may not have created yet (a shop with
 # no reviews has no sentiment). Types follow CONTRACT.md section 2.
@@ -172,17 +172,12 @@ def publish(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
     with the model outputs of the state's day: a re-run of an older day publishes
     its own model partitions and leaves the current state as the newest run left it.
     """
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         adopt_model_history(con)
         state = state_day(con, as_of)
         publish_model_outputs(con, as_of)
         _build_dimensions(con, state)
         _publish_marts(con, state)
-        con.execute("commit")
-    except BaseException:  # a kill (KeyboardInterrupt, SystemExit) must not leave half a day
-        con.execute("rollback")
-        raise
     return published_row_counts(con, as_of)
 
 

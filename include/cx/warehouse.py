@@ -148,6 +148,29 @@ def table_hashes(con: duckdb.DuckDBPyConnection, schemas: Sequence[str] = ("main
     }
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the block: committed when it ends, rolled back when it raises
+    (a kill too: KeyboardInterrupt or SystemExit must not leave half a write)."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """``frame`` readable as the view ``name`` for the duration of the block."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -169,19 +192,11 @@ def replace_partition(
         frame[column] = value
     qualified = f'"{schema}"."{table}"'
     con.execute(f'create schema if not exists "{schema}"')
-    con.register("_cx_frame", frame)
-    try:
-        con.execute("begin transaction")
+    with registered(con, "_cx_frame", frame), transaction(con):
         if table_exists(con, table, schema):
             where = " and ".join(["as_of_date = ?", *(f'"{c}" = ?' for c in scope or {})])
             con.execute(f"delete from {qualified} where {where}", [as_of_date, *(scope or {}).values()])
             con.execute(f"insert into {qualified} by name select * from _cx_frame")
         else:
             con.execute(f"create table {qualified} as select * from _cx_frame")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_cx_frame")
     return len(frame)

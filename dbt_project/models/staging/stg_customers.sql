@@ -1,8 +1,5 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
-    select * from {{ source('landing', 'customers') }}
-    where {{ in_run_window() }}
+    {{ landing_rows('customers') }}
 ),
 
 numbered as (
@@ -70,11 +67,7 @@ typed as (
             'country': 'reference.is_structured(country)',
             'signup_date': 'signup_date_invalid',
         }) }} as _dq_repaired,
-        _landing_date,
-        _file,
-        _line,
-        _raw,
-        copy_number
+        {{ delivery_columns() }}
     from checked_fields
 ),
 

@@ -1,5 +1,3 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
     {{ landing_rows_with_number_format('order_items') }}
 ),
@@ -16,11 +14,7 @@ typed as (
         reference.parse_number(unit_price, comma_decimal := _comma_decimal) as unit_price,
         quantity as quantity_raw,
         unit_price as unit_price_raw,
-        _landing_date,
-        _file,
-        _line,
-        _raw,
-        copy_number
+        {{ delivery_columns() }}
     from numbered
 ),
 

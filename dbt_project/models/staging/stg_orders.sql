@@ -1,8 +1,5 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
-    select * from {{ source('landing', 'orders') }}
-    where {{ in_run_window() }}
+    {{ landing_rows('orders') }}
 ),
 
 numbered as (
@@ -24,11 +21,7 @@ typed as (
         upper(source.currency) as currency,
         source.ordered_at as ordered_at_raw,
         source.status as status_raw,
-        source._landing_date,
-        source._file,
-        source._line,
-        source._raw,
-        source.copy_number
+        {{ delivery_columns('source') }}
     from numbered as source
     left join statuses on reference.enum_key(source.status) = statuses.raw_value
 ),

@@ -1,5 +1,3 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
     {{ landing_rows_with_number_format('products') }}
 ),
@@ -25,11 +23,7 @@ typed as (
             'category': 'reference.is_structured(category)',
             'brand': 'reference.is_structured(brand)',
         }) }} as _dq_repaired,
-        _landing_date,
-        _file,
-        _line,
-        _raw,
-        copy_number
+        {{ delivery_columns() }}
     from numbered
 ),
 

@@ -1,8 +1,5 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
-    select * from {{ source('landing', 'reviews') }}
-    where {{ in_run_window() }}
+    {{ landing_rows('reviews') }}
 ),
 
 numbered as (
@@ -25,11 +22,7 @@ typed as (
         lower(language) as language,
         created_at as created_at_raw,
         rating as rating_raw,
-        _landing_date,
-        _file,
-        _line,
-        _raw,
-        copy_number
+        {{ delivery_columns() }}
     from numbered
 ),
 

@@ -1,8 +1,5 @@
-{{ config(pre_hook="{{ delete_run_window() }}") }}
-
 with source as (
-    select * from {{ source('landing', 'web_events') }}
-    where {{ in_run_window() }}
+    {{ landing_rows('web_events') }}
 ),
 
 numbered as (
@@ -33,11 +30,7 @@ typed as (
         lower(source.device) as device,
         source.occurred_at as occurred_at_raw,
         source.event_type as event_type_raw,
-        source._landing_date,
-        source._file,
-        source._line,
-        source._raw,
-        source.copy_number
+        {{ delivery_columns('source') }}
     from numbered as source
     left join event_types on source.event_type = event_types.delivered_value
 ),

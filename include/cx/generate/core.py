@@ -19,7 +19,17 @@ from tqdm import tqdm
 from cx.contract import LANDING_SOURCES
 from cx.generate.catalog import ProductSampler, build_catalog, catalog_rows, catalog_size
 from cx.generate.customers import DAY, build_population, crm_rows
-from cx.generate.defects import KEY, KINDS, FreshIds, Part, apply_repairable, finalize_order, inject_quarantine, records
+from cx.generate.defects import (
+    KEY,
+    KINDS,
+    DefectRecord,
+    FreshIds,
+    Part,
+    apply_repairable,
+    finalize_order,
+    inject_quarantine,
+    records,
+)
 from cx.generate.feedback import Feedback
 from cx.generate.formatting import day_number
 from cx.generate.groups import GROUP_NAMES
@@ -126,44 +136,9 @@ def generate(
         for d in tqdm(range(days), disable=not progress, unit="day", desc="generating"):
             day = start + timedelta(days=d)
             label, iso = day.strftime("%Y%m%d"), day.isoformat()
-            if is_closed(day):
-                manifest.events["closed_days"].append(iso)
-            frames: dict[str, dict[str, np.ndarray]] = {}
-            frames["customers"], updates = crm_rows(stream(seed, "customers", d), pop, d, start_sec)
-            frames["products"], launches, price_updates = catalog_rows(
-                stream(seed, "products", d), catalog, d, start_sec
+            frames = _simulate_day(
+                seed, start, d, selected, catalog, pop, feedback, anonymous_pool, start_sec, manifest, truth
             )
-            manifest.events["customer_updates"] += updates
-            manifest.events["product_launches"] += launches if d > 0 else 0
-            manifest.events["price_updates"] += price_updates
-            sampler = ProductSampler(catalog, d)
-            batch = daily_orders(
-                stream(seed, "orders", d), pop, catalog, sampler, d, start_sec, demand(day, start), label
-            )
-            frames["orders"], frames["order_items"] = batch.orders, batch.items
-            feedback.schedule(stream(seed, "feedback", d), pop, batch, d)
-            if "web_events" in selected:
-                frames["web_events"] = daily_events(
-                    stream(seed, "web", d),
-                    pop,
-                    sampler,
-                    batch,
-                    d,
-                    start_sec,
-                    browsing(day, start),
-                    anonymous_pool,
-                    label,
-                )
-            if "reviews" in selected:
-                frames["reviews"], labels = feedback.reviews(
-                    stream(seed, "reviews", d), pop, catalog, d, start_sec, label
-                )
-                truth.rows("review_labels", labels)
-            if "support_tickets" in selected:
-                frames["support_tickets"], labels = feedback.tickets(
-                    stream(seed, "tickets", d), pop, d, start_sec, label
-                )
-                truth.rows("ticket_labels", labels)
             for source in selected:
                 _deliver(out, source, frames[source], d, label, iso, start_sec + d * DAY, seed, scale, manifest, truth)
     finally:
@@ -172,6 +147,48 @@ def generate(
     manifest.groups = {name: int((pop.group == g).sum()) for g, name in enumerate(GROUP_NAMES)}
     manifest.write(out / "_manifest.json")
     return manifest
+
+
+def _simulate_day(
+    seed: int,
+    start: date,
+    d: int,
+    selected: tuple[str, ...],
+    catalog: Any,
+    pop: Any,
+    feedback: Feedback,
+    anonymous_pool: int,
+    start_sec: int,
+    manifest: Manifest,
+    truth: _Truth,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Day ``d``'s rows of every source, each drawn from its own seeded stream; records the
+    day's events in the manifest and the labels of reviews and tickets in the truth files."""
+    day = start + timedelta(days=d)
+    label, iso = day.strftime("%Y%m%d"), day.isoformat()
+    if is_closed(day):
+        manifest.events["closed_days"].append(iso)
+    frames: dict[str, dict[str, np.ndarray]] = {}
+    frames["customers"], updates = crm_rows(stream(seed, "customers", d), pop, d, start_sec)
+    frames["products"], launches, price_updates = catalog_rows(stream(seed, "products", d), catalog, d, start_sec)
+    manifest.events["customer_updates"] += updates
+    manifest.events["product_launches"] += launches if d > 0 else 0
+    manifest.events["price_updates"] += price_updates
+    sampler = ProductSampler(catalog, d)
+    batch = daily_orders(stream(seed, "orders", d), pop, catalog, sampler, d, start_sec, demand(day, start), label)
+    frames["orders"], frames["order_items"] = batch.orders, batch.items
+    feedback.schedule(stream(seed, "feedback", d), pop, batch, d)
+    if "web_events" in selected:
+        frames["web_events"] = daily_events(
+            stream(seed, "web", d), pop, sampler, batch, d, start_sec, browsing(day, start), anonymous_pool, label
+        )
+    if "reviews" in selected:
+        frames["reviews"], labels = feedback.reviews(stream(seed, "reviews", d), pop, catalog, d, start_sec, label)
+        truth.rows("review_labels", labels)
+    if "support_tickets" in selected:
+        frames["support_tickets"], labels = feedback.tickets(stream(seed, "tickets", d), pop, d, start_sec, label)
+        truth.rows("ticket_labels", labels)
+    return frames
 
 
 def _deliver(
@@ -230,40 +247,63 @@ def _deliver(
         written = write_file(folder / plan.name, plan.fmt, names, columns, part.raw[order])
         manifest.add_file(source, iso, plan.name, written)
         line_offset = 1 if plan.fmt == "csv" else 0
-        recs = records(part, order)
-        # Batched bookkeeping (one call per kind, one writerows per file): per-defect calls
-        # cost more than the defects themselves at millions of rows; the output is the same.
-        by_kind: dict[str, list[str | None]] = {}
-        for rec in recs:
-            by_kind.setdefault(rec.kind, []).append(rec.key)
-        for kind, keys in by_kind.items():
-            manifest.add_defects(kind, source, keys)
-        truth.writers["defects"].writerows(
-            (
-                source,
-                iso,
-                plan.name,
-                rec.record,
-                rec.record + line_offset,
-                rec.kind,
-                KINDS[rec.kind].klass,
-                rec.column or "",
-                rec.key or "",
-            )
-            for rec in recs
-        )
+        _record_defects(manifest, truth, source, iso, plan.name, records(part, order), line_offset)
         if k == dup_part:
-            stem, dot, ext = plan.name.rpartition(".")
-            copy_name = f"{stem}_resent{dot}{ext}"
-            shutil.copyfile(folder / plan.name, folder / copy_name)
-            manifest.add_file(source, iso, copy_name, written)
-            values = part.columns[key][order].tolist()
-            manifest.add_defects("duplicate_file", source, values)
-            klass = KINDS["duplicate_file"].klass
-            truth.writers["defects"].writerows(
-                (source, iso, copy_name, r, r + line_offset, "duplicate_file", klass, "", value or "")
-                for r, value in enumerate(values, start=1)
+            _resend(
+                folder, plan.name, written, part.columns[key][order].tolist(), source, iso, line_offset, manifest, truth
             )
+
+
+def _record_defects(
+    manifest: Manifest, truth: _Truth, source: str, iso: str, name: str, recs: list[DefectRecord], line_offset: int
+) -> None:
+    """The defects injected into one file, in the manifest and the truth file.
+
+    Batched (one call per kind, one writerows per file): per-defect calls cost more than
+    the defects themselves at millions of rows; the output is the same."""
+    by_kind: dict[str, list[str | None]] = {}
+    for rec in recs:
+        by_kind.setdefault(rec.kind, []).append(rec.key)
+    for kind, keys in by_kind.items():
+        manifest.add_defects(kind, source, keys)
+    truth.writers["defects"].writerows(
+        (
+            source,
+            iso,
+            name,
+            rec.record,
+            rec.record + line_offset,
+            rec.kind,
+            KINDS[rec.kind].klass,
+            rec.column or "",
+            rec.key or "",
+        )
+        for rec in recs
+    )
+
+
+def _resend(
+    folder: Path,
+    name: str,
+    written: int,
+    values: list[Any],
+    source: str,
+    iso: str,
+    line_offset: int,
+    manifest: Manifest,
+    truth: _Truth,
+) -> None:
+    """The duplicate_file defect: the file delivered again under another name, every row a defect."""
+    stem, dot, ext = name.rpartition(".")
+    copy_name = f"{stem}_resent{dot}{ext}"
+    shutil.copyfile(folder / name, folder / copy_name)
+    manifest.add_file(source, iso, copy_name, written)
+    manifest.add_defects("duplicate_file", source, values)
+    klass = KINDS["duplicate_file"].klass
+    truth.writers["defects"].writerows(
+        (source, iso, copy_name, r, r + line_offset, "duplicate_file", klass, "", value or "")
+        for r, value in enumerate(values, start=1)
+    )
 
 
 def _write_groups(path: Path, pop: Any) -> None:

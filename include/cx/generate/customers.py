@@ -142,23 +142,7 @@ def build_population(
         raise ValueError("at most 89,999,999 customers (ids above are reserved for defects)")
     shares = column("share")
     group = rng.choice(len(GROUPS), size=n, p=shares / shares.sum())
-    codes = np.array(list(COUNTRIES), dtype=object)
-    weights = np.array([v[0] for v in COUNTRIES.values()])
-    country_idx = rng.choice(len(codes), size=n, p=weights / weights.sum())
-    country = codes[country_idx]
-    language = np.empty(n, dtype=np.int64)
-    region = np.empty(n, dtype=object)
-    city = np.empty(n, dtype=object)
-    first = np.empty(n, dtype=object)
-    last = np.empty(n, dtype=object)
-    for k, (_code, (_, lang, places)) in enumerate(COUNTRIES.items()):
-        m = np.flatnonzero(country_idx == k)
-        language[m] = LANGS.index(lang)
-        pick = rng.integers(0, len(places), m.size)
-        region[m] = np.array([p[0] for p in places], dtype=object)[pick]
-        city[m] = np.array([p[1] for p in places], dtype=object)[pick]
-        first[m] = np.array(FIRST_NAMES[lang], dtype=object)[rng.integers(0, len(FIRST_NAMES[lang]), m.size)]
-        last[m] = np.array(LAST_NAMES[lang], dtype=object)[rng.integers(0, len(LAST_NAMES[lang]), m.size)]
+    country, language, region, city, first, last = _places_and_names(rng, n)
     email = _emails(rng, first, last)
     gender = np.array(["F", "M", None], dtype=object)[rng.choice(3, size=n, p=[0.48, 0.47, 0.05])]
     birth = start_sec // DAY - rng.integers(18 * 365, 80 * 365, n)
@@ -175,17 +159,7 @@ def build_population(
     # Times 1.0 is exact, so the default level draws the very same rates as before the knob existed.
     activity = rng.gamma(20.0, 1.0 / 20.0, n) * float(level)
 
-    # Taste: a few favourite categories carry almost all the weight.
-    n_cat = len(CATEGORIES)
-    cat_share = np.array([c.share for c in CATEGORIES])
-    keys = np.log(rng.random((n, n_cat))) / cat_share  # weighted sampling without replacement
-    top = np.argsort(-keys, axis=1)[:, :3]
-    k_used = rng.choice([1, 2, 3], size=n, p=[0.35, 0.4, 0.25])
-    w = np.full((n, n_cat), 0.04 / n_cat)
-    strength = rng.dirichlet(np.full(3, 2.0), size=n) * (np.arange(3)[None, :] < k_used[:, None])
-    strength /= strength.sum(axis=1, keepdims=True)
-    np.put_along_axis(w, top, np.take_along_axis(w, top, axis=1) + 0.96 * strength, axis=1)
-    taste_cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1).astype(np.float32)
+    taste_cdf = _taste_cdf(rng, n)
 
     pop = Population(
         customer_id=ids("C", np.arange(1, n + 1), 8).astype(object),
@@ -215,6 +189,42 @@ def build_population(
     who = np.repeat(np.arange(n), 3)
     pop.favourites = sampler.sample(rng, pop.taste_sample(rng, who), np.repeat(tier, 3)).reshape(n, 3)
     return pop
+
+
+def _places_and_names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Country, language index, region, city, first and last name of ``n`` customers."""
+    codes = np.array(list(COUNTRIES), dtype=object)
+    weights = np.array([v[0] for v in COUNTRIES.values()])
+    country_idx = rng.choice(len(codes), size=n, p=weights / weights.sum())
+    country = codes[country_idx]
+    language = np.empty(n, dtype=np.int64)
+    region = np.empty(n, dtype=object)
+    city = np.empty(n, dtype=object)
+    first = np.empty(n, dtype=object)
+    last = np.empty(n, dtype=object)
+    for k, (_code, (_, lang, places)) in enumerate(COUNTRIES.items()):
+        m = np.flatnonzero(country_idx == k)
+        language[m] = LANGS.index(lang)
+        pick = rng.integers(0, len(places), m.size)
+        region[m] = np.array([p[0] for p in places], dtype=object)[pick]
+        city[m] = np.array([p[1] for p in places], dtype=object)[pick]
+        first[m] = np.array(FIRST_NAMES[lang], dtype=object)[rng.integers(0, len(FIRST_NAMES[lang]), m.size)]
+        last[m] = np.array(LAST_NAMES[lang], dtype=object)[rng.integers(0, len(LAST_NAMES[lang]), m.size)]
+    return country, language, region, city, first, last
+
+
+def _taste_cdf(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each customer's cumulative category weights: a few favourite categories carry almost all the weight."""
+    n_cat = len(CATEGORIES)
+    cat_share = np.array([c.share for c in CATEGORIES])
+    keys = np.log(rng.random((n, n_cat))) / cat_share  # weighted sampling without replacement
+    top = np.argsort(-keys, axis=1)[:, :3]
+    k_used = rng.choice([1, 2, 3], size=n, p=[0.35, 0.4, 0.25])
+    w = np.full((n, n_cat), 0.04 / n_cat)
+    strength = rng.dirichlet(np.full(3, 2.0), size=n) * (np.arange(3)[None, :] < k_used[:, None])
+    strength /= strength.sum(axis=1, keepdims=True)
+    np.put_along_axis(w, top, np.take_along_axis(w, top, axis=1) + 0.96 * strength, axis=1)
+    return np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1).astype(np.float32)
 
 
 def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray) -> np.ndarray:

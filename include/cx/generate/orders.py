@@ -79,36 +79,10 @@ def daily_orders(
     chan_p = np.array([grp.channels for grp in GROUPS])[cg]
     channel = (rng.random(m)[:, None] > np.cumsum(chan_p, axis=1)).sum(axis=1).clip(0, 2)
 
-    # Lines: favourites or taste-driven picks, one line per distinct product.
-    k = 1 + rng.poisson(column("extra_items")[cg])
-    line_order = np.repeat(np.arange(m), k)
-    lc = cust[line_order]
-    tier = np.array([grp.tier for grp in GROUPS])[g[lc]]
-    product = sampler.sample(rng, pop.taste_sample(rng, lc), tier)
-    fav = rng.random(line_order.size) < FAVOURITE_SHARE
-    fav_pick = pop.favourites[lc, rng.integers(0, 3, lc.size)]
-    product = np.where(fav & (catalog.launch_day[fav_pick] <= day), fav_pick, product)
-    multi = rng.random(line_order.size) < column("multi_qty")[g[lc]]
-    qty = np.where(multi, rng.integers(2, 4, line_order.size), 1)
-    code = line_order.astype(np.int64) * catalog.size + product
-    _, first_idx, inverse = np.unique(code, return_index=True, return_inverse=True)
-    qty_sum = np.bincount(inverse, weights=qty).astype(np.int64)
-    keep = np.sort(first_idx)  # keep the original line order
-    qty = qty_sum[inverse[keep]]
-    line_order, product = line_order[keep], product[keep]
+    line_order, product, qty = _lines(rng, pop, catalog, sampler, cust, cg, day)
     price = catalog.price[product]
 
-    # Returned orders send back their first line: a negative-quantity line, positive price.
-    first_line = np.r_[True, line_order[1:] != line_order[:-1]]
-    back = first_line & (status[line_order] == 4)
-    item_order = np.concatenate([line_order, line_order[back]])
-    item_product = np.concatenate([product, product[back]])
-    item_qty = np.concatenate([qty, -qty[back]])
-    item_price = np.concatenate([price, price[back]])
-    arrange = np.argsort(item_order, kind="stable")
-    item_order, item_product, item_qty, item_price = (
-        a[arrange] for a in (item_order, item_product, item_qty, item_price)
-    )
+    item_order, item_product, item_qty, item_price = _with_returns(line_order, product, qty, price, status)
 
     order_id = ids(f"O{day_label}-", np.arange(1, m + 1), 7).astype(object)
     orders = {
@@ -138,3 +112,49 @@ def daily_orders(
         line_order=line_order,
         line_product=product,
     )
+
+
+def _lines(
+    rng: np.random.Generator,
+    pop: Population,
+    catalog: Catalog,
+    sampler: ProductSampler,
+    cust: np.ndarray,
+    cg: np.ndarray,
+    day: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order lines (order index, product, quantity): favourites or taste-driven picks, one
+    line per distinct product."""
+    g = pop.group
+    m = cust.size
+    k = 1 + rng.poisson(column("extra_items")[cg])
+    line_order = np.repeat(np.arange(m), k)
+    lc = cust[line_order]
+    tier = np.array([grp.tier for grp in GROUPS])[g[lc]]
+    product = sampler.sample(rng, pop.taste_sample(rng, lc), tier)
+    fav = rng.random(line_order.size) < FAVOURITE_SHARE
+    fav_pick = pop.favourites[lc, rng.integers(0, 3, lc.size)]
+    product = np.where(fav & (catalog.launch_day[fav_pick] <= day), fav_pick, product)
+    multi = rng.random(line_order.size) < column("multi_qty")[g[lc]]
+    qty = np.where(multi, rng.integers(2, 4, line_order.size), 1)
+    code = line_order.astype(np.int64) * catalog.size + product
+    _, first_idx, inverse = np.unique(code, return_index=True, return_inverse=True)
+    qty_sum = np.bincount(inverse, weights=qty).astype(np.int64)
+    keep = np.sort(first_idx)  # keep the original line order
+    qty = qty_sum[inverse[keep]]
+    line_order, product = line_order[keep], product[keep]
+    return line_order, product, qty
+
+
+def _with_returns(
+    line_order: np.ndarray, product: np.ndarray, qty: np.ndarray, price: np.ndarray, status: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Returned orders send back their first line: a negative-quantity line, positive price."""
+    first_line = np.r_[True, line_order[1:] != line_order[:-1]]
+    back = first_line & (status[line_order] == 4)
+    item_order = np.concatenate([line_order, line_order[back]])
+    item_product = np.concatenate([product, product[back]])
+    item_qty = np.concatenate([qty, -qty[back]])
+    item_price = np.concatenate([price, price[back]])
+    arrange = np.argsort(item_order, kind="stable")
+    return tuple(a[arrange] for a in (item_order, item_product, item_qty, item_price))

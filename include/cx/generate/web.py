@@ -8,6 +8,8 @@ their login day (and before signing up), then a logged-in session carries both
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from cx.generate.catalog import CATEGORIES, ProductSampler
@@ -30,21 +32,29 @@ def _pieces(session: np.ndarray, counts: np.ndarray, rank0: int, kind: int) -> t
     return s, rank0 + within, np.full(s.size, kind)
 
 
-def daily_events(
-    rng: np.random.Generator,
-    pop: Population,
-    sampler: ProductSampler,
-    batch: OrderBatch,
-    day: int,
-    start_sec: int,
-    traffic: float,
-    anonymous_pool: int,
-    day_label: str,
-) -> dict[str, np.ndarray]:
-    day_sec = start_sec + day * DAY
-    g = pop.group
+@dataclass(frozen=True)
+class _Sessions:
+    """The day's sessions: order sessions first (``n_orders`` of them, in the order of the
+    batch's online orders), then customer browsing, then anonymous visitors (``cust`` -1)."""
 
-    # Sessions: order sessions, customer browsing, pre-signup browsing, anonymous visitors.
+    online: np.ndarray
+    cust: np.ndarray
+    n_orders: int
+    logged: np.ndarray
+    anon: np.ndarray
+    device: np.ndarray
+    cart_p: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.cust.size)
+
+
+def _sessions(
+    rng: np.random.Generator, pop: Population, batch: OrderBatch, day: int, traffic: float, anonymous_pool: int
+) -> _Sessions:
+    """Order sessions, customer browsing, pre-signup browsing, anonymous visitors."""
+    g = pop.group
     online = np.flatnonzero(batch.channel < 2)
     o_cust = batch.customer[online]
     rate = column("browse_rate")[g] * pop.activity * traffic
@@ -56,7 +66,7 @@ def daily_events(
     n_anon = int(rng.poisson(ANONYMOUS_RATE * pop.level * pop.size * traffic))
     a_idx = rng.integers(0, anonymous_pool, n_anon)
 
-    n_o, _n_b = online.size, b_cust.size
+    n_o = online.size
     cust = np.concatenate([o_cust, b_cust, np.full(n_anon, -1)])
     n_s = cust.size
     is_order = np.arange(n_s) < n_o
@@ -68,11 +78,20 @@ def daily_events(
     app[:n_o] = batch.channel[online] == 1
     device = np.where(app, DEVICES[3 + rng.integers(0, 2, n_s)], DEVICES[rng.choice(3, size=n_s, p=[0.5, 0.4, 0.1])])
     cart_p = np.where(known, column("cart_prob")[g[np.maximum(cust, 0)]], 0.10)
+    return _Sessions(online, cust, n_o, logged, anon, device, cart_p)
 
-    # Per-session counts of each event kind.
+
+def _session_events(
+    rng: np.random.Generator, s: _Sessions, batch: OrderBatch
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each session's events in order (session, kind, product; -1 where the product is
+    still to be drawn): per-session counts of each kind, and in order sessions a view and
+    a cart of every purchased line, then the purchase."""
+    n_s, n_o, online = s.size, s.n_orders, s.online
+    is_order = np.arange(n_s) < n_o
     n_search = (rng.random(n_s) < 0.35).astype(np.int64)
     n_view = np.where(is_order, rng.poisson(1.0, n_s), 1 + rng.poisson(1.2, n_s))
-    n_cart = np.where(is_order, 0, (rng.random(n_s) < cart_p).astype(np.int64))
+    n_cart = np.where(is_order, 0, (rng.random(n_s) < s.cart_p).astype(np.int64))
     sess = np.arange(n_s)
     parts = [
         _pieces(sess, np.ones(n_s, dtype=np.int64), 0, PAGE),
@@ -80,7 +99,6 @@ def daily_events(
         _pieces(sess, n_view, 2, VIEW),
         _pieces(sess, n_cart, 200, CART),
     ]
-    # Order sessions: view and cart every purchased line, then buy.
     line_sess = np.searchsorted(online, batch.line_order)
     on = (
         (line_sess < n_o) & (online[np.minimum(line_sess, max(n_o - 1, 0))] == batch.line_order)
@@ -100,9 +118,21 @@ def daily_events(
     e_prod[split[3] : split[4]] = lp  # order-session views of bought lines
     e_prod[split[4] : split[5]] = lp  # and their carts
     order = np.lexsort((e_rank, e_sess))
-    e_sess, e_type, e_prod, e_rank = e_sess[order], e_type[order], e_prod[order], e_rank[order]
+    return e_sess[order], e_type[order], e_prod[order]
 
-    # Browsed products follow taste (visitors: overall category shares); carts take a viewed one.
+
+def _draw_products(
+    rng: np.random.Generator,
+    pop: Population,
+    sampler: ProductSampler,
+    s: _Sessions,
+    e_sess: np.ndarray,
+    e_type: np.ndarray,
+    e_prod: np.ndarray,
+) -> None:
+    """Fill ``e_prod`` in place: browsed products follow taste (visitors: overall category
+    shares); carts take the session's first viewed one."""
+    g, cust = pop.group, s.cust
     browse = (e_type == VIEW) & (e_prod < 0)
     bs = e_sess[browse]
     bc = cust[bs]
@@ -114,14 +144,18 @@ def daily_events(
     )
     tier = np.where(bc >= 0, np.array([grp.tier for grp in GROUPS])[g[np.maximum(bc, 0)]], 1)
     e_prod[browse] = sampler.sample(rng, cat, tier)
-    first_view = np.full(n_s, -1, dtype=np.int64)
+    first_view = np.full(s.size, -1, dtype=np.int64)
     vi = np.flatnonzero(e_type == VIEW)
     viewed_sess, first_pos = np.unique(e_sess[vi], return_index=True)
     first_view[viewed_sess] = e_prod[vi[first_pos]]
     loose_cart = (e_type == CART) & (e_prod < 0)
     e_prod[loose_cart] = first_view[e_sess[loose_cart]]
 
-    # Search terms: words of a category the visitor likes.
+
+def _search_queries(
+    rng: np.random.Generator, pop: Population, cust: np.ndarray, e_sess: np.ndarray, e_type: np.ndarray
+) -> np.ndarray:
+    """Search terms: words of a category the visitor likes (None for other events)."""
     query = np.full(e_sess.size, None, dtype=object)
     si = np.flatnonzero(e_type == SEARCH)
     sc = cust[e_sess[si]]
@@ -131,26 +165,50 @@ def daily_events(
         nouns = np.array(c.nouns, dtype=object)[rng.integers(0, len(c.nouns), m.size)]
         adjs = np.array(c.adjectives, dtype=object)[rng.integers(0, len(c.adjectives), m.size)]
         query[m] = np.where(rng.random(m.size) < 0.5, adjs + " " + nouns, nouns)
+    return query
 
-    # Timing: gaps within a session; order sessions end exactly at the order time.
+
+def _timing(
+    rng: np.random.Generator, s: _Sessions, batch: OrderBatch, e_sess: np.ndarray, day_sec: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Session start and event times: gaps within a session; order sessions end exactly at
+    the order time."""
     gaps = 5 + rng.exponential(45.0, e_sess.size).astype(np.int64)
     start_idx = np.r_[0, np.flatnonzero(e_sess[1:] != e_sess[:-1]) + 1]
     cs = np.cumsum(gaps)
     offset = cs - np.repeat(cs[start_idx], np.diff(np.r_[start_idx, e_sess.size]))
-    end_off = np.zeros(n_s, dtype=np.int64)
+    end_off = np.zeros(s.size, dtype=np.int64)
     end_idx = np.r_[start_idx[1:] - 1, e_sess.size - 1] if e_sess.size else start_idx
     end_off[e_sess[end_idx]] = offset[end_idx]
-    start = times_of_day(rng, day_sec, n_s)
-    start[:n_o] = batch.ordered_sec[online] - end_off[:n_o]
-    ts = start[e_sess] + offset
+    start = times_of_day(rng, day_sec, s.size)
+    start[: s.n_orders] = batch.ordered_sec[s.online] - end_off[: s.n_orders]
+    return start, start[e_sess] + offset
+
+
+def daily_events(
+    rng: np.random.Generator,
+    pop: Population,
+    sampler: ProductSampler,
+    batch: OrderBatch,
+    day: int,
+    start_sec: int,
+    traffic: float,
+    anonymous_pool: int,
+    day_label: str,
+) -> dict[str, np.ndarray]:
+    s = _sessions(rng, pop, batch, day, traffic, anonymous_pool)
+    e_sess, e_type, e_prod = _session_events(rng, s, batch)
+    _draw_products(rng, pop, sampler, s, e_sess, e_type, e_prod)
+    query = _search_queries(rng, pop, s.cust, e_sess, e_type)
+    start, ts = _timing(rng, s, batch, e_sess, start_sec + day * DAY)
     final = np.argsort(ts, kind="stable")
     e_sess, e_type, e_prod, query, ts = e_sess[final], e_type[final], e_prod[final], query[final], ts[final]
 
     session_order = np.argsort(start, kind="stable")
-    session_rank = np.empty(n_s, dtype=np.int64)
-    session_rank[session_order] = np.arange(n_s)
+    session_rank = np.empty(s.size, dtype=np.int64)
+    session_rank[session_order] = np.arange(s.size)
     sid = ids(f"S{day_label}-", session_rank + 1, 8).astype(object)
-    cid = np.where(logged, pop.customer_id[np.maximum(cust, 0)], None)
+    cid = np.where(s.logged, pop.customer_id[np.maximum(s.cust, 0)], None)
     prod_ids = np.where(e_prod >= 0, sampler.catalog.product_id[np.maximum(e_prod, 0)], None)
     return {
         "event_id": ids(f"E{day_label}-", np.arange(1, ts.size + 1), 9).astype(object),
@@ -158,9 +216,9 @@ def daily_events(
         "event_type": np.array(EVENT_TYPES, dtype=object)[e_type],
         "session_id": sid[e_sess],
         "customer_id": cid[e_sess],
-        "anonymous_id": anon[e_sess],
+        "anonymous_id": s.anon[e_sess],
         "product_id": prod_ids.astype(object),
         "search_query": query,
-        "device": device[e_sess],
+        "device": s.device[e_sess],
         "_ts": ts,
     }

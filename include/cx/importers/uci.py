@@ -37,7 +37,7 @@ products
 
     category: UCI has no categories, so a coarse one is derived from the
     description: it is split into words (runs of letters and hyphens), and the
-    *last* word that names an item type in ``CATEGORY_KEYWORDS`` decides (English
+    *last* word that names an item type in ``CATEGORY_KEYWORDS`` (uci_categories) decides (English
     descriptions end with the head noun: 'WHITE HANGING HEART T-LIGHT HOLDER' -> T-LIGHT ->
     candles_lighting; 'JUMBO BAG RED RETROSPOT' -> BAG -> bags_accessories).
     Generic words (HOLDER, SET, COVER, DESIGN) are deliberately absent so the scan
@@ -68,6 +68,8 @@ import duckdb
 from tqdm import tqdm
 
 import cx
+from cx.importers.uci_categories import CATEGORY_KEYWORDS as CATEGORY_KEYWORDS  # public: tests, docs
+from cx.importers.uci_categories import DEFAULT_CATEGORY, keyword_rows
 
 SOURCE_COLUMNS: tuple[str, ...] = (
     "InvoiceNo",
@@ -104,189 +106,6 @@ def _default_src() -> Path:
 DEFAULT_SRC = _default_src()
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.csv$")
 
-# Item-type words per category (singular; plurals are derived). Kept small on
-# purpose: a coarse grouping for forecasts per category, not a taxonomy.
-CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
-    # Not LIGHT alone: it is mostly a colour ('BOWL LIGHT BLUE'); T-LIGHT and LIGHTS are items.
-    "candles_lighting": (
-        "CANDLE",
-        "CANDLEHOLDER",
-        "CANDLESTICK",
-        "CANDLEPOT",
-        "TEALIGHT",
-        "T-LIGHT",
-        "LIGHTS",
-        "LAMP",
-        "LAMPSHADE",
-        "LANTERN",
-        "NIGHTLIGHT",
-        "INCENSE",
-        "BURNER",
-        "MATCH",
-    ),
-    "kitchen_dining": (
-        "MUG",
-        "CUP",
-        "TEACUP",
-        "SAUCER",
-        "BOWL",
-        "PLATE",
-        "PLATTER",
-        "DISH",
-        "JUG",
-        "BEAKER",
-        "TEAPOT",
-        "CUTLERY",
-        "SPOON",
-        "FORK",
-        "CASE",
-        "CAKESTAND",
-        "NAPKIN",
-        "PLACEMAT",
-        "COASTER",
-        "TRAY",
-        "DOILY",
-        "DOILEY",
-        "STRAW",
-        "JAR",
-        "BOTTLE",
-        "GLASS",
-        "LUNCHBOX",
-        "CUTTER",
-        "PAN",
-        "MOULD",
-    ),
-    "home_decor": (
-        "SIGN",
-        "CLOCK",
-        "FRAME",
-        "PHOTOFRAME",
-        "MIRROR",
-        "HOOK",
-        "HANGER",
-        "GARLAND",
-        "BUNTING",
-        "DOORSTOP",
-        "DOORMAT",
-        "MOBILE",
-        "VASE",
-        "ORNAMENT",
-        "CABINET",
-        "SHELF",
-        "DRAWER",
-        "CHAIR",
-        "TABLE",
-        "KNOB",
-        "RACK",
-        "MAGNET",
-        "THERMOMETER",
-        "CHIME",
-        "WALL",
-        "ART",
-        "TILE",
-    ),
-    "seasonal": ("DECORATION", "BAUBLE", "TREE", "WREATH", "STOCKING", "ADVENT", "CHRISTMAS", "EASTER"),
-    "bags_accessories": (
-        "BAG",
-        "HANDBAG",
-        "WASHBAG",
-        "PURSE",
-        "BACKPACK",
-        "RUCKSACK",
-        "SHOPPER",
-        "TOTE",
-        "UMBRELLA",
-        "PARASOL",
-        "WALLET",
-    ),
-    "jewellery": (
-        "NECKLACE",
-        "NECKLAC",
-        "BRACELET",
-        "EARRING",
-        "RING",
-        "CHARM",
-        "BANGLE",
-        "PENDANT",
-        "BEAD",
-        "BROOCH",
-        "HAIRSLIDE",
-        "HAIRCLIP",
-        "KEYRING",
-        "JEWELLERY",
-    ),
-    "stationery_party": (
-        "CARD",
-        "WRAP",
-        "NOTEBOOK",
-        "STICKER",
-        "TISSUE",
-        "TAPE",
-        "PEN",
-        "PENCIL",
-        "SKETCHBOOK",
-        "JOURNAL",
-        "BOOK",
-        "RULER",
-        "ERASER",
-        "CALENDAR",
-        "ENVELOPE",
-        "TAG",
-        "RIBBON",
-        "BALLOON",
-        "CHALKBOARD",
-        "LETTER",
-        "PAPER",
-        "ALBUM",
-        "STAMP",
-        "CRAYON",
-    ),
-    "toys_games": (
-        "TOY",
-        "GAME",
-        "DOLL",
-        "JIGSAW",
-        "PUZZLE",
-        "BALL",
-        "HELICOPTER",
-        "MARBLE",
-        "DOMINO",
-        "SKITTLE",
-        "TEDDY",
-    ),
-    "storage": ("BOX", "BASKET", "TIN", "CONTAINER", "BUCKET", "ORGANISER", "CRATE", "HAMPER", "CHEST", "BIN", "TIDY"),
-    "textiles": (
-        "CUSHION",
-        "APRON",
-        "TOWEL",
-        "CURTAIN",
-        "BLANKET",
-        "FLANNEL",
-        "COSY",
-        "GLOVE",
-        "SCARF",
-        "WARMER",
-        "SLIPPER",
-        "HOTTIE",
-        "QUILT",
-        "THROW",
-    ),
-    "garden": ("PLANT", "PLANTER", "POT", "GNOME", "WINDMILL", "BIRDHOUSE", "FEEDER", "SEED", "WATERING"),
-    "service": (
-        "POSTAGE",
-        "CARRIAGE",
-        "MANUAL",
-        "DISCOUNT",
-        "FEE",
-        "CHARGE",
-        "COMMISSION",
-        "SAMPLE",
-        "DEBT",
-        "ADJUSTMENT",
-    ),
-}
-DEFAULT_CATEGORY = "other"
-
 # Columns written per landing source (contract names; optional ones UCI lacks are omitted).
 OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id", "country", "signup_date", "updated_at"),
@@ -294,23 +113,6 @@ OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("order_id", "customer_id", "ordered_at", "status", "channel", "currency"),
     "order_items": ("order_id", "product_id", "quantity", "unit_price"),
 }
-
-
-def _word_forms(word: str) -> tuple[str, ...]:
-    forms = [word, word + "S", word + "ES"]
-    if word.endswith("Y") and word[-2:-1] not in "AEIOU":
-        forms.append(word[:-1] + "IES")
-    return tuple(forms)
-
-
-def keyword_rows() -> list[tuple[str, str]]:
-    """(word, category) pairs including plural forms; the first category listed wins a clash."""
-    table: dict[str, str] = {}
-    for category, words in CATEGORY_KEYWORDS.items():
-        for word in words:
-            for form in _word_forms(word):
-                table.setdefault(form, category)
-    return sorted(table.items())
 
 
 def _lit(value: str) -> str:
@@ -341,6 +143,13 @@ def day_files(src: Path, end: date | None = None) -> dict[date, Path]:
 
 def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
     """Load every source line and derive the four landing tables (each with day and sort key)."""
+    _load_lines(con, files)
+    _build_orders_and_customers(con)
+    _build_products(con)
+
+
+def _load_lines(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
+    """Every source line as temp table ``lines``, and the category keywords as ``keywords``."""
     columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in SOURCE_COLUMNS) + "}"
     file_list = "[" + ", ".join(_lit(str(p)) for p in files) + "]"
     # Insertion order is preserved across files, so ln is the global file-then-line order.
@@ -364,6 +173,8 @@ def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
     con.execute("CREATE TEMP TABLE keywords (word VARCHAR, category VARCHAR)")
     con.executemany("INSERT INTO keywords VALUES (?, ?)", keyword_rows())
 
+
+def _build_orders_and_customers(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         CREATE TEMP TABLE out_order_items AS
         SELECT day, ln AS sort_key, order_id, product_id, quantity, unit_price FROM lines
@@ -389,6 +200,10 @@ def _build(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         SELECT day, sort_key, customer_id, country, CAST(NULL AS VARCHAR) AS signup_date, day AS updated_at
         FROM marked WHERE nth = 1 OR country IS DISTINCT FROM prev_country
     """)
+
+
+def _build_products(con: duckdb.DuckDBPyConnection) -> None:
+    """One product row per first sighting and per change of its sale name (module docstring)."""
     con.execute(
         """
         CREATE TEMP TABLE out_products AS

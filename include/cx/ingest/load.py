@@ -28,6 +28,7 @@ from cx.ingest.rejects import (
     UnreadableFile,
     printable,
 )
+from cx.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -177,18 +178,13 @@ def _replace_ignored_paths(
     scope = f"source in ({', '.join(lit(s) for s in sources)})"
     if set(sources) == set(LANDING_SOURCES):
         scope += " or source is null"
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"delete from {SCHEMA}.ignored_paths where {scope}")
         if undated:
             con.executemany(
                 f"insert into {SCHEMA}.ignored_paths (source, path, reason, detail, files) values (?, ?, ?, ?, ?)",
                 [[e.source, e.rel, e.reason, e.detail, e.files] for e in undated],
             )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def _read_file(con: duckdb.DuckDBPyConnection, f: DeliveredFile) -> list:
@@ -273,17 +269,11 @@ def _replace_day(
             deliveries,
         )
     in_sources = ", ".join(lit(s) for s in sources)
-    with writer:
-        con.execute("begin transaction")
-        try:
-            for table in tables:
-                source_filter = "" if table in sources else f" and source in ({in_sources})"
-                con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
-                con.execute(f"insert into {SCHEMA}.{table} by name select * from _cx_batch_{table}")
-            run_days.record(con, day)  # arrivals or not: the day was processed
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+    with writer, transaction(con):
+        for table in tables:
+            source_filter = "" if table in sources else f" and source in ({in_sources})"
+            con.execute(f"delete from {SCHEMA}.{table} where _landing_date = ?{source_filter}", [day])
+            con.execute(f"insert into {SCHEMA}.{table} by name select * from _cx_batch_{table}")
+        run_days.record(con, day)  # arrivals or not: the day was processed
     for table in tables:
         con.execute(f"drop table if exists _cx_batch_{table}")

@@ -263,21 +263,11 @@ def prepare(suite: str, frame: pd.DataFrame, p: RunParams) -> Prepared:
         return Prepared(enough.reset_index(drop=True))
     if suite == "stg_reviews_rating_mix":
         rated = frame.loc[frame["rating"].notna()].reset_index(drop=True)
-        return _against_baseline(
-            rated,
-            "rated reviews",
-            "a rating mix",
-            t.rating_min_reviews,
-            (p.rating_weights is not None, p.rating_history, t.rating_min_history_reviews, t.rating_history_days),
-            ("rating_kl_max", len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate),
-        )
+        history = (p.rating_weights is not None, p.rating_history, t.rating_min_history_reviews, t.rating_history_days)
+        kl = ("rating_kl_max", len(RATING_VALUES), t.rating_kl_floor, t.kl_false_alarm_rate)
+        return _against_baseline(rated, "rated reviews", "a rating mix", t.rating_min_reviews, history, kl)
     if suite == "fct_orders_amount":
-        return _against_baseline(
-            frame,
-            "orders",
-            "a distribution",
-            t.amount_min_orders,
-            (p.amount_median is not None, p.amount_history, t.amount_min_history_orders, t.amount_history_days),
-            ("order_amount_kl_max", DECILES, t.amount_kl_floor, t.kl_false_alarm_rate),
-        )
+        history = (p.amount_median is not None, p.amount_history, t.amount_min_history_orders, t.amount_history_days)
+        kl = ("order_amount_kl_max", DECILES, t.amount_kl_floor, t.kl_false_alarm_rate)
+        return _against_baseline(frame, "orders", "a distribution", t.amount_min_orders, history, kl)
     return Prepared(frame)

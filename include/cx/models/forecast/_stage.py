@@ -27,13 +27,8 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     cfg = ForecastConfig.from_settings(settings)
     chart_dir = settings.charts_dir / str(as_of)
-    return run_stage(
-        MODEL_NAME,
-        as_of,
-        settings,
-        partial(_read, as_of=as_of),
-        partial(_compute, as_of=as_of, cfg=cfg, chart_dir=chart_dir),
-    )
+    compute = partial(_compute, as_of=as_of, cfg=cfg, chart_dir=chart_dir)
+    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of), compute)
 
 
 def _read(con: Any, as_of: date) -> pd.DataFrame:

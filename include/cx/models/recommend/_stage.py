@@ -53,13 +53,8 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     cfg = RecommendConfig.from_settings(settings)
     artifact = settings.models_dir / "recommend" / f"{as_of}.pkl"
-    return run_stage(
-        MODEL_NAME,
-        as_of,
-        settings,
-        partial(_read, as_of=as_of),
-        partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact),
-    )
+    compute = partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact)
+    return run_stage(MODEL_NAME, as_of, settings, partial(_read, as_of=as_of), compute)
 
 
 def _read(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:

@@ -105,25 +105,13 @@ class NgramTfidf:
 def make_vectorizers(cfg: SentimentConfig) -> list[tuple[str, NgramTfidf]]:
     """Character n-grams inside word boundaries (spelling-, inflection- and language-robust)
     plus words, word pairs and negation scope; input is :func:`normalise_text` output."""
+
+    def tfidf(terms: Callable[[str], list[str]], per_word: bool, max_features: int) -> NgramTfidf:
+        return NgramTfidf(terms, per_word=per_word, min_df=cfg.min_df, max_features=max_features)
+
     return [
-        (
-            "char",
-            NgramTfidf(
-                lambda word: char_wb_ngrams(word, cfg.char_ngram_range),
-                per_word=True,
-                min_df=cfg.min_df,
-                max_features=cfg.char_max_features,
-            ),
-        ),
-        (
-            "word",
-            NgramTfidf(
-                lambda doc: word_features(doc, cfg.negation_scope),
-                per_word=False,
-                min_df=cfg.min_df,
-                max_features=cfg.word_max_features,
-            ),
-        ),
+        ("char", tfidf(lambda word: char_wb_ngrams(word, cfg.char_ngram_range), True, cfg.char_max_features)),
+        ("word", tfidf(lambda doc: word_features(doc, cfg.negation_scope), False, cfg.word_max_features)),
     ]
 
 

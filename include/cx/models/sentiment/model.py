@@ -19,6 +19,7 @@ in docs/sentiment.md.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -174,8 +175,30 @@ def _crossfit(
     return inputs, oof, oof_label, n_splits
 
 
-def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
-    """Score every review and ticket of ``texts`` (marts.fct_texts columns)."""
+@dataclass(frozen=True)
+class _Prepared:
+    """The texts in key order with what every path needs: which are reviews, their labels
+    from the rating, and the lexicon score of each (computed once per distinct text)."""
+
+    texts: pd.DataFrame
+    empty: np.ndarray
+    is_review: np.ndarray
+    rating: pd.Series
+    labels: pd.Series
+    labelled: np.ndarray
+    titles: pd.Series
+    distinct: np.ndarray
+    first: np.ndarray
+    distinct_docs: list[str]
+    distinct_lexicon: np.ndarray
+    lexicon_score: np.ndarray
+    lexicon_label: np.ndarray
+    y: np.ndarray
+
+
+def _prepare(texts: pd.DataFrame, cfg: SentimentConfig) -> tuple[_Prepared, dict[str, Any]]:
+    """Order the texts, label the rated reviews, score every distinct text with the lexicon;
+    and the first details for ``model_runs``."""
     texts = order_texts(texts)
     docs = build_documents(texts)
     empty = (docs.str.len() == 0).to_numpy()
@@ -195,110 +218,101 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
     lexicon_label = label_from_score(lexicon_score, cfg.lexicon.neutral_threshold())
     y = labels[labelled].to_numpy(dtype=object)
     class_counts = {lab: int((y == lab).sum()) for lab in LABELS}
-    n_classes = sum(1 for c in class_counts.values() if c)
-
     details: dict[str, Any] = {
         "labelled_reviews": int(labelled.sum()),
         "class_counts": class_counts,
         "languages": languages.astype("string").fillna("unknown").value_counts().head(10).to_dict(),
     }
-    fallback: str | None = None
-    if labelled.sum() < cfg.min_labelled or n_classes < 2:
-        fallback = "lexicon"
-        reason = (
-            f"{int(labelled.sum())} rated reviews < min_labelled={cfg.min_labelled}"
-            if labelled.sum() < cfg.min_labelled
-            else f"only {n_classes} rating class(es)"
+    prepared = _Prepared(
+        texts,
+        empty,
+        is_review,
+        rating,
+        labels,
+        labelled,
+        titles,
+        distinct,
+        first,
+        distinct_docs,
+        distinct_lexicon,
+        lexicon_score,
+        lexicon_label,
+        y,
+    )
+    return prepared, details
+
+
+def _train_and_score(
+    p: _Prepared, cfg: SentimentConfig, details: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
+    """Train on the rated reviews and score every text: training reviews keep their
+    out-of-fold scores and labels. Returns scores, labels and the held-out evaluation."""
+    distinct, first, labels, y = p.distinct, p.first, p.labels, p.y
+    normalised = [normalise_text(d) for d in p.distinct_docs]
+    # The document is keyed by its title, so each distinct text has one title.
+    titles_first = p.titles.iloc[first]
+    titles_n = [normalise_text(t) for t in titles_first.astype(object).where(titles_first.notna(), "")]
+    # TF-IDF vocabulary and IDF come from a seeded sample of all texts (no labels
+    # involved), so tickets and unrated reviews shape the features they are scored with.
+    vocab_rows = row_sample(len(p.texts), cfg.vocab_sample, cfg.seed)
+    weights = np.bincount(distinct[vocab_rows], minlength=len(first))
+    fitted = np.flatnonzero(weights)
+    features = fit_features([normalised[i] for i in fitted], weights[fitted], cfg, [titles_n[i] for i in fitted])
+    labelled_idx = np.flatnonzero(p.labelled)
+    train_idx = labelled_idx[stratified_sample(y, cfg.max_labelled, cfg.seed)]
+    y_train = labels[train_idx].to_numpy(dtype=object)
+    # Up to one batch, every distinct text is featurised once and the training rows are
+    # taken from it; above, the training rows are featurised on their own.
+    x_all = features.transform(normalised, p.distinct_lexicon, titles_n) if len(first) <= cfg.batch_size else None
+    x_train = (
+        x_all[distinct[train_idx]]
+        if x_all is not None
+        else features.transform(
+            [normalised[i] for i in distinct[train_idx]],
+            p.lexicon_score[train_idx],
+            [titles_n[i] for i in distinct[train_idx]],
         )
-        details.update({"fallback": fallback, "reason": reason})
-        version = LEXICON_VERSION
-        score, label = lexicon_score.copy(), lexicon_label.astype(object)
-        model_eval = evaluate(y, score[labelled], label[labelled]) if labelled.any() else {}
-        details["evaluation"] = "lexicon on all rated reviews (no model trained)"
-    else:
-        version = cfg.model_version
-        normalised = [normalise_text(d) for d in distinct_docs]
-        # The document is keyed by its title, so each distinct text has one title.
-        titles_n = [normalise_text(t) for t in titles.iloc[first].astype(object).where(titles.iloc[first].notna(), "")]
-        # TF-IDF vocabulary and IDF come from a seeded sample of all texts (no labels
-        # involved), so tickets and unrated reviews shape the features they are scored with.
-        vocab_rows = row_sample(len(texts), cfg.vocab_sample, cfg.seed)
-        weights = np.bincount(distinct[vocab_rows], minlength=len(first))
-        fitted = np.flatnonzero(weights)
-        features = fit_features([normalised[i] for i in fitted], weights[fitted], cfg, [titles_n[i] for i in fitted])
-        labelled_idx = np.flatnonzero(labelled)
-        train_idx = labelled_idx[stratified_sample(y, cfg.max_labelled, cfg.seed)]
-        y_train = labels[train_idx].to_numpy(dtype=object)
-        # Up to one batch, every distinct text is featurised once and the training rows are
-        # taken from it; above, the training rows are featurised on their own.
-        x_all = features.transform(normalised, distinct_lexicon, titles_n) if len(first) <= cfg.batch_size else None
-        x_train = (
-            x_all[distinct[train_idx]]
+    )
+    stars = p.rating.to_numpy(dtype=np.float64)[train_idx]
+    inputs, oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, p.lexicon_score[train_idx], cfg)
+    cuts = tune_cuts(oof, y_train)
+    final, stack = _fit(x_train, stars, y_train, cfg), _fit_stack(inputs, y_train, cfg)
+    del x_train
+    # Every distinct text once, in batches: the full matrix would not fit at 1M texts.
+    distinct_score = np.zeros(len(first))
+    for start in range(0, len(first), cfg.batch_size):
+        batch = slice(start, start + cfg.batch_size)
+        x = (
+            x_all[batch]
             if x_all is not None
-            else features.transform(
-                [normalised[i] for i in distinct[train_idx]],
-                lexicon_score[train_idx],
-                [titles_n[i] for i in distinct[train_idx]],
-            )
+            else features.transform(normalised[batch], p.distinct_lexicon[batch], titles_n[batch])
         )
-        stars = rating.to_numpy(dtype=np.float64)[train_idx]
-        inputs, oof, oof_label, n_splits = _crossfit(x_train, stars, y_train, lexicon_score[train_idx], cfg)
-        cuts = tune_cuts(oof, y_train)
-        final, stack = _fit(x_train, stars, y_train, cfg), _fit_stack(inputs, y_train, cfg)
-        del x_train
-        # Every distinct text once, in batches: the full matrix would not fit at 1M texts.
-        distinct_score = np.zeros(len(first))
-        for start in range(0, len(first), cfg.batch_size):
-            batch = slice(start, start + cfg.batch_size)
-            x = (
-                x_all[batch]
-                if x_all is not None
-                else features.transform(normalised[batch], distinct_lexicon[batch], titles_n[batch])
-            )
-            distinct_score[batch] = _stack_score(stack, _stack_inputs(final, x, distinct_lexicon[batch], cfg))
-        score = distinct_score[distinct]
-        score[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
-        label = decide(score, cuts)
-        label[train_idx] = oof_label
-        model_eval = evaluate(y, score[labelled], label[labelled])
-        details["neutral_band"] = [round(cuts[0], 6), round(cuts[1], 6)]
-        details["trained_on"] = int(len(train_idx))
-        details["vocabulary_from"] = int(len(vocab_rows))
-        details["evaluation"] = f"{n_splits}-fold stratified cross-fitting on rated reviews (seed {cfg.seed})"
-        details["features"] = features.n_features
-    baseline = evaluate(y, lexicon_score[labelled], lexicon_label[labelled]) if labelled.any() else {}
-    details["f1_per_class"] = {lab: model_eval.get(f"f1_{lab}") for lab in LABELS}
-    details["lexicon_f1_per_class"] = {lab: baseline.get(f"f1_{lab}") for lab in LABELS}
-    if fallback is None and _lexicon_wins(model_eval, baseline):
-        # Champion/challenger on the same held-out reviews: a model that cannot beat the
-        # lexicon it was given as a feature has learnt noise (too few or too noisy ratings).
-        fallback = "lexicon"
-        details.update(
-            {
-                "fallback": fallback,
-                "challenger": {"model_version": version, **model_eval},
-                "reason": (
-                    f"the lexicon beat the trained model on held-out rated reviews "
-                    f"(macro-F1 {baseline['macro_f1']:.3f} vs {model_eval['macro_f1']:.3f})"
-                ),
-            }
-        )
-        version = LEXICON_VERSION
-        score, label = lexicon_score.copy(), lexicon_label.astype(object)
-        model_eval = dict(baseline)
+        distinct_score[batch] = _stack_score(stack, _stack_inputs(final, x, p.distinct_lexicon[batch], cfg))
+    score = distinct_score[distinct]
+    score[train_idx] = oof  # training reviews keep their out-of-fold (honest) scores
+    label = decide(score, cuts)
+    label[train_idx] = oof_label
+    model_eval = evaluate(y, score[p.labelled], label[p.labelled])
+    details["neutral_band"] = [round(cuts[0], 6), round(cuts[1], 6)]
+    details["trained_on"] = int(len(train_idx))
+    details["vocabulary_from"] = int(len(vocab_rows))
+    details["evaluation"] = f"{n_splits}-fold stratified cross-fitting on rated reviews (seed {cfg.seed})"
+    details["features"] = features.n_features
+    return score, label, model_eval
 
-    # Nothing to read: no evidence either way.
-    score = np.where(empty, 0.0, score)
-    label = np.where(empty, "neutral", label)
-    conflict = rating_conflicts(rating, score, cfg.conflict_threshold) & is_review
 
+def _frames(
+    p: _Prepared, score: np.ndarray, label: np.ndarray, conflict: np.ndarray, version: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published review and ticket rows."""
+    texts, is_review = p.texts, p.is_review
     reviews = pd.DataFrame(
         {
             "review_id": texts.loc[is_review, "text_id"].astype("string").to_numpy(),
             "sentiment_score": score[is_review].astype("float64"),
             "sentiment_label": label[is_review].astype(str),
             "model_version": version,
-            "rating": rating[is_review].round().astype("Int32").to_numpy(),  # INTEGER, as in fct_texts
+            "rating": p.rating[is_review].round().astype("Int32").to_numpy(),  # INTEGER, as in fct_texts
             "rating_conflict": conflict[is_review].astype(bool),
         }
     ).astype({"review_id": "string", "sentiment_label": "string", "model_version": "string"})
@@ -310,7 +324,21 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
             "model_version": version,
         }
     ).astype({"ticket_id": "string", "sentiment_label": "string", "model_version": "string"})
+    return reviews, tickets
 
+
+def _metrics(
+    *,
+    labelled: np.ndarray,
+    conflict: np.ndarray,
+    model_eval: dict[str, float | None],
+    baseline: dict[str, float | None],
+    fallback: str | None,
+    version: str,
+    details: dict[str, Any],
+    cfg: SentimentConfig,
+) -> list[Metric]:
+    """The ``model_runs`` metrics: the model against the lexicon, conflicts, the fallback."""
     rated = int(labelled.sum())
     conflict_rate = float(conflict[labelled].mean()) if rated else None
 
@@ -320,7 +348,7 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
             return None
         return value >= base
 
-    metrics = [
+    return [
         Metric("macro_f1", model_eval.get("macro_f1"), baseline.get("macro_f1"), passed("macro_f1"), details),
         Metric("roc_auc", model_eval.get("roc_auc"), baseline.get("roc_auc"), passed("roc_auc"), details),
         Metric(
@@ -342,6 +370,65 @@ def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
             },
         ),
     ]
+
+
+def score_texts(texts: pd.DataFrame, cfg: SentimentConfig) -> SentimentResult:
+    """Score every review and ticket of ``texts`` (marts.fct_texts columns)."""
+    p, details = _prepare(texts, cfg)
+    labelled, y = p.labelled, p.y
+    n_classes = sum(1 for c in details["class_counts"].values() if c)
+    fallback: str | None = None
+    if labelled.sum() < cfg.min_labelled or n_classes < 2:
+        fallback = "lexicon"
+        reason = (
+            f"{int(labelled.sum())} rated reviews < min_labelled={cfg.min_labelled}"
+            if labelled.sum() < cfg.min_labelled
+            else f"only {n_classes} rating class(es)"
+        )
+        details.update({"fallback": fallback, "reason": reason})
+        version = LEXICON_VERSION
+        score, label = p.lexicon_score.copy(), p.lexicon_label.astype(object)
+        model_eval = evaluate(y, score[labelled], label[labelled]) if labelled.any() else {}
+        details["evaluation"] = "lexicon on all rated reviews (no model trained)"
+    else:
+        version = cfg.model_version
+        score, label, model_eval = _train_and_score(p, cfg, details)
+    baseline = evaluate(y, p.lexicon_score[labelled], p.lexicon_label[labelled]) if labelled.any() else {}
+    details["f1_per_class"] = {lab: model_eval.get(f"f1_{lab}") for lab in LABELS}
+    details["lexicon_f1_per_class"] = {lab: baseline.get(f"f1_{lab}") for lab in LABELS}
+    if fallback is None and _lexicon_wins(model_eval, baseline):
+        # Champion/challenger on the same held-out reviews: a model that cannot beat the
+        # lexicon it was given as a feature has learnt noise (too few or too noisy ratings).
+        fallback = "lexicon"
+        details.update(
+            {
+                "fallback": fallback,
+                "challenger": {"model_version": version, **model_eval},
+                "reason": (
+                    f"the lexicon beat the trained model on held-out rated reviews "
+                    f"(macro-F1 {baseline['macro_f1']:.3f} vs {model_eval['macro_f1']:.3f})"
+                ),
+            }
+        )
+        version = LEXICON_VERSION
+        score, label = p.lexicon_score.copy(), p.lexicon_label.astype(object)
+        model_eval = dict(baseline)
+
+    # Nothing to read: no evidence either way.
+    score = np.where(p.empty, 0.0, score)
+    label = np.where(p.empty, "neutral", label)
+    conflict = rating_conflicts(p.rating, score, cfg.conflict_threshold) & p.is_review
+    reviews, tickets = _frames(p, score, label, conflict, version)
+    metrics = _metrics(
+        labelled=labelled,
+        conflict=conflict,
+        model_eval=model_eval,
+        baseline=baseline,
+        fallback=fallback,
+        version=version,
+        details=details,
+        cfg=cfg,
+    )
     summary = {
         "reviews": len(reviews),
         "tickets": len(tickets),

@@ -228,6 +228,18 @@ def _exists(con: Any, qualified: str) -> bool:
     return table_exists(con, table, schema)
 
 
+def _before_run(con: Any, qualified: str, column: str, where: str, run_from: date, days: int) -> pd.Series | None:
+    """The non-null ``column`` of the rows of ``qualified`` (and ``where``) that landed in
+    the ``days`` days before the run; None when the relation does not exist."""
+    if not _exists(con, qualified):
+        return None
+    return read_df(
+        con,
+        f"select {column} from {qualified} where {where} and {column} is not null and _landing_date between ? and ?",
+        [run_from - timedelta(days=days), run_from - timedelta(days=1)],
+    )[column]
+
+
 def load_params(
     con: Any, run_from: date, run_to: date, policy: Policy, settings: Settings, stage: str = "inputs"
 ) -> RunParams:
@@ -239,24 +251,14 @@ def load_params(
     if stage != "inputs":
         return base
     rating_weights, rating_history = None, 0
-    if _exists(con, "staging.stg_reviews"):
-        ratings = read_df(
-            con,
-            "select rating from staging.stg_reviews where _dq_reason is null and rating is not null "
-            "and _landing_date between ? and ?",
-            [run_from - timedelta(days=t.rating_history_days), run_from - timedelta(days=1)],
-        )
-        rating_weights, rating_history = rating_baseline(ratings["rating"])
+    ratings = _before_run(con, "staging.stg_reviews", "rating", "_dq_reason is null", run_from, t.rating_history_days)
+    if ratings is not None:
+        rating_weights, rating_history = rating_baseline(ratings)
     median = edges = weights = None
     amount_history = 0
-    if _exists(con, "marts.fct_orders"):
-        amounts = read_df(
-            con,
-            "select order_amount from marts.fct_orders where order_amount is not null "
-            "and _landing_date between ? and ?",
-            [run_from - timedelta(days=t.amount_history_days), run_from - timedelta(days=1)],
-        )
-        median, edges, weights, amount_history = amount_baseline(amounts["order_amount"])
+    amounts = _before_run(con, "marts.fct_orders", "order_amount", "true", run_from, t.amount_history_days)
+    if amounts is not None:
+        median, edges, weights, amount_history = amount_baseline(amounts)
     return replace(
         base,
         rating_weights=rating_weights if rating_history else None,

@@ -17,7 +17,7 @@ from cx.errors import DataQualityError  # deterministic: the DAG does not retry 
 from cx.publish import EMPTY_TABLES
 from cx.quality.policy import Severity
 from cx.quality.suites import RunParams
-from cx.warehouse import table_exists
+from cx.warehouse import registered, table_exists, transaction
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +145,13 @@ def write_results(con: Any, results: list[CheckResult], as_of_date: date, suites
     frame["as_of_date"] = as_of_date
     names = sorted(set(suites))
     con.execute(f"create table if not exists main.{RESULTS_TABLE} ({RESULTS_DDL})")
-    con.register("_cx_dq", frame)
-    try:
-        con.execute("begin transaction")
+    with registered(con, "_cx_dq", frame), transaction(con):
         if names:
             con.execute(
                 f"delete from main.{RESULTS_TABLE} where as_of_date = ? and suite in ({', '.join('?' for _ in names)})",
                 [as_of_date, *names],
             )
         con.execute(f"insert into main.{RESULTS_TABLE} by name select * from _cx_dq")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_cx_dq")
     return len(frame)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from cx.quality.checkpoint._results import CheckResult, _json_safe
 from cx.quality.policy import Policy
-from cx.quality.project import PROJECT_DIR, STAGES, SuiteSpec, open_context, stage_specs
+from cx.quality.project import PROJECT_DIR, STAGES, CheckSpec, SuiteSpec, open_context, stage_specs
 from cx.quality.suites import RunParams, expectation_parameters, prepare
 
 log = logging.getLogger(__name__)
@@ -67,14 +67,20 @@ class Validator:
 
     def skipped(self, spec: SuiteSpec, reason: str) -> list[CheckResult]:
         log.info("%s: suite %s skipped: %s", spec.table, spec.name, reason)
+        return self._every_check(spec, None, lambda c: {"skipped": reason, "expectation_type": c.type, "why": c.why})
+
+    def _every_check(
+        self, spec: SuiteSpec, passed: bool | None, details: Callable[[CheckSpec], dict[str, Any]]
+    ) -> list[CheckResult]:
+        """One result per check of the suite, for a suite that did not run its checks."""
         return [
             CheckResult(
                 spec.name,
                 spec.table,
                 c.name,
                 self.policy.severity(spec.check_id(c.name), c.severity),
-                None,
-                details={"skipped": reason, "expectation_type": c.type, "why": c.why},
+                passed,
+                details=details(c),
             )
             for c in spec.checks
         ]
@@ -104,23 +110,18 @@ class Validator:
             )
         except Exception as error:
             log.exception("suite %s could not run", spec.name)
-            return [
-                CheckResult(
-                    spec.name,
-                    spec.table,
-                    c.name,
-                    self.policy.severity(spec.check_id(c.name), c.severity),
-                    False,
-                    details={
-                        "error": f"{type(error).__name__}: {error}"[:500],
-                        "expectation_type": c.type,
-                        "column": c.column,
-                        "why": c.why,
-                        "rows": len(frame),
-                    },
-                )
-                for c in spec.checks
-            ]
+            message = f"{type(error).__name__}: {error}"[:500]
+            return self._every_check(
+                spec,
+                False,
+                lambda c: {
+                    "error": message,
+                    "expectation_type": c.type,
+                    "column": c.column,
+                    "why": c.why,
+                    "rows": len(frame),
+                },
+            )
         checks = {c.name: c for c in spec.checks}
         results = []
         for item in outcome.results:

@@ -13,6 +13,7 @@ import pandas as pd
 from cx.ui.queries import STAGES, main_tables, table_columns
 from cx.ui.sections import models
 from cx.ui.sections.segments import movements
+from cx.warehouse import table_exists
 
 TREND_DAYS = 30
 
@@ -56,21 +57,12 @@ def _finish(kpi: Kpi) -> Kpi:
     return kpi
 
 
-def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-        > 0
-    )
-
-
 def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> list[Kpi]:
     """Revenue, orders, order value, ordering customers, review sentiment, negative tickets per day."""
     window = [day - timedelta(days=days - 1 - i) for i in range(days)]
     start = window[0]
     out: list[Kpi] = []
-    if _has(con, "marts", "fct_daily_sales"):
+    if table_exists(con, "fct_daily_sales", "marts"):
         sales = con.execute(
             """select ds as day, revenue, orders, revenue / nullif(orders, 0) as aov
                                from marts.fct_daily_sales where series = 'total' and ds between ? and ?""",
@@ -89,7 +81,7 @@ def kpis(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> l
             [start, day],
         ).df()
         out.append(Kpi("Ordering customers", "", _series(buyers, window, "buyers"), window))
-    if _has(con, "marts", "fct_texts") and {"review_sentiment", "ticket_sentiment"} <= main_tables(con):
+    if table_exists(con, "fct_texts", "marts") and {"review_sentiment", "ticket_sentiment"} <= main_tables(con):
         texts = con.execute(
             """
             with scores as (

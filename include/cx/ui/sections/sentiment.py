@@ -16,23 +16,15 @@ import pandas as pd
 
 from cx.ui.queries import main_tables
 from cx.ui.scrub import scrub
+from cx.warehouse import table_exists
 
 TREND_DAYS = 30
 RECENT_DAYS = 14
 
 
-def _schema_has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-        > 0
-    )
-
-
 def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     """Scored texts of the day with their product category and ticket channel, or None."""
-    if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con) or not _schema_has(con, "marts", "fct_texts"):
+    if not {"review_sentiment", "ticket_sentiment"} <= main_tables(con) or not table_exists(con, "fct_texts", "marts"):
         return None
     products = (
         "main.dim_products"
@@ -41,7 +33,7 @@ def _texts_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     )
     channels = (
         "(select ticket_id as text_id, any_value(channel) as channel from staging.stg_support_tickets group by 1)"
-        if _schema_has(con, "staging", "stg_support_tickets")
+        if table_exists(con, "stg_support_tickets", "staging")
         else "(select null::varchar as text_id, null::varchar as channel)"
     )
     return f"""
