@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from cx.config import load_settings
+from cx.contract import LANDING_SOURCES
 from cx.ingest import ingest_range
 from cx.transform import build
 from cx.warehouse import connect
@@ -92,22 +93,7 @@ ROWS: dict[str, list[dict[str, str]]] = {
     ],
 }
 COLUMNS = {
-    "customers": [
-        "customer_id",
-        "email",
-        "first_name",
-        "last_name",
-        "gender",
-        "birth_date",
-        "city",
-        "region",
-        "country",
-        "signup_date",
-        "updated_at",
-    ],
-    "products": ["product_id", "name", "category", "brand", "price", "description", "updated_at"],
-    "orders": ["order_id", "customer_id", "ordered_at", "status", "channel", "currency"],
-    "order_items": ["order_id", "product_id", "quantity", "unit_price"],
+    source: list(LANDING_SOURCES[source].columns) for source in ("customers", "products", "orders", "order_items")
 }
 
 
