@@ -346,9 +346,56 @@ def test_dbt_model_tasks_do_not_rerun_after_a_failed_build(dagbag, monkeypatch):
     monkeypatch.setattr(sensor, "_get_producer_task_status", lambda context: "failed")
     monkeypatch.setattr(sensor, "_get_node_status", lambda ti, context: None)
     monkeypatch.setattr(sensor, "_fallback_to_non_watcher_run", lambda *a, **k: ran.append("fallback"))
+    ti = SimpleNamespace(try_number=1, xcom_pull=lambda **k: 1)
     with pytest.raises(AirflowFailException, match="not built: the dbt build failed"):
-        sensor.execute({"ti": SimpleNamespace(try_number=1)})
+        sensor.execute({"ti": ti})
     assert ran == []  # Cosmos would run the model on its own here
+
+
+class _TaskInstance(SimpleNamespace):
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+    def xcom_pull(self, task_ids, key):
+        return self.build_try
+
+
+def test_a_cleared_day_builds_once_and_its_model_tasks_report_that_build(dagbag, monkeypatch):
+    """Cosmos skips a producer's second try and has each model task run its model alone
+    (`dbt run`, no tests); a cleared day here runs the one build again, and the model
+    tasks report it. Airflow executes a rendered copy of each task: that copy runs."""
+    import copy
+
+    from cx.orchestration.cosmos import BUILD_TRY_KEY
+
+    dag = dagbag.dags["cx_daily"]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    sensor = next(t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith("_run"))
+    ran: list[tuple[str, str, int]] = []
+    for task in (producer, sensor):
+        monkeypatch.setattr(
+            type(task),
+            "execute",
+            lambda self, context: ran.append((self.task_id, self.vars["run_to"], context["ti"].try_number)),
+        )
+    monkeypatch.setattr(type(sensor), "_get_producer_task_status", lambda self, context: "success")
+
+    def execute(task, ti):
+        rendered = copy.copy(task)
+        rendered.vars = {**task.vars, "run_to": "2024-03-07"}
+        task.execute({"ti": ti, "task": rendered})
+
+    cleared = _TaskInstance(try_number=2, pushed={}, build_try=None)
+    execute(producer, cleared)
+    assert cleared.pushed == {BUILD_TRY_KEY: 2} and cleared.try_number == 2
+    execute(sensor, _TaskInstance(try_number=2, build_try=2))
+    # Only this model task cleared: Cosmos' own retry (its model alone), with the rendered window.
+    execute(sensor, _TaskInstance(try_number=2, build_try=1))
+    assert ran == [
+        (producer.task_id, "2024-03-07", 1),
+        (sensor.task_id, "2024-03-07", 1),
+        (sensor.task_id, "2024-03-07", 2),
+    ]
 
 
 def test_unknown_holiday_country_is_a_configuration_error():

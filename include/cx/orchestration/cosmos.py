@@ -3,13 +3,18 @@ lock, one `dbt build` whose model tasks report after it, dbt errors not retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from cx.config import Settings, dbt_process_env
 from cx.errors import DBT_HANDLED_ERROR_EXIT
 from cx.orchestration.defaults import DUCKDB_POOL
+
+# The producer's try number, which its model tasks compare with their own: equal means
+# the build they report ran in this round (a first run, or a cleared day).
+BUILD_TRY_KEY = "cx_build_try"
 
 
 def locked_dbt_executable() -> str:
@@ -63,13 +68,14 @@ def report_models_after_build(dbt_group: Any) -> None:
         "under the warehouse writer lock; the other tasks of this group report each model."
     )
     producer.handle_exception_subprocess = _dbt_exit_handler(producer)
+    producer.execute = _build_on_every_try(producer)
     for sensor in tasks:
         if sensor is producer or sensor.task_id.endswith("dbt_producer_watcher_done"):
             continue
         producer >> sensor
         sensor.trigger_rule = TriggerRule.ALL_DONE
         sensor.pool = "default_pool"
-        sensor.execute = _not_retried_after_failed_build(sensor, sensor.execute)
+        sensor.execute = _report_this_rounds_build(sensor)
 
 
 def _dbt_exit_handler(producer: Any) -> Callable[[Any], None]:
@@ -95,22 +101,63 @@ def _dbt_exit_handler(producer: Any) -> Callable[[Any], None]:
     return handle
 
 
-def _not_retried_after_failed_build(sensor: Any, execute: Callable[..., Any]) -> Callable[..., Any]:
-    """A model task's execute that does not retry, nor re-run its model, once the build failed
-    deterministically (the producer FAILED: Cosmos' retries skip it instead). Cosmos would
-    otherwise run the failed model again on each retry, and every model the build did not
-    reach once more on its own."""
+@contextmanager
+def _as_first_try(ti: Any) -> Iterator[None]:
+    """Cosmos' watcher tasks decide by the try number alone: a producer skips any try after
+    the first, and a model task past its first try runs its model by itself. Presented as
+    a first try, they run (or report) the build of this round."""
+    tries = ti.try_number
+    ti.try_number = 1
+    try:
+        yield
+    finally:
+        ti.try_number = tries
+
+
+def _build_on_every_try(producer: Any) -> Callable[..., Any]:
+    """The producer's execute: every try runs the one `dbt build`.
+
+    Cosmos skips a producer's later tries, after which each model task runs its own model
+    with `dbt run` (one dbt process per model, no data tests). Here a cleared day, or a
+    retry after a writer-lock timeout, builds once more, tests included: the build is
+    idempotent for the run's window, and dbt's own errors are not retried (see
+    `_dbt_exit_handler`)."""
+
+    def run(context: Any, **kwargs: Any) -> Any:
+        # Airflow executes a rendered copy of the task, not the object this DAG file built.
+        task = context.get("task", producer)
+        ti = context["ti"]
+        ti.xcom_push(key=BUILD_TRY_KEY, value=ti.try_number)
+        with _as_first_try(ti):
+            return type(task).execute(task, context, **kwargs)
+
+    return run
+
+
+def _report_this_rounds_build(sensor: Any) -> Callable[..., Any]:
+    """A model task's execute: it reports the model's result in this round's build.
+
+    Once the build failed deterministically (the producer FAILED) it neither retries nor
+    runs its model again: Cosmos would run the failed model again on each retry, and
+    every model the build did not reach once more on its own. When only this task was
+    cleared, or it is retried on its own, Cosmos runs its model alone, with the run's
+    rendered window."""
 
     def run(context: Any, **kwargs: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        failed_build = sensor._get_producer_task_status(context) == "failed"
-        if failed_build and sensor._get_node_status(context["ti"], context) is None:
+        task = context.get("task", sensor)
+        ti = context["ti"]
+        failed_build = task._get_producer_task_status(context) == "failed"
+        if failed_build and task._get_node_status(ti, context) is None:
             raise AirflowFailException(
-                f"not built: the dbt build failed before {sensor.model_unique_id} ran (see {sensor.producer_task_id})"
+                f"not built: the dbt build failed before {task.model_unique_id} ran (see {task.producer_task_id})"
             )
+        built_this_round = ti.xcom_pull(task_ids=task.producer_task_id, key=BUILD_TRY_KEY) == ti.try_number
+        report: AbstractContextManager[None] = _as_first_try(ti) if built_this_round else nullcontext()
         try:
-            return execute(context, **kwargs)
+            with report:
+                return type(task).execute(task, context, **kwargs)
         except (AirflowFailException, AirflowSkipException):
             raise
         except Exception as error:
