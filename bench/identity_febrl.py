@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             "link_only",
         ),
     }
-    print(f"{'data':7} {'attributes':10} {'method':20} {'precision':>9} {'recall':>7} {'purity':>7} {'people':>7} {'s':>6}")
+    print(
+        f"{'data':7} {'attributes':10} {'method':20} {'precision':>9} {'recall':>7} {'purity':>7} {'people':>7} {'s':>6}"
+    )
     for data, (records, link_type) in datasets.items():
         for profile in args.profile or ("contract", "febrl"):
             cfg = replace(PROFILES[profile], link_type=link_type)

@@ -88,13 +88,22 @@ class IdentityConfig:
     )
     # EM sessions: each trains the attributes outside its rule. Rules over columns that
     # are all null in the data are left out.
-    em_blocking_rules: tuple[tuple[str, ...], ...] = (("birth_date",), ("last_name",), ("postcode",))
+    em_blocking_rules: tuple[tuple[str, ...], ...] = (
+        ("birth_date",),
+        ("first_name", "last_name"),
+        ("postcode", "city"),
+    )
     # Prior: recall of "same first name, last name and birth date" among true pairs.
     prior_rules: tuple[tuple[str, ...], ...] = (("first_name", "last_name", "birth_date"),)
     prior_recall: float = 0.6
     # Pairs sampled to estimate u (non-match agreement rates); more is steadier, slower.
     u_max_pairs: float = 2e6
     em_max_iterations: int = 25
+    # A session whose EM collapses is rerun with these many iterations (_splink._em_session).
+    em_retry_iterations: tuple[int, ...] = (8, 3)
+    # Trained m below this is raised to it: "not seen among the matches trained on" is
+    # strong evidence against, not proof (docs/identity.md).
+    min_m_probability: float = 1e-3
     # DuckDB threads for Splink's in-memory database (None: DuckDB's default).
     threads: int | None = None
     model_version: str = "splink5-v1"

@@ -34,7 +34,8 @@ class Resolution:
     for deterministic evidence; NaN and ``single`` for a record alone).
     ``links``: every link found (``cx.identity.LINK_COLUMNS``). ``changes``: merges and
     splits against the previous mapping (``cx.identity.CHANGE_COLUMNS``).
-    ``standardised``: the standardised input with ``person_key`` (what the next day's
+    ``standardised``: the standardised input with ``person_key``, ``match_probability``
+    and ``match_rule`` (what the next day's
     :func:`resolve_incremental` takes as ``existing``; personal data: restricted zone).
     """
 
@@ -52,29 +53,36 @@ def _links(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[list(LINK_COLUMNS)]
 
 
-def _best_link(record_keys: pd.Series, links: pd.DataFrame) -> pd.DataFrame:
-    """Per record, its strongest link's probability and rule (deterministic first)."""
-    ends = pd.concat(
-        [
-            links[["record_key_l", "match_probability", "match_rule"]].rename(columns={"record_key_l": RECORD_KEY}),
-            links[["record_key_r", "match_probability", "match_rule"]].rename(columns={"record_key_r": RECORD_KEY}),
-        ],
-        ignore_index=True,
-    )
+def _best_link(record_keys: pd.Series, links: pd.DataFrame, earlier: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per record, its strongest link's probability and rule (deterministic first);
+    ``earlier``: the records' best links from a previous run, still standing."""
+    columns = ["match_probability", "match_rule"]
+    ends = [
+        links[["record_key_l", *columns]].rename(columns={"record_key_l": RECORD_KEY}),
+        links[["record_key_r", *columns]].rename(columns={"record_key_r": RECORD_KEY}),
+    ]
+    if earlier is not None:
+        ends.append(earlier.loc[earlier["match_rule"].ne(SINGLE), [RECORD_KEY, *columns]])
+    ends = pd.concat([e for e in ends if not e.empty] or [ends[0]], ignore_index=True)
     ends["deterministic"] = ends["match_rule"] != "probabilistic"
-    best = ends.sort_values(["match_probability", "deterministic"], ascending=False).drop_duplicates(RECORD_KEY)
-    frame = pd.DataFrame({RECORD_KEY: record_keys}).merge(
-        best[[RECORD_KEY, "match_probability", "match_rule"]], how="left"
-    )
+    order = ["match_probability", "deterministic", "match_rule"]
+    best = ends.sort_values(order, ascending=[False, False, True], kind="stable").drop_duplicates(RECORD_KEY)
+    frame = pd.DataFrame({RECORD_KEY: record_keys}).merge(best[[RECORD_KEY, *columns]], how="left")
     frame["match_rule"] = frame["match_rule"].fillna(SINGLE)
     return frame
 
 
-def _result(standardised: pd.DataFrame, links: pd.DataFrame, mapping: pd.DataFrame, changes, model) -> Resolution:
-    keyed = standardised.drop(columns=["person_key"], errors="ignore").merge(mapping, on=RECORD_KEY)
-    best = _best_link(keyed[RECORD_KEY], links)
-    records = keyed[["source", "source_record_id", RECORD_KEY, "person_key"]].merge(best, on=RECORD_KEY)
-    records = records.sort_values(RECORD_KEY).reset_index(drop=True)[list(RECORD_COLUMNS)]
+def _result(
+    standardised: pd.DataFrame,
+    links: pd.DataFrame,
+    mapping: pd.DataFrame,
+    changes: pd.DataFrame,
+    model: IdentityModel,
+    earlier: pd.DataFrame | None = None,
+) -> Resolution:
+    keyed = standardised.drop(columns=["person_key", "match_probability", "match_rule"], errors="ignore")
+    keyed = keyed.merge(mapping, on=RECORD_KEY).merge(_best_link(keyed[RECORD_KEY], links, earlier), on=RECORD_KEY)
+    records = keyed[list(RECORD_COLUMNS)].sort_values(RECORD_KEY).reset_index(drop=True)
     return Resolution(records=records, links=links, changes=changes, standardised=keyed, model=model)
 
 
@@ -123,15 +131,17 @@ def resolve_incremental(
     old = standardise(existing, cfg)  # idempotent: a no-op on a previous Resolution.standardised
     previous_mapping = old[[RECORD_KEY, "person_key"]]
     old = old[~old[RECORD_KEY].isin(fresh[RECORD_KEY])].reset_index(drop=True)
-    everything = pd.concat([old.drop(columns=["person_key"]), fresh], ignore_index=True)
+    old_records = old.drop(columns=["person_key", "match_probability", "match_rule"], errors="ignore")
+    everything = pd.concat([old_records, fresh], ignore_index=True)
     people = old.assign(anchor=old.groupby("person_key")[RECORD_KEY].transform("min"))
     membership = pd.DataFrame({"record_key_l": people[RECORD_KEY], "record_key_r": people["anchor"]})
     links = _links(
         [
             deterministic_links(everything, cfg, only=fresh[RECORD_KEY]),
-            score_new_records(old.drop(columns=["person_key"]), fresh, model, cfg),
+            score_new_records(old_records, fresh, model, cfg),
         ]
     )
     clusters = cluster(everything[RECORD_KEY], pd.concat([membership, links[["record_key_l", "record_key_r"]]]))
     mapping, changes = assign_person_keys(clusters, previous_mapping, salt, links)
-    return _result(everything, links, mapping, changes, model)
+    earlier = old[[RECORD_KEY, "match_probability", "match_rule"]] if "match_rule" in old else None
+    return _result(everything, links, mapping, changes, model, earlier)

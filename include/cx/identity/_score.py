@@ -27,8 +27,8 @@ def _levels(model: IdentityModel) -> dict[tuple[str, int], str]:
 def explain(predictions: pd.DataFrame, model: IdentityModel) -> pd.DataFrame:
     """Link rows from Splink's predictions: which attributes agreed, and each one's weight.
 
-    ``agreed``: the attributes whose comparison added evidence (positive partial match
-    weight, term-frequency adjustment included); ``evidence``: every compared attribute
+    ``agreed``: the attributes that agreed exactly or closely and so added evidence
+    (positive partial match weight, term-frequency adjustment included); ``evidence``: every compared attribute
     as ``column: level (weight)``, nulls left out. The match weight is their sum plus
     the prior's (log2 odds).
     """
@@ -44,7 +44,8 @@ def explain(predictions: pd.DataFrame, model: IdentityModel) -> pd.DataFrame:
         label = gamma.map(lambda g, c=column: labels.get((c, g), str(g)))
         part = column + ": " + label + " (" + weight.map("{:+.1f}".format) + ")"
         evidence = evidence.where(~compared, _joined(evidence, part, "; "))
-        agreed = agreed.where(~(compared & (weight > 0)), _joined(agreed, pd.Series(column, index=agreed.index), ","))
+        agreeing = compared & (gamma > 0) & (weight > 0)  # gamma 0 is "all other comparisons"
+        agreed = agreed.where(~agreeing, _joined(agreed, pd.Series(column, index=agreed.index), ","))
     links = pd.DataFrame(
         {
             "record_key_l": predictions[f"{RECORD_KEY}_l"].astype(str),
@@ -95,11 +96,13 @@ def score_new_records(
     if new.empty:
         return explain_empty()
     with SplinkSession(cfg) as session:
-        everything = session.inputs(pd.concat([existing, new], ignore_index=True), model.attributes, cfg, "all")
+        everything = session.inputs(
+            pd.concat([existing, new], ignore_index=True), model.attributes, cfg, "known_and_new"
+        )
         linker = Linker(everything if len(everything) > 1 else everything[0], model.settings, log_level=None)
         for column in _tf_columns(model):
             linker.table_management.compute_tf_table(column)
-        new_inputs = session.inputs(new, model.attributes, cfg, "new")
+        new_inputs = session.inputs(new, model.attributes, cfg, "new_records")
         parts = [
             linker.inference.predict_within(
                 new_inputs if len(new_inputs) > 1 else new_inputs[0],
@@ -108,7 +111,7 @@ def score_new_records(
             )
         ]
         if not existing.empty:
-            old_inputs = session.inputs(existing, model.attributes, cfg, "old")
+            old_inputs = session.inputs(existing, model.attributes, cfg, "known_records")
             parts.append(
                 linker.inference.predict_between(
                     old_inputs, new_inputs, threshold_match_probability=cfg.threshold, warning_mode="never"

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -39,6 +40,26 @@ def _name_comparison(column: str, other: str | None):
     return cl.CustomComparison(comparison_levels=levels, output_column_name=column)
 
 
+def _email_comparison(column: str):
+    """Exact; the same user name at another domain; a one-letter slip in the user name.
+
+    Not Splink's Jaro-Winkler on the whole address: the shared domain (gmail.com) makes
+    strangers' addresses "similar", and a different address is weak evidence (people
+    have several), not evidence of a typo.
+    """
+    user = f"regexp_extract({column}_l, '^[^@]+')", f"regexp_extract({column}_r, '^[^@]+')"
+    return cl.CustomComparison(
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            cll.CustomLevel(f"{user[0]} = {user[1]}", "same user name, other domain"),
+            cll.CustomLevel(f"damerau_levenshtein({user[0]}, {user[1]}) <= 1", "user name one edit apart"),
+            cll.ElseLevel(),
+        ],
+        output_column_name=column,
+    )
+
+
 def _comparison(attribute: Attribute):
     column, kind = attribute.column, attribute.kind
     if kind == "name":
@@ -46,8 +67,10 @@ def _comparison(attribute: Attribute):
     elif kind == "date":
         comparison = cl.DateOfBirthComparison(column, input_is_string=False)
     elif kind == "email":
-        comparison = cl.EmailComparison(column)
-    elif kind in ("phone", "identifier"):
+        comparison = _email_comparison(column)
+    elif kind == "phone":
+        comparison = cl.DamerauLevenshteinAtThresholds(column, [1])
+    elif kind == "identifier":
         comparison = cl.DamerauLevenshteinAtThresholds(column, [1, 2])
     elif kind == "postcode":
         comparison = cl.DamerauLevenshteinAtThresholds(column, [1])
@@ -93,16 +116,16 @@ def settings_for(cfg: IdentityConfig, attributes: tuple[Attribute, ...]) -> Sett
     )
 
 
-def splink_input(records: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """What Splink sees: the record key, its source and the compared attributes only."""
-    frame = records[[RECORD_KEY, SOURCE_DATASET, *columns]].copy()
-    for column in columns:
-        values = frame[column]
-        if values.map(type).astype(str).str.contains("date").any():
-            frame[column] = pd.to_datetime(values)
-        else:
-            frame[column] = values.astype(object)
-    return frame
+def splink_input(records: pd.DataFrame, columns: tuple[str, ...], dates: frozenset[str]) -> pa.Table:
+    """What Splink sees: the record key, its source and the compared attributes only,
+    typed (strings, dates) so that a day whose records lack an attribute entirely still
+    compares with the days that have it."""
+    fields = [(name, pa.date32() if name in dates else pa.string()) for name in (RECORD_KEY, SOURCE_DATASET, *columns)]
+    arrays = []
+    for name, kind in fields:
+        values = records[name].astype(object).where(records[name].notna(), None)
+        arrays.append(pa.array(values.tolist(), type=kind))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 class SplinkSession:
@@ -116,12 +139,13 @@ class SplinkSession:
 
     def inputs(self, records: pd.DataFrame, columns: tuple[str, ...], cfg: IdentityConfig, name: str) -> list:
         """``records`` registered: one table, or one per source for ``link_only``."""
-        frame = splink_input(records, columns)
-        if cfg.link_type != "link_only":
-            return [self.api.register(frame, table_name=name)]
+        dates = frozenset(a.column for a in cfg.attributes if a.kind == "date")
+        parts = (
+            [records] if cfg.link_type != "link_only" else [p for _, p in records.groupby(SOURCE_DATASET, sort=True)]
+        )
         return [
-            self.api.register(part.reset_index(drop=True), table_name=f"{name}_{i}")
-            for i, (_, part) in enumerate(frame.groupby(SOURCE_DATASET, sort=True))
+            self.api.register(splink_input(part, columns, dates), table_name=f"{name}_{i}")
+            for i, part in enumerate(parts)
         ]
 
     def __enter__(self) -> SplinkSession:
@@ -147,17 +171,58 @@ def train_model(records: pd.DataFrame, cfg: IdentityConfig | None = None) -> Ide
     present = {a.column for a in attributes}
     with SplinkSession(cfg) as session:
         inputs = session.inputs(records, tuple(a.column for a in attributes), cfg, "train")
-        linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings_for(cfg, attributes), log_level=None)
+        data = inputs if len(inputs) > 1 else inputs[0]
+        linker = Linker(data, settings_for(cfg, attributes), log_level=None)
         prior_rules = _rules(cfg.prior_rules, present)
         if prior_rules:
             linker.training.estimate_probability_two_random_records_match(prior_rules, recall=cfg.prior_recall)
         linker.training.estimate_u_using_random_sampling(max_pairs=cfg.u_max_pairs, seed=cfg.seed)
         for rule in _rules(cfg.em_blocking_rules, present):
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except Exception as error:  # a block without pairs on this data: the others train
-                _log.warning("EM session %s skipped: %s", rule, type(error).__name__)
-        settings = linker.misc.save_model_to_json()
+            linker = _em_session(linker, data, rule, cfg)
+        settings = _floor_m(linker.misc.save_model_to_json(), cfg.min_m_probability)
     return IdentityModel(
         settings=settings, attributes=tuple(a.column for a in attributes), model_version=cfg.model_version
     )
+
+
+def _floor_m(settings: dict, floor: float) -> dict:
+    """m of every trained level raised to at least ``floor``.
+
+    EM drives a level's m to (nearly) zero when the blocks it trained on hold no match
+    at that level (no e-mail typo among a few hundred duplicates, say); log2(m/u) then
+    calls any future pair at that level impossible. A floor keeps it strong evidence
+    against, not a veto.
+    """
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            if isinstance(m, float) and m < floor:
+                level["m_probability"] = floor
+    return settings
+
+
+def _em_session(linker: Linker, data: object, rule: object, cfg: IdentityConfig) -> Linker:
+    """One EM session; if it fails, again from the same start with fewer iterations,
+    and skipped (the linker as it was) when even the shortest run fails.
+
+    EM fails when a level's m collapses to zero: a block made almost only of matches (a
+    shared birth date on small data) leaves a level seen only among the few non-matches
+    with no match mass, and Splink 5 refuses an m of 0, leaving its settings half
+    updated. Stopping EM earlier (``cfg.em_retry_iterations``) is the usual remedy.
+    """
+    before = linker.misc.save_model_to_json()
+    sql = rule if isinstance(rule, str) else rule.get_blocking_rule("duckdb").blocking_rule_sql
+    for attempt, iterations in enumerate((cfg.em_max_iterations, *cfg.em_retry_iterations)):
+        if attempt:
+            linker = Linker(data, {**before, "max_iterations": iterations}, log_level=None)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        except ValueError as error:
+            _log.info("identity model: EM on %s, %d iterations: %s", sql, iterations, str(error).split(".")[0])
+            continue
+        if attempt:  # the next session starts from the configured iterations again
+            trained = linker.misc.save_model_to_json()
+            linker = Linker(data, {**trained, "max_iterations": cfg.em_max_iterations}, log_level=None)
+        return linker
+    _log.warning("identity model: EM session blocked on %s skipped: it does not converge on this data", sql)
+    return Linker(data, before, log_level=None)
