@@ -52,7 +52,6 @@ from cx.identity import (
     exact_key_clusters,
     resolve,
     score_pairs,
-    standardise,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
