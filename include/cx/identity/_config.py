@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from cx.config import Settings
 
 MODEL = "identity"
+_SETTINGS = Settings.model_fields
 
 # The frame every caller hands in (dbt's ``int_identity_records``), in this order.
 SOURCES: tuple[str, ...] = ("customers", "orders", "reviews", "support_tickets", "web_events")
@@ -64,8 +67,8 @@ class IdentityConfig:
     """Settings of the identity stage (defaults are the production values; docs/identity.md)."""
 
     # A pair links when Splink's match probability is at least this (docs/identity.md: tuning).
-    threshold: float = 0.9
-    seed: int = 42
+    threshold: float = _SETTINGS["identity_threshold"].default
+    seed: int = _SETTINGS["seed"].default
     attributes: tuple[Attribute, ...] = CONTRACT_ATTRIBUTES
     # Equal non-null values always link, whatever the names say.
     deterministic_keys: tuple[str, ...] = ("customer_id", "email", "phone")
@@ -118,6 +121,11 @@ class IdentityConfig:
             unknown = {c for item in rule for c in item.split(">")} - columns
             if unknown:
                 raise ValueError(f"rule {rule} names columns that are not attributes: {sorted(unknown)}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> IdentityConfig:
+        """The pipeline's configuration: ``CX_IDENTITY_THRESHOLD`` and ``CX_SEED``, then ``overrides``."""
+        return cls(**{"threshold": settings.identity_threshold, "seed": settings.seed, **overrides})
 
     @property
     def columns(self) -> tuple[str, ...]:
