@@ -15,6 +15,7 @@ from cx.identity import (
     RECORD_KEY,
     IdentityConfig,
     IdentityInputError,
+    IdentityModel,
     assign_person_keys,
     cluster,
     deterministic_links,
@@ -368,7 +369,7 @@ def test_incremental_equals_full_on_a_small_case(model):
     old = everyone[everyone["source"].isin(["customers", "reviews"])]
     new = everyone[~everyone["source"].isin(["customers", "reviews"])]
     first = resolve(old, SALT, model=model)
-    incremental = resolve_incremental(first.standardised, new, model, SALT)
+    incremental = resolve_incremental(first.standardised, new, IdentityModel.from_json(model.to_json()), SALT)
     full = resolve(everyone, SALT, model=model, previous_mapping=first.records)
 
     def people(resolution) -> set[frozenset]:

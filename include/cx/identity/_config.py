@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,8 +137,19 @@ class IdentityConfig:
 
 @dataclass(frozen=True)
 class IdentityModel:
-    """A trained Splink model: its settings (m/u per level, no personal data) as JSON-able dict."""
+    """A trained Splink model: its settings (comparisons, m and u per level; no data
+    values) as a JSON-able dict, the attributes it compares, and its version."""
 
     settings: dict = field(repr=False)
     attributes: tuple[str, ...] = ()
     model_version: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"settings": self.settings, "attributes": list(self.attributes), "model_version": self.model_version}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> IdentityModel:
+        data = json.loads(text)
+        return cls(settings=data["settings"], attributes=tuple(data["attributes"]), model_version=data["model_version"])

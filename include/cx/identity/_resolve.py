@@ -32,7 +32,8 @@ class Resolution:
     ``records``: :data:`RECORD_COLUMNS`, one row per source record; ``match_probability``
     and ``match_rule`` are those of the record's strongest link (1.0 and ``same_<key>``
     for deterministic evidence; NaN and ``single`` for a record alone).
-    ``links``: every link found (``cx.identity.LINK_COLUMNS``). ``changes``: merges and
+    ``links``: the links found (``cx.identity.LINK_COLUMNS``; in an incremental run,
+    those of the new records). ``changes``: merges and
     splits against the previous mapping (``cx.identity.CHANGE_COLUMNS``).
     ``standardised``: the standardised input with ``person_key``, ``match_probability``
     and ``match_rule`` (what the next day's
