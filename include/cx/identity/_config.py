@@ -87,9 +87,7 @@ class IdentityConfig:
         ("birth_date", "postcode"),
         ("last_name", "postcode"),
         ("first_name", "postcode"),
-        ("email",),
-        ("phone",),
-    )
+    )  # no e-mail or phone rule: records sharing one are linked deterministically anyway
     # EM sessions: each trains the attributes outside its rule. Rules over columns that
     # are all null in the data are left out.
     em_blocking_rules: tuple[tuple[str, ...], ...] = (
