@@ -208,6 +208,25 @@ def test_same_crm_id_email_or_phone_always_link_whatever_the_names():
     assert list(only_new["record_key_l"]) == ["reviews:2"] and list(only_new["record_key_r"]) == ["orders:3"]
 
 
+def test_records_with_nothing_to_compare_resolve_on_deterministic_evidence_alone():
+    """Web logins carry only a CRM id: no model can be trained, the logins still link."""
+    records = pd.DataFrame(
+        [
+            _record("web_events", "1", customer_id="C1"),
+            _record("web_events", "2", customer_id="C1"),
+            _record("web_events", "3", customer_id="C2"),
+        ]  # fmt: skip
+    )
+    result = resolve(records, SALT)
+    keys = result.records.set_index(RECORD_KEY)["person_key"]
+    assert result.model is None and keys["web_events:1"] == keys["web_events:2"] != keys["web_events:3"]
+    assert list(result.records["match_rule"]) == ["same_customer_id", "same_customer_id", "single"]
+    # E-mails only: a model is trained, but no blocking rule gives a candidate pair.
+    emails = pd.DataFrame([_record("reviews", str(i), email=f"{c}@x.example") for i, c in enumerate("aAb")])
+    result = resolve(emails, SALT)
+    assert result.model is not None and list(result.links["match_rule"]) == ["same_email"]
+
+
 def test_deterministic_links_form_a_star_not_every_pair():
     records = standardise(pd.DataFrame([_record("orders", f"{i:03d}", email="same@shop.example") for i in range(50)]))
     links = deterministic_links(records)

@@ -11,7 +11,7 @@ from cx.identity._config import RECORD_KEY, IdentityConfig, IdentityModel
 from cx.identity._deterministic import LINK_COLUMNS, deterministic_links
 from cx.identity._keys import assign_person_keys
 from cx.identity._score import score_new_records, score_pairs
-from cx.identity._splink import train_model
+from cx.identity._splink import present_attributes, train_model
 from cx.identity._standardise import IdentityInputError, standardise
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -44,7 +44,7 @@ class Resolution:
     links: pd.DataFrame
     changes: pd.DataFrame
     standardised: pd.DataFrame
-    model: IdentityModel
+    model: IdentityModel | None  # None: no attribute to compare, deterministic links only
 
 
 def _links(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def _result(
     links: pd.DataFrame,
     mapping: pd.DataFrame,
     changes: pd.DataFrame,
-    model: IdentityModel,
+    model: IdentityModel | None,
     earlier: pd.DataFrame | None = None,
 ) -> Resolution:
     keyed = standardised.drop(columns=["person_key", "match_probability", "match_rule"], errors="ignore")
@@ -97,13 +97,16 @@ def resolve(
     """Resolve every record into people (the initial load, or a periodic full re-run).
 
     ``records``: the ``int_identity_records`` frame or relation. ``model``: trained
-    weights to reuse (None: trained on these records, :func:`train_model`).
+    weights to reuse (None: trained on these records, :func:`train_model`; records
+    with no comparable attribute at all are linked deterministically only).
     ``previous_mapping`` (``record_key``, ``person_key``): keys to keep (None: first run).
     """
     cfg = cfg or IdentityConfig()
     standardised = standardise(records, cfg)
-    model = model or train_model(standardised, cfg)
-    links = _links([deterministic_links(standardised, cfg), score_pairs(standardised, model, cfg)])
+    if model is None and present_attributes(standardised, cfg):
+        model = train_model(standardised, cfg)
+    scored = score_pairs(standardised, model, cfg) if model is not None else None
+    links = _links([deterministic_links(standardised, cfg), *([scored] if scored is not None else [])])
     clusters = cluster(standardised[RECORD_KEY], links)
     mapping, changes = assign_person_keys(clusters, previous_mapping, salt, links)
     return _result(standardised, links, mapping, changes, model)

@@ -28,10 +28,12 @@ def explain(predictions: pd.DataFrame, model: IdentityModel) -> pd.DataFrame:
     """Link rows from Splink's predictions: which attributes agreed, and each one's weight.
 
     ``agreed``: the attributes that agreed exactly or closely and so added evidence
-    (positive partial match weight, term-frequency adjustment included); ``evidence``: every compared attribute
-    as ``column: level (weight)``, nulls left out. The match weight is their sum plus
-    the prior's (log2 odds).
+    (positive partial match weight, term-frequency adjustment included); ``evidence``:
+    every compared attribute as ``column: level (weight)``, nulls left out. The match
+    weight is their sum plus the prior's (log2 odds).
     """
+    if predictions.empty:
+        return explain_empty()
     labels = _levels(model)
     agreed = pd.Series("", index=predictions.index, dtype=object)
     evidence = pd.Series("", index=predictions.index, dtype=object)

@@ -47,7 +47,7 @@ def _email_comparison(column: str):
     strangers' addresses "similar", and a different address is weak evidence (people
     have several), not evidence of a typo.
     """
-    user = f"regexp_extract({column}_l, '^[^@]+')", f"regexp_extract({column}_r, '^[^@]+')"
+    user = tuple(f"regexp_extract(\"{column}_{side}\", '^[^@]+')" for side in "lr")
     return cl.CustomComparison(
         comparison_levels=[
             cll.NullLevel(column),
@@ -113,6 +113,7 @@ def settings_for(cfg: IdentityConfig, attributes: tuple[Attribute, ...]) -> Sett
         blocking_rules_to_generate_predictions=_rules(cfg.blocking_rules, present),
         retain_intermediate_calculation_columns=True,
         max_iterations=cfg.em_max_iterations,
+        linker_uid="cxidentity",  # Splink's default is random: the same training gives the same model file
     )
 
 
