@@ -7,7 +7,6 @@ and numbers people in the order runs meet them, so two runs over the same record
 another order disagree on every key; the anchor's hash depends on the records only.
 Why salted: record keys hold source ids (a CRM id, an order id) that must not be
 recoverable from a published key, and without the secret they cannot be recomputed.
-A person split off and later split back off again gets the same key back.
 
 From one day to the next each previous key goes to the new cluster holding most of
 its previous records (ties: the smaller cluster id); a cluster offered several keys
