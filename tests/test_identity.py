@@ -67,11 +67,9 @@ def _typo(rng: np.random.Generator, text: str) -> str:
 def _address(rng: np.random.Generator) -> tuple[str, str]:
     """A full postcode (a street or two, as in the UK) in one of the towns."""
     area, city = TOWNS[rng.integers(len(TOWNS))]
-    district = area.split()[0]
-    return (
-        f"{district} {rng.integers(1, 10)}{'ABDEFGHJLNPQRSTUWXYZ'[rng.integers(20)]}{'ABDEFGHJLNPQRSTUWXYZ'[rng.integers(20)]}",
-        city,
-    )
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
+    unit = f"{rng.integers(1, 10)}{letters[rng.integers(20)]}{letters[rng.integers(20)]}"
+    return f"{area.split()[0]} {unit}", city
 
 
 def _maybe(rng: np.random.Generator, value: object, p_missing: float) -> object:
