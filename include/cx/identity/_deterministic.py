@@ -32,7 +32,7 @@ def deterministic_links(
     cfg = cfg or IdentityConfig()
     keys = [k for k in cfg.deterministic_keys if k in records.columns]
     if not keys or records.empty:
-        return _empty()
+        return empty_links()
     con = duckdb.connect()
     try:
         con.register("records", records[[RECORD_KEY, *keys]])
@@ -57,6 +57,7 @@ def deterministic_links(
     return links.sort_values(["record_key_l", "match_rule"]).reset_index(drop=True)[list(LINK_COLUMNS)]
 
 
-def _empty() -> pd.DataFrame:
+def empty_links() -> pd.DataFrame:
+    """A links frame without rows, typed as the full ones."""
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in LINK_COLUMNS})
     return frame.astype({"match_weight": float, "match_probability": float})

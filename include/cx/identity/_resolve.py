@@ -8,7 +8,7 @@ import pandas as pd
 
 from cx.identity._cluster import cluster
 from cx.identity._config import RECORD_KEY, IdentityConfig, IdentityModel
-from cx.identity._deterministic import LINK_COLUMNS, deterministic_links
+from cx.identity._deterministic import LINK_COLUMNS, deterministic_links, empty_links
 from cx.identity._keys import assign_person_keys
 from cx.identity._score import score_new_records, score_pairs
 from cx.identity._splink import present_attributes, train_model
@@ -33,11 +33,10 @@ class Resolution:
     and ``match_rule`` are those of the record's strongest link (1.0 and ``same_<key>``
     for deterministic evidence; NaN and ``single`` for a record alone).
     ``links``: the links found (``cx.identity.LINK_COLUMNS``; in an incremental run,
-    those of the new records). ``changes``: merges and
-    splits against the previous mapping (``cx.identity.CHANGE_COLUMNS``).
-    ``standardised``: the standardised input with ``person_key``, ``match_probability``
-    and ``match_rule`` (what the next day's
-    :func:`resolve_incremental` takes as ``existing``; personal data: restricted zone).
+    those of the new records). ``changes``: merges and splits against the previous
+    mapping (``cx.identity.CHANGE_COLUMNS``). ``standardised``: the standardised input
+    with ``person_key``, ``match_probability`` and ``match_rule``, what the next day's
+    :func:`resolve_incremental` takes as ``existing`` (personal data: restricted zone).
     """
 
     records: pd.DataFrame
@@ -47,10 +46,10 @@ class Resolution:
     model: IdentityModel | None  # None: no attribute to compare, deterministic links only
 
 
-def _links(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
+def _links(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and not f.empty]
     if not frames:
-        return deterministic_links(pd.DataFrame())
+        return empty_links()
     return pd.concat(frames, ignore_index=True)[list(LINK_COLUMNS)]
 
 
@@ -106,7 +105,7 @@ def resolve(
     if model is None and present_attributes(standardised, cfg):
         model = train_model(standardised, cfg)
     scored = score_pairs(standardised, model, cfg) if model is not None else None
-    links = _links([deterministic_links(standardised, cfg), *([scored] if scored is not None else [])])
+    links = _links([deterministic_links(standardised, cfg), scored])
     clusters = cluster(standardised[RECORD_KEY], links)
     mapping, changes = assign_person_keys(clusters, previous_mapping, salt, links)
     return _result(standardised, links, mapping, changes, model)
@@ -115,7 +114,7 @@ def resolve(
 def resolve_incremental(
     existing: pd.DataFrame,
     new: pd.DataFrame,
-    model: IdentityModel,
+    model: IdentityModel | None,
     salt: str,
     cfg: IdentityConfig | None = None,
 ) -> Resolution:
@@ -127,6 +126,7 @@ def resolve_incremental(
     is matched afresh. New records are compared with existing ones through the blocking
     rules, and with each other; existing records are not compared with each other again,
     so existing people only grow or merge here (a split needs a full :func:`resolve`).
+    ``model`` None: deterministic links only (as :func:`resolve` without attributes).
     """
     cfg = cfg or IdentityConfig()
     if "person_key" not in existing.columns:
@@ -142,7 +142,7 @@ def resolve_incremental(
     links = _links(
         [
             deterministic_links(everything, cfg, only=fresh[RECORD_KEY]),
-            score_new_records(old_records, fresh, model, cfg),
+            score_new_records(old_records, fresh, model, cfg) if model is not None else None,
         ]
     )
     clusters = cluster(everything[RECORD_KEY], pd.concat([membership, links[["record_key_l", "record_key_r"]]]))

@@ -6,7 +6,7 @@ import pandas as pd
 from splink import Linker
 
 from cx.identity._config import RECORD_KEY, IdentityConfig, IdentityModel
-from cx.identity._deterministic import LINK_COLUMNS
+from cx.identity._deterministic import LINK_COLUMNS, empty_links
 from cx.identity._splink import SplinkSession
 
 PROBABILISTIC = "probabilistic"
@@ -33,7 +33,7 @@ def explain(predictions: pd.DataFrame, model: IdentityModel) -> pd.DataFrame:
     weight is their sum plus the prior's (log2 odds).
     """
     if predictions.empty:
-        return explain_empty()
+        return empty_links()
     labels = _levels(model)
     agreed = pd.Series("", index=predictions.index, dtype=object)
     evidence = pd.Series("", index=predictions.index, dtype=object)
@@ -96,7 +96,7 @@ def score_new_records(
     """
     cfg = cfg or IdentityConfig()
     if new.empty:
-        return explain_empty()
+        return empty_links()
     with SplinkSession(cfg) as session:
         everything = session.inputs(
             pd.concat([existing, new], ignore_index=True), model.attributes, cfg, "known_and_new"
@@ -122,10 +122,5 @@ def score_new_records(
         frames = [part.as_pandas_dataframe() for part in parts]
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
-        return explain_empty()
+        return empty_links()
     return explain(pd.concat(frames, ignore_index=True), model)
-
-
-def explain_empty() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in LINK_COLUMNS})
-    return frame.astype({"match_weight": float, "match_probability": float})
