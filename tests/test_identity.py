@@ -151,6 +151,7 @@ def test_standardise_folds_names_emails_phones_and_dates_and_is_idempotent():
             ),  # fmt: skip
             _record("reviews", "2", email="not an email", phone="0000000", first_name="", birth_date="1984-13-40"),
             _record("orders", "3", phone="07700 900123", birth_date="19840302"),
+            _record("orders", "4", phone=447700900123),  # read as a number
         ]
     )
     once = standardise(raw)
@@ -161,7 +162,7 @@ def test_standardise_folds_names_emails_phones_and_dates_and_is_idempotent():
     assert row["postcode"] == "SW1A1AA" and row["birth_date"] == date(1984, 3, 2)
     # A national and an international writing of one number are one phone.
     assert row["phone"] == once.iloc[2]["phone"] == "7700900123"
-    assert once.iloc[2]["birth_date"] == date(1984, 3, 2)
+    assert once.iloc[2]["birth_date"] == date(1984, 3, 2) and once.iloc[3]["phone"] == "7700900123"
     # Not an e-mail, a placeholder phone, an empty name, an impossible date: unknown, not a value.
     assert once.iloc[1][["email", "phone", "first_name", "birth_date"]].isna().all()
     pd.testing.assert_frame_equal(standardise(once), once)

@@ -132,5 +132,5 @@ def _merge_reason(members: pd.DataFrame, links: pd.DataFrame | None) -> str:
         return "a new record links to both"
     best = bridging.sort_values(["match_probability", "match_weight"], ascending=False, na_position="first").iloc[0]
     if best["match_rule"] != "probabilistic":
-        return f"{best['match_rule'].replace('_', ' ')}"
+        return str(best["match_rule"]).replace("_", " ")
     return f"probabilistic match {best['match_probability']:.3f} (weight {best['match_weight']:.1f}; agreed: {best['agreed']})"

@@ -27,7 +27,7 @@ _COMPACT_DATE = re.compile(r"^\d{8}$")
 
 
 class IdentityInputError(ValueError):
-    """The records frame lacks a column the identity stage needs."""
+    """The records cannot be resolved as given: a column missing, a record twice."""
 
 
 def fold_name(value: object) -> str | None:
@@ -57,6 +57,8 @@ def normalise_email(value: object) -> str | None:
 
 def normalise_phone(value: object) -> str | None:
     """Digits only, the last ten of them; too short or one repeated digit (a placeholder): null."""
+    if isinstance(value, int):  # a column read as numbers
+        value = str(value)
     if not isinstance(value, str):
         return None
     digits = "".join(ch for ch in value if ch.isdigit())[-_PHONE_DIGITS:]
