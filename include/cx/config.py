@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     recs_exclude_bought_days: int = Field(0, ge=0, description="Do not recommend what was bought this many days back.")
     recs_holdout_days: int = Field(14, ge=1, description="Days held out to evaluate recommendations.")
     seed: int = Field(42, description="Random seed of every model.")
+    identity_threshold: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="Identity resolution links two records at this match probability (docs/identity.md).",
+    )
     # Operations.
     alert_conn_id: str = Field("", description="Airflow connection for failure and freshness alerts; empty: off.")
     freshness_sla_days: int = Field(2, ge=0, description="Days a source may stay silent before it is stale.")
