@@ -103,8 +103,22 @@ run: run-args install
 summary: install
 	$(PY) -m cx.cli summary
 
+# The end-to-end Airflow run is a third of the suite's time: it runs in a second pytest
+# process beside the rest (with test_run_airflow, the other test of this worktree's
+# Airflow database), so on two cores the suite lasts about as long as the rest. The
+# rest's dbt runs write their target and logs to a scratch folder: the manifest the DAG
+# renders from is never rewritten under the Airflow runs. Both reports print; either
+# failing fails the target.
+BESIDE_TESTS := tests/test_end_to_end.py tests/test_run_airflow.py
 test: airflow-init
-	$(PY) -m pytest -q --ignore=tests/acceptance --durations=10
+	@scratch=$$(mktemp -d); trap 'kill $$beside 2>/dev/null; rm -rf "$$scratch"' EXIT; \
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp "$$scratch/basetemp" --durations=5 $(BESIDE_TESTS) \
+		> "$$scratch/beside.log" 2>&1 & beside=$$!; \
+	DBT_TARGET_PATH="$$scratch/dbt_target" DBT_LOG_PATH="$$scratch/dbt_logs" \
+		$(PY) -m pytest -q --ignore=tests/acceptance $(addprefix --ignore=,$(BESIDE_TESTS)) --durations=10; \
+	rest=$$?; wait $$beside; status=$$?; beside=; \
+	echo "==== beside: $(BESIDE_TESTS)"; cat "$$scratch/beside.log"; \
+	exit $$(( rest || status ))
 
 # Pure units: no Airflow, no dbt process, no generated warehouse (markers in pyproject.toml).
 test-fast: install

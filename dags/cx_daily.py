@@ -7,12 +7,13 @@ Nothing heavy is imported and no database is touched at parse time.
 from __future__ import annotations
 
 from datetime import datetime, time
+from importlib import import_module
 
 from cx.orchestration import disable_telemetry
 
 disable_telemetry()  # before Cosmos reads its settings at import
 
-from airflow.sdk import DAG, Param, PokeReturnValue, TaskGroup, TriggerRule, chain, task  # noqa: E402
+from airflow.sdk import DAG, Param, PokeReturnValue, TaskGroup, TriggerRule, XComArg, chain, task  # noqa: E402
 from cosmos import (  # noqa: E402
     DbtTaskGroup,
     ExecutionConfig,
@@ -45,6 +46,45 @@ DBT_VARS = {
     "run_from": "{{ params.range_start or ds }}",
     "run_to": "{{ ds }}",
 }
+
+# The model stages: task id, the module whose run(as_of) the task calls, what it writes.
+MODEL_STAGES = (
+    ("sentiment", "cx.models.sentiment", "Review and ticket sentiment → `main.review_sentiment`."),
+    ("segmentation", "cx.models.segmentation", "Customer segments (RFM + behaviour) → `main.customer_segments`."),
+    ("recommendations", "cx.models.recommend", "LightFM top-N per customer → `main.customer_recommendations`."),
+    ("forecasting", "cx.models.forecast", "Prophet revenue/orders forecasts → `main.sales_forecast`."),
+)
+
+
+def model_stage(task_id: str, module: str, doc: str, upstream_stage: bool) -> XComArg:
+    """A model stage's task: ``module``'s ``run(as_of)``, imported when the task runs."""
+
+    @task(
+        task_id=task_id,
+        # Behind another stage: runs when that one was skipped (nothing to do).
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if upstream_stage else TriggerRule.ALL_SUCCESS,
+        doc_md=doc,
+    )
+    @map_errors
+    def stage(ds: str | None = None, params: dict | None = None) -> dict:
+        return import_module(module).run(run_window(ds, params).run_to)
+
+    return stage()
+
+
+def quality_check(task_id: str, stage: str, doc: str) -> XComArg:
+    """A Great Expectations task: the checks of ``stage`` for the run's window."""
+
+    @task(task_id=task_id, pool=DUCKDB_POOL, doc_md=doc)
+    @map_errors
+    def check(ds: str | None = None, params: dict | None = None) -> dict:
+        from cx.quality.checkpoint import run
+
+        window = run_window(ds, params)
+        return run(window.run_from, window.run_to, stage=stage)
+
+    return check()
+
 
 with DAG(
     dag_id="cx_daily",
@@ -136,19 +176,6 @@ with DAG(
     )
     report_models_after_build(transform)
 
-    @task(
-        task_id="validate",
-        pool=DUCKDB_POOL,
-        doc_md="Great Expectations, stage `inputs`: the run's staged rows and the marts the models read. "
-        "Critical failures stop the model stages.",
-    )
-    @map_errors
-    def validate(ds: str | None = None, params: dict | None = None) -> dict:
-        from cx.quality.checkpoint import run
-
-        window = run_window(ds, params)
-        return run(window.run_from, window.run_to, stage="inputs")
-
     @task.sensor(
         task_id="wait_for_earlier_days",
         # Poke mode: a cheap API call every few seconds in one worker slot, where
@@ -181,46 +208,13 @@ with DAG(
         return training_decision(context)
 
     with TaskGroup("models", tooltip="Model stages: each reads the marts, writes its table and model_runs") as models:
-
-        @task(task_id="sentiment", doc_md="Review and ticket sentiment → `main.review_sentiment`.")
-        @map_errors
-        def sentiment(ds: str | None = None, params: dict | None = None) -> dict:
-            from cx.models.sentiment import run
-
-            return run(run_window(ds, params).run_to)
-
-        @task(
-            task_id="segmentation",
-            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            doc_md="Customer segments (RFM + behaviour) → `main.customer_segments`.",
-        )
-        @map_errors
-        def segmentation(ds: str | None = None, params: dict | None = None) -> dict:
-            from cx.models.segmentation import run
-
-            return run(run_window(ds, params).run_to)
-
-        @task(
-            task_id="recommendations",
-            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            doc_md="LightFM top-N per customer → `main.customer_recommendations`.",
-        )
-        @map_errors
-        def recommendations(ds: str | None = None, params: dict | None = None) -> dict:
-            from cx.models.recommend import run
-
-            return run(run_window(ds, params).run_to)
-
-        @task(task_id="forecasting", doc_md="Prophet revenue/orders forecasts → `main.sales_forecast`.")
-        @map_errors
-        def forecasting(ds: str | None = None, params: dict | None = None) -> dict:
-            from cx.models.forecast import run
-
-            return run(run_window(ds, params).run_to)
-
-        # A stage with nothing to do is skipped (cx.errors.NothingToDo); the stages after it
-        # still run (none failed, and the gate upstream of each said yes).
-        model_stages = [sentiment(), segmentation(), recommendations(), forecasting()]
+        # The first three run in this order, forecasting beside them. A stage with nothing
+        # to do is skipped (cx.errors.NothingToDo); the stages after it still run (none
+        # failed, and the gate upstream of each said yes).
+        model_stages = [
+            model_stage(task_id, module, doc, upstream_stage=0 < i < 3)
+            for i, (task_id, module, doc) in enumerate(MODEL_STAGES)
+        ]
         chain(*model_stages[:3])
 
     @task(
@@ -235,19 +229,6 @@ with DAG(
         from cx.orchestration import publish_run
 
         return publish_run(run_window(ds, params).run_to)
-
-    @task(
-        task_id="validate_published",
-        pool=DUCKDB_POOL,
-        doc_md="Great Expectations, stage `published`: the contract's tables as users read them, "
-        "for the run's as-of day. Results in `main.dq_results`.",
-    )
-    @map_errors
-    def validate_published(ds: str | None = None, params: dict | None = None) -> dict:
-        from cx.quality.checkpoint import run
-
-        window = run_window(ds, params)
-        return run(window.run_from, window.run_to, stage="published")
 
     @task(
         task_id="dbt_docs",
@@ -265,6 +246,18 @@ with DAG(
     landing = check_landing_files()
     landing >> check_freshness()
     gate = should_train()
-    chain(landing, wait_for_earlier_days(), load_landing(), transform, validate(), gate)
+    validate = quality_check(
+        "validate",
+        "inputs",
+        "Great Expectations, stage `inputs`: the run's staged rows and the marts the models read. "
+        "Critical failures stop the model stages.",
+    )
+    validate_published = quality_check(
+        "validate_published",
+        "published",
+        "Great Expectations, stage `published`: the contract's tables as users read them, "
+        "for the run's as-of day. Results in `main.dq_results`.",
+    )
+    chain(landing, wait_for_earlier_days(), load_landing(), transform, validate, gate)
     gate >> model_stages  # the gate's "no" skips every model stage, whatever its trigger rule
-    chain(models, publish(), [validate_published(), dbt_docs()])
+    chain(models, publish(), [validate_published, dbt_docs()])

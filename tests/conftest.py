@@ -105,3 +105,26 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
         ingest_range(con, settings.landing_dir, BUILT_START, last)
     build(BUILT_START, last, settings)
     return built
+
+
+@pytest.fixture(scope="session")
+def migrated_airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty Airflow metadata database (SQLite), migrated once for the session: a test
+    that starts Airflow in a temporary AIRFLOW_HOME copies it as ``airflow.db`` there
+    (migrating takes seconds)."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("airflow_db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "CX_"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        }
+    )
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    return home / "airflow.db"

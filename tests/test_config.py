@@ -71,6 +71,13 @@ def test_values_are_parsed_and_normalised(monkeypatch, tmp_path) -> None:
 def test_replace_validates_like_the_environment(tmp_path) -> None:
     settings = load_settings().replace(warehouse=tmp_path / "w.duckdb", duckdb_threads=1)
     assert settings.warehouse == tmp_path / "w.duckdb" and settings.duckdb_threads == 1
+    moved = settings.replace(artifacts_dir=tmp_path / "a", dbt_project_dir=tmp_path / "dbt")
+    assert (moved.data_docs_dir, moved.models_dir, moved.charts_dir, moved.dbt_docs_dir) == (
+        tmp_path / "a" / "data_docs",
+        tmp_path / "a" / "models",
+        tmp_path / "a" / "charts",
+        tmp_path / "dbt" / "target",
+    )
     with pytest.raises(ValueError):
         settings.replace(date_order="YMD")
     with pytest.raises(ValueError):  # frozen: a loaded configuration does not change under a run

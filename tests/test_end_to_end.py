@@ -3,7 +3,8 @@
 A bulk load of the first days, then one daily run, then the same day again: every
 published table is filled, reconciliation holds on every source and day, and the
 re-run, models retrained, leaves every table of the warehouse equal, row for row:
-the marts and every published table, model outputs and model_runs included.
+the marts and every published table, model outputs and model_runs included. The dbt
+docs site the runs wrote is one static page with the manifest and the catalog.
 """
 
 from __future__ import annotations
@@ -68,8 +69,19 @@ def test_bulk_then_daily_then_rerun(pipeline_env):
 
     assert {f"main.{t}" for t in PUBLISHED_TABLES} <= set(first)
 
+    docs = settings.artifacts_dir / "dbt_docs"
+    (docs / "stale.html").write_text("from an earlier run")
     dag_test(LAST)  # the same day again: every stage re-runs, the models retrain
     with connect(settings) as con:
         again = table_hashes(con)
     assert set(again) == set(first)
     assert {t: (first[t], again[t]) for t in first if again[t] != first[t]} == {}
+
+    # The dbt docs site (the dbt_docs task): replaced whole, one static page embedding
+    # the manifest and the warehouse catalog, no scratch folder left behind.
+    assert sorted(p.name for p in docs.iterdir()) == ["catalog.json", "index.html", "manifest.json"]
+    html = (docs / "index.html").read_text()
+    assert "model.cx.fct_orders" in html and "int_web_events__sessionised" in html
+    catalog = json.loads((docs / "catalog.json").read_text())
+    assert "order_amount" in {c.lower() for c in catalog["nodes"]["model.cx.int_orders"]["columns"]}
+    assert not list(docs.parent.glob(".dbt_docs-*"))

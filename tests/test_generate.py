@@ -590,3 +590,34 @@ def test_fast_writers_match_reference_encoders() -> None:
     ]
     assert _json_lines(names, columns) == expected
     assert _json_lines(["a", "a"], [np.array(["1"], dtype=object), np.array(["2"], dtype=object)]) == ['{"a": "2"}']
+
+
+def test_word_banks_cover_every_language_and_mood() -> None:
+    """The word banks are data files (cx/generate/word_banks): an edit that drops a
+    language or a mood would fail only for the seeds that draw it, so check them whole."""
+    from cx.generate import review_wording
+    from cx.generate.catalog import CATEGORIES
+    from cx.generate.review_wording import CLOSERS, LANGS, OPENERS, SHORT, TITLES
+    from cx.generate.texts import TICKET_GREETINGS, TICKET_SIGNOFF, TICKET_TOPICS
+
+    for name in (
+        "BUT",
+        "INTENSIFIERS",
+        "POSITIVE",
+        "NEGATIVE",
+        "NOT_BAD",
+        "NOT_GOOD",
+        "NEUTRAL",
+        "MINOR",
+        "FACTS",
+        "SARCASM",
+    ):
+        assert set(getattr(review_wording, name)) == set(LANGS), name
+    for bank in (OPENERS, CLOSERS, TITLES, SHORT):
+        assert set(bank) == {"pos", "neg", "neu"}
+        assert all(set(per_lang) == set(LANGS) and all(per_lang.values()) for per_lang in bank.values())
+    for mood, subjects, problems in TICKET_TOPICS.values():
+        assert mood in {"positive", "neutral", "negative"}
+        assert set(subjects) == set(problems) == set(TICKET_GREETINGS) == set(TICKET_SIGNOFF) == {"en", "de"}
+    assert all(c.brands and c.nouns and c.adjectives and c.features and c.share > 0 for c in CATEGORIES)
+    assert isinstance(CATEGORIES[0].brands, tuple)  # immutable, like the generator's other constants

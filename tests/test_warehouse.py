@@ -10,8 +10,8 @@ twice:
 Every relation of staging, intermediate and marts (tables and views) is compared by
 a content hash: re-runs and the out-of-order backfill must leave them byte-for-byte
 equal. Reconciliation and the quarantine are checked against the generator's
-manifest and its row-level defect truth (_truth/defects.csv). Last, the dbt docs
-site is generated from the warehouse.
+manifest and its row-level defect truth (_truth/defects.csv). The dbt docs site is
+checked in test_end_to_end.py, where the DAG's dbt_docs task writes it.
 """
 
 from __future__ import annotations
@@ -240,23 +240,6 @@ def test_quarantine_matches_the_defect_manifest(landing: Path, in_order: dict) -
         reason = reason[row.source] if isinstance(reason, dict) else reason
         key = (row.source, f"{row.source}/{row.date}/{row.file}", int(row.line))
         assert found.get(key) == reason, (row.kind, key, found.get(key))
-
-
-def test_docs_generate_writes_a_static_site(in_order: dict, tmp_path: Path) -> None:
-    from cx.transform import docs_generate
-
-    target = tmp_path / "artifacts" / "dbt_docs"
-    target.mkdir(parents=True)
-    (target / "stale.html").write_text("from an earlier run")
-    page = docs_generate(target, in_order["settings"])
-    assert page == target / "index.html"
-    assert sorted(p.name for p in target.iterdir()) == ["catalog.json", "index.html", "manifest.json"]
-    html = page.read_text()
-    # The single-file page embeds the manifest and the warehouse catalog.
-    assert "model.cx.fct_orders" in html and "int_web_events__sessionised" in html
-    catalog = json.loads((target / "catalog.json").read_text())
-    assert "order_amount" in {c.lower() for c in catalog["nodes"]["model.cx.int_orders"]["columns"]}
-    assert not list(target.parent.glob(".dbt_docs-*"))
 
 
 def test_the_purchase_rule_is_one_column_the_customer_measures_count(built_warehouse) -> None:

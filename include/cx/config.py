@@ -55,11 +55,21 @@ def executable(name: str) -> str:
 
 
 def _data_dir() -> Path:
-    return _path(os.environ.get(f"{ENV_PREFIX}DATA_DIR", "").strip() or PROJECT_ROOT / "include" / "data")
+    return _path(os.environ.get(variable("data_dir"), "").strip() or PROJECT_ROOT / "include" / "data")
 
 
 def _path(value: str | Path) -> Path:
     return Path(value).expanduser().resolve()
+
+
+def variable(field: str) -> str:
+    """The environment variable of a settings field: ``warehouse`` -> ``CX_WAREHOUSE``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _below(base: str, name: str) -> property:
+    """A read-only path ``name`` inside the settings' path field ``base``."""
+    return property(lambda settings: getattr(settings, base) / name, doc=f"`${variable(base)}/{name}`")
 
 
 class Settings(BaseSettings):
@@ -188,26 +198,11 @@ class Settings(BaseSettings):
         """A copy with some fields changed, validated like the environment's values."""
         return type(self).model_validate({**self.model_dump(), **changes})
 
-    @property
-    def data_docs_dir(self) -> Path:
-        return self.artifacts_dir / "data_docs"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.artifacts_dir / "models"
-
-    @property
-    def charts_dir(self) -> Path:
-        return self.artifacts_dir / "charts"
-
-    @property
-    def dbt_docs_dir(self) -> Path:
-        return self.dbt_project_dir / "target"
-
-
-def variable(field: str) -> str:
-    """The environment variable of a settings field: ``warehouse`` -> ``CX_WAREHOUSE``."""
-    return ENV_PREFIX + field.upper()
+    # Paths below the ones above, not variables of their own.
+    data_docs_dir = _below("artifacts_dir", "data_docs")
+    models_dir = _below("artifacts_dir", "models")
+    charts_dir = _below("artifacts_dir", "charts")
+    dbt_docs_dir = _below("dbt_project_dir", "target")
 
 
 def load_settings() -> Settings:

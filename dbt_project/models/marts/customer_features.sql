@@ -5,16 +5,7 @@ with customers as (
 ),
 
 lines as (
-    select
-        orders.customer_id,
-        orders.order_id,
-        {{ exact('items.quantity') }} as quantity,
-        {{ exact('items.quantity * items.unit_price') }} as line_amount,
-        products.category
-    from {{ ref('fct_orders') }} as orders
-    join {{ ref('int_order_items') }} as items using (order_id)
-    left join {{ ref('dim_products') }} as products using (product_id)
-    where orders.status <> 'cancelled'
+    select customer_id, order_id, quantity, line_amount, category from {{ ref('fct_sales_lines') }}
 ),
 
 -- Per order, then per customer: a count(distinct order_id) over every line of the

@@ -6,15 +6,12 @@
 
 with lines as (
     select
-        orders.order_date as ds,
-        orders.order_id,
-        {{ exact('items.quantity') }} as quantity,
-        {{ exact('items.quantity * items.unit_price') }} as amount,
-        coalesce(products.category, 'uncategorised') as category
-    from {{ ref('fct_orders') }} as orders
-    join {{ ref('int_order_items') }} as items using (order_id)
-    left join {{ ref('dim_products') }} as products using (product_id)
-    where orders.status <> 'cancelled'
+        order_date as ds,
+        order_id,
+        quantity,
+        line_amount as amount,
+        coalesce(category, 'uncategorised') as category
+    from {{ ref('fct_sales_lines') }}
 ),
 
 total as (

@@ -1,4 +1,5 @@
-"""Product catalogue: categories with their words, brands and price levels.
+"""Product catalogue: categories with their words, brands and price levels
+(``word_banks/catalog.json``).
 
 Prices are log-normal per category; every product also has a popularity weight
 (Zipf within its category) and a latent quality that drives review ratings.
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cx.generate.banks import load_bank
 from cx.generate.formatting import ids, money, ts_objects
 
 
@@ -25,128 +27,7 @@ class Category:
     features: tuple[str, ...]
 
 
-CATEGORIES: tuple[Category, ...] = (
-    Category(
-        "electronics",
-        120.0,
-        0.8,
-        0.12,
-        ("Voltix", "Sonara", "Pixelon", "Nordtek", "Ampere & Co"),
-        ("headphones", "speaker", "smartwatch", "charger", "keyboard", "webcam", "e-reader"),
-        ("wireless", "compact", "noise-cancelling", "fast", "smart", "portable"),
-        ("bluetooth 5.3", "20h battery", "USB-C charging", "2-year warranty", "low latency"),
-    ),
-    Category(
-        "home_kitchen",
-        45.0,
-        0.7,
-        0.11,
-        ("Casa Viva", "Kuechenwerk", "Maison Clair", "HomeNest"),
-        ("frying pan", "knife set", "coffee grinder", "kettle", "blender", "storage jar"),
-        ("stainless", "non-stick", "ceramic", "electric", "classic", "stackable"),
-        ("dishwasher safe", "induction ready", "BPA free", "easy to clean", "1.7 litre"),
-    ),
-    Category(
-        "fashion",
-        40.0,
-        0.6,
-        0.12,
-        ("Urbano", "Linnea", "Atelier Roux", "Streetline", "Mode 9"),
-        ("t-shirt", "jeans", "sneakers", "jacket", "scarf", "dress", "hoodie"),
-        ("slim-fit", "organic cotton", "oversized", "waterproof", "linen", "vintage"),
-        ("machine washable", "regular fit", "recycled fabric", "sizes XS to XXL"),
-    ),
-    Category(
-        "beauty",
-        22.0,
-        0.6,
-        0.08,
-        ("Belle Rose", "Purelab", "Glowa", "Derma Nord"),
-        ("face cream", "shampoo", "serum", "lipstick", "perfume", "body lotion"),
-        ("hydrating", "vegan", "fragrance-free", "repairing", "natural", "matte"),
-        ("dermatologically tested", "50 ml", "for all skin types", "cruelty free"),
-    ),
-    Category(
-        "sports_outdoors",
-        60.0,
-        0.8,
-        0.09,
-        ("Peakline", "Trailfox", "Aqua Sport", "Fjellgear"),
-        ("yoga mat", "running shoes", "tent", "backpack", "water bottle", "bike helmet"),
-        ("lightweight", "breathable", "insulated", "foldable", "durable", "ergonomic"),
-        ("2 person", "30 litre", "anti-slip", "reflective details", "UV protection"),
-    ),
-    Category(
-        "toys_games",
-        28.0,
-        0.7,
-        0.08,
-        ("Playmo Kids", "Brickwise", "Funtastic", "Kinderhaus"),
-        ("board game", "puzzle", "building set", "plush toy", "card game", "doll house"),
-        ("educational", "colourful", "wooden", "family", "classic", "creative"),
-        ("ages 6+", "1000 pieces", "2-6 players", "non-toxic paint"),
-    ),
-    Category(
-        "books",
-        16.0,
-        0.4,
-        0.10,
-        ("Papier Verlag", "Inkwell Press", "Edition Lune", "Bookhaus"),
-        ("novel", "cookbook", "travel guide", "biography", "comic", "notebook"),
-        ("bestselling", "illustrated", "hardcover", "paperback", "award-winning"),
-        ("352 pages", "signed edition", "large print", "with photos"),
-    ),
-    Category(
-        "groceries",
-        9.0,
-        0.5,
-        0.07,
-        ("Bio Garten", "Dolce Vita", "Nordic Pantry", "Kaffeehaus"),
-        ("coffee beans", "olive oil", "green tea", "pasta", "dark chocolate", "honey"),
-        ("organic", "fair-trade", "premium", "single-origin", "artisan"),
-        ("500 g", "cold pressed", "best before 12 months", "gluten free"),
-    ),
-    Category(
-        "garden",
-        35.0,
-        0.8,
-        0.06,
-        ("Gruenland", "Jardin Soleil", "GreenThumb", "Terra"),
-        ("garden hose", "plant pot", "pruning shears", "seed kit", "solar lamp", "lawn sprinkler"),
-        ("weatherproof", "ceramic", "telescopic", "eco", "self-watering"),
-        ("frost resistant", "25 m", "rust-free blades", "includes stand"),
-    ),
-    Category(
-        "pet_supplies",
-        20.0,
-        0.6,
-        0.06,
-        ("Pawsome", "Katzenliebe", "Doggo", "PetNest"),
-        ("dog bed", "cat tree", "leash", "pet food", "chew toy", "litter box"),
-        ("orthopaedic", "washable", "grain-free", "sturdy", "cosy"),
-        ("for large dogs", "2 kg", "non-slip base", "vet approved"),
-    ),
-    Category(
-        "office",
-        18.0,
-        0.7,
-        0.06,
-        ("Scriptor", "Bureau Plus", "Papeterie Lyon", "DeskPro"),
-        ("fountain pen", "desk lamp", "planner", "office chair", "monitor stand", "stapler"),
-        ("ergonomic", "adjustable", "minimalist", "refillable", "LED"),
-        ("A5 format", "height adjustable", "refill included", "dimmable"),
-    ),
-    Category(
-        "jewelry",
-        85.0,
-        0.9,
-        0.05,
-        ("Aurelia", "Silberwerk", "Lumen & Stone", "Orfevre"),
-        ("necklace", "ring", "earrings", "bracelet", "watch"),
-        ("sterling silver", "gold-plated", "handmade", "minimalist", "engraved"),
-        ("gift box included", "hypoallergenic", "adjustable length", "925 silver"),
-    ),
-)
+CATEGORIES: tuple[Category, ...] = tuple(Category(**c) for c in load_bank("catalog")["categories"])
 CATEGORY_NAMES: tuple[str, ...] = tuple(c.name for c in CATEGORIES)
 TIERS: tuple[str, ...] = ("cheap", "mid", "premium")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cx.generate.banks import load_bank
 from cx.generate.review_wording import (
     BUT,
     CLOSERS,
@@ -195,115 +196,15 @@ def review_texts(rng: np.random.Generator, rating: np.ndarray, lang: np.ndarray)
     return title, body
 
 
-# Support tickets: topic -> (sentiment, subjects, problem clauses) per language.
+# Support tickets (word_banks/tickets.json): topic -> (sentiment, subjects, problem
+# clauses per language); "{o}" marks the order reference.
+_TICKETS = load_bank("tickets")
 TICKET_TOPICS: dict[str, tuple[str, dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {
-    "late_delivery": (
-        "negative",
-        {
-            "en": ("Where is my order {o}?", "Order {o} still not delivered", "Late delivery"),
-            "de": ("Wo bleibt meine Bestellung {o}?", "Lieferung verspätet"),
-        },
-        {
-            "en": (
-                "my order {o} was due days ago and still has not arrived",
-                "the tracking for {o} has not moved for a week",
-            ),
-            "de": (
-                "meine Bestellung {o} ist immer noch nicht angekommen",
-                "die Sendungsverfolgung für {o} zeigt seit Tagen nichts Neues",
-            ),
-        },
-    ),
-    "damaged_item": (
-        "negative",
-        {
-            "en": ("Damaged item in order {o}", "Broken product", "Item arrived broken"),
-            "de": ("Ware beschädigt ({o})", "Artikel kaputt angekommen"),
-        },
-        {
-            "en": (
-                "the item in order {o} arrived broken, the box was crushed",
-                "the product stopped working after two days",
-            ),
-            "de": ("der Artikel aus {o} kam beschädigt an", "das Produkt funktioniert nach zwei Tagen nicht mehr"),
-        },
-    ),
-    "refund": (
-        "negative",
-        {
-            "en": ("Refund for {o}", "Still waiting for my refund", "Return not processed"),
-            "de": ("Erstattung für {o}", "Rückerstattung fehlt"),
-        },
-        {
-            "en": ("I returned order {o} two weeks ago and have not received my money", "you charged me twice for {o}"),
-            "de": (
-                "ich habe {o} vor zwei Wochen zurückgeschickt und noch kein Geld erhalten",
-                "mir wurde {o} doppelt berechnet",
-            ),
-        },
-    ),
-    "product_question": (
-        "neutral",
-        {
-            "en": ("Question about sizes", "Is this product compatible?", "Product question"),
-            "de": ("Frage zur Größe", "Frage zum Produkt"),
-        },
-        {
-            "en": (
-                "could you tell me whether the item runs small or large",
-                "I would like to know if the charger works with older phones",
-            ),
-            "de": ("fällt der Artikel eher klein oder groß aus", "ist das Ladegerät mit älteren Handys kompatibel"),
-        },
-    ),
-    "account": (
-        "neutral",
-        {
-            "en": ("Change my address", "Cannot log in", "Update account e-mail"),
-            "de": ("Adresse ändern", "Login funktioniert nicht"),
-        },
-        {
-            "en": (
-                "I moved and need to change the delivery address on my account",
-                "the password reset link does not arrive",
-            ),
-            "de": (
-                "ich bin umgezogen und möchte meine Adresse ändern",
-                "der Link zum Zurücksetzen des Passworts kommt nicht an",
-            ),
-        },
-    ),
-    "thanks": (
-        "positive",
-        {"en": ("Thank you!", "Great service", "Compliments to the team"), "de": ("Vielen Dank!", "Toller Service")},
-        {
-            "en": (
-                "the replacement for {o} arrived quickly, thank you so much",
-                "your colleague on the phone was extremely helpful",
-            ),
-            "de": ("der Ersatz für {o} kam schnell an, vielen Dank", "Ihre Kollegin am Telefon war sehr hilfsbereit"),
-        },
-    ),
+    name: (topic["sentiment"], topic["subjects"], topic["problems"]) for name, topic in _TICKETS["topics"].items()
 }
-TICKET_GREETINGS = {
-    "en": ("Hello,", "Hi team,", "Dear customer service,", ""),
-    "de": ("Hallo,", "Guten Tag,", "Sehr geehrte Damen und Herren,", ""),
-}
-TICKET_EXTRA = {
-    "negative": {
-        "en": ("This is {i}frustrating.", "I am {i}annoyed, this is the second time.", "Please fix this today."),
-        "de": ("Das ist {i}ärgerlich.", "Ich bin {i}enttäuscht.", "Bitte kümmern Sie sich heute darum."),
-    },
-    "neutral": {
-        "en": ("Thanks in advance.", "No rush.", "Let me know."),
-        "de": ("Danke im Voraus.", "Keine Eile.", "Geben Sie mir Bescheid."),
-    },
-    "positive": {
-        "en": ("Keep up the {i}good work!", "You made my day."),
-        "de": ("Weiter so!", "Sie haben meinen Tag gerettet."),
-    },
-}
-TICKET_SIGNOFF = {"en": ("Best regards", "Thanks", "Cheers", ""), "de": ("Viele Grüße", "Danke", "MfG", "")}
+TICKET_GREETINGS: dict[str, tuple[str, ...]] = _TICKETS["greetings"]
+TICKET_EXTRA: dict[str, dict[str, tuple[str, ...]]] = _TICKETS["extra"]  # per sentiment, then language
+TICKET_SIGNOFF: dict[str, tuple[str, ...]] = _TICKETS["signoff"]
 
 
 def ticket_texts(

@@ -1,6 +1,6 @@
 """Severity policy and thresholds: which checks stop the pipeline, and their bands.
 
-Every check has an id ``<suite>.<check>`` (e.g. ``fct_orders.order_id_unique``).
+Every check has an id ``<suite>.<check>`` (e.g. ``main_fct_orders.order_id_unique``).
 ``critical``: the validation task raises ``DataQualityError``, so the model stages
 do not run on broken data. ``warning``: the run continues; the failure is logged,
 returned in the task's summary, written to ``dq_results`` and shown in Data Docs.

@@ -104,36 +104,24 @@ FRAMES: dict[str, Frame] = {
         ("staging.stg_reviews",),
     ),
     "fct_orders": Frame(
-        f"""
-        select o.order_id, o.customer_id, o.ordered_at, o.status, o.channel, o.items_count,
-               o.order_amount, o.returned_amount, o._landing_date,
-               c.customer_id is not null as _customer_in_dim_customers
-        from marts.fct_orders o
-        left join marts.dim_customers c on c.customer_id = o.customer_id
-        where o.{WINDOW}""",
-        ("marts.fct_orders", "marts.dim_customers"),
+        f"select order_id, ordered_at, status, _landing_date from marts.fct_orders where {WINDOW}",
+        ("marts.fct_orders",),
     ),
     "fct_orders_amount": Frame(
         f"select order_id, order_amount from marts.fct_orders where {WINDOW}", ("marts.fct_orders",), with_amount_decile
     ),
     "dim_customers": Frame(
-        "select customer_id, orders_count, frequency, revenue_total, recency_days, last_order_at, "
-        "cast(as_of_date as varchar) as as_of_date from marts.dim_customers",
+        "select customer_id, last_order_at, cast(as_of_date as varchar) as as_of_date from marts.dim_customers",
         ("marts.dim_customers",),
     ),
     "dim_products": Frame(
-        "select product_id, category, price, avg_rating, cast(as_of_date as varchar) as as_of_date "
-        "from marts.dim_products",
+        "select product_id, cast(as_of_date as varchar) as as_of_date from marts.dim_products",
         ("marts.dim_products",),
     ),
     "fct_daily_sales": Frame(
-        "select ds, series, revenue, orders, units, units_sold, units_returned, "
-        "series <> 'total' or units >= 0 as _total_net_units_non_negative "
+        "select ds, series, units, series <> 'total' or units >= 0 as _total_net_units_non_negative "
         "from marts.fct_daily_sales where ds between $from and $to",
         ("marts.fct_daily_sales",),
-    ),
-    "reconciliation": Frame(
-        "select * from marts.reconciliation where landing_date between $from and $to", ("marts.reconciliation",)
     ),
     "quarantine": Frame(
         f"select * replace ({RAW_MASKED}) from marts.quarantine where as_of_date between $from and $to",
