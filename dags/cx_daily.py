@@ -211,6 +211,18 @@ with DAG(
 
             return run(run_window(ds, params).run_to)
 
+        @task(
+            task_id="retention",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            doc_md="Churn risk and customer value over `CX_RETENTION_HORIZON_DAYS` → `main.customer_value`; "
+            "the day's target list → `main.retention_targets`.",
+        )
+        @map_errors
+        def retention(ds: str | None = None, params: dict | None = None) -> dict:
+            from cx.models.retention import run
+
+            return run(run_window(ds, params).run_to)
+
         @task(task_id="forecasting", doc_md="Prophet revenue/orders forecasts → `main.sales_forecast`.")
         @map_errors
         def forecasting(ds: str | None = None, params: dict | None = None) -> dict:
@@ -220,8 +232,9 @@ with DAG(
 
         # A stage with nothing to do is skipped (cx.errors.NothingToDo); the stages after it
         # still run (none failed, and the gate upstream of each said yes).
-        model_stages = [sentiment(), segmentation(), recommendations(), forecasting()]
+        model_stages = [sentiment(), segmentation(), recommendations(), forecasting(), retention()]
         chain(*model_stages[:3])
+        model_stages[1] >> model_stages[4]  # segmentation, then retention
 
     @task(
         task_id="publish",
