@@ -260,3 +260,47 @@ def test_run_is_idempotent_per_day_and_reads_consent(tmp_path: Path, monkeypatch
     assert published.loc["auc", "baseline_value"] > 0.5
     assert json.loads(published.loc["history_days", "details"])["horizon_days"] == 30
     assert (tmp_path / "artifacts" / "models" / "retention" / f"{today}.pkl").is_file()
+
+
+# --- the generator's planted lapsers ----------------------------------------------------
+
+
+def _landing_orders(root: Path) -> pd.DataFrame:
+    """The generated orders, read plainly (headers vary in case and padding by design)."""
+    frames = []
+    for path in sorted(root.glob("orders/*/*")):
+        readers = {".csv": lambda p: pd.read_csv(p, dtype=str), ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=str)}
+        frame = readers.get(path.suffix, lambda p: pd.read_parquet(p).astype(str))(path)
+        frame.columns = [c.strip().lower() for c in frame.columns]
+        frames.append(frame[["customer_id", "ordered_at", "status"]])
+    orders = pd.concat(frames, ignore_index=True)
+    status = orders["status"].str.strip().str.lower()
+    return orders.assign(
+        order_date=pd.to_datetime(orders["ordered_at"], format="mixed").dt.normalize(),
+        status=status,
+        order_amount=1.0,
+        returned_amount=0.0,
+        is_purchase=status != "cancelled",
+    )
+
+
+def test_the_generators_planted_lapsers_are_found_and_the_ranking_is_stable(tmp_path: Path) -> None:
+    from cx.generate import generate
+    from cx.generate.lapsers import ELIGIBLE_GROUPS
+    from cx.models.retention._evaluation import auc, spearman
+
+    days = 100
+    manifest = generate(tmp_path, START, days=days, customers=1000, seed=5, defects=False, sources=["orders"], lapsers=0.15)
+    truth = pd.read_csv(tmp_path / "_truth" / "lapsers.csv")
+    assert manifest.events["planted_lapsers"]["customers"] == len(truth) > 20
+    groups = pd.read_csv(tmp_path / "_truth" / "customer_groups.csv")
+    peers = groups.loc[groups["group_name"].isin(ELIGIBLE_GROUPS), "customer_id"]
+    tx = transactions(_landing_orders(tmp_path))
+    scores = {}
+    for day in (days - 2, days - 1):
+        values = score_customers(tx, START + timedelta(days=day), CFG).values.set_index("customer_id")["churn_risk"]
+        scores[day] = values
+        values = values.loc[values.index.isin(peers)]
+        assert auc(values.to_numpy(), values.index.isin(truth["customer_id"])) >= 0.85
+    common = scores[days - 2].index.intersection(scores[days - 1].index)
+    assert spearman(scores[days - 2].loc[common].to_numpy(), scores[days - 1].loc[common].to_numpy()) >= 0.9
