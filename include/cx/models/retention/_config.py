@@ -54,7 +54,10 @@ class RetentionConfig:
     # outcomes (bought again or not) occur at least ``min_class`` times.
     min_train_customers: int = 50
     min_class: int = 10
-    max_train_rows: int = 300_000  # a fixed-seed sample beyond (the fit's cost stays flat)
+    max_train_rows: int = 100_000  # a fixed-seed sample beyond (the fit's cost stays flat)
+    # BG/NBD and Gamma-Gamma have 4 + 3 population parameters: fitted on a fixed-seed
+    # sample of this many customers, then every customer is scored.
+    btyd_fit_customers: int = 30_000
     # Gradient boosting (HistGradientBoosting: fast, handles missing values). Small trees
     # and a slow rate: chosen on UCI's holdout inside the training period (labels up to
     # D-H), where larger trees overfit the few thousand training rows.
@@ -63,8 +66,10 @@ class RetentionConfig:
     gbm_max_leaf_nodes: int = 7
     gbm_min_samples_leaf: int = 80
     gbm_l2: float = 1.0
-    # Evaluation: paired bootstrap of the holdout metrics on a fixed-seed sample.
-    bootstrap: int = 200
+    # Evaluation: paired bootstrap of the holdout metrics on a fixed-seed sample
+    # (resamples of at most ``bootstrap_resample`` customers, see paired_lift).
+    bootstrap: int = 100
+    bootstrap_resample: int = 5_000
     max_eval_customers: int = 50_000
     # A candidate replaces the baseline only when its lift's bootstrap z reaches this.
     gate_min_z: float = 2.0

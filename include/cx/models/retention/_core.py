@@ -70,6 +70,7 @@ def _evaluate(scores: dict[str, pd.DataFrame], y: pd.DataFrame, cfg: RetentionCo
                     _outcome(y.loc[index], outcome),
                     cfg.bootstrap,
                     cfg.seed,
+                    cfg.bootstrap_resample,
                 )
                 row[metric] = {"value": lift.value, "baseline": lift.baseline, "z": lift.z}
         out[name] = row
@@ -116,8 +117,11 @@ def _score(
 ) -> RetentionResult:
     today, horizon = day_number(as_of), cfg.horizon_days
     tx = tx.loc[tx["day"] <= today]
-    web = None if web is None else web.loc[web["day"] <= today]
-    texts = None if texts is None else texts.loc[texts["day"] <= today]
+    # Integer codes for the ids while computing: every cut groups by customer, and
+    # grouping integers is several times faster than grouping strings.
+    codes, ids = pd.factorize(tx["customer_id"], sort=True)
+    tx = tx.assign(customer_id=codes)
+    web, texts = (_coded(frame, ids, today) for frame in (web, texts))
     features, btyd = design(tx, today, web, texts, cfg)
     if features.empty or btyd is None:
         raise NothingToDo(f"no customer with a purchase on or before {as_of}")
@@ -133,7 +137,7 @@ def _score(
             else f"too few customers or outcomes at the training cuts (at least {cfg.min_train_customers} "
             f"customers and {cfg.min_class} of each outcome)"
         )
-        return _label_free(features, btyd, cfg, details)
+        return _label_free(features, btyd, cfg, details, ids)
 
     # Holdout: candidates trained with labels up to D - H, judged on (D - H, D].
     check = today - horizon
@@ -156,8 +160,17 @@ def _score(
     today_scores, models = fit_today(set(chosen.values()), final, features, btyd, cfg)
     risk, value = today_scores[chosen[RISK]], today_scores[chosen[VALUE]]
     version = _version(chosen)
-    values = _assemble(features, risk["p_active"], value["expected_orders"], value["expected_value"], version, cfg)
+    values = _assemble(features, risk["p_active"], value["expected_orders"], value["expected_value"], version, cfg, ids)
     return RetentionResult(values, version, False, holdout, chosen, details, models)
+
+
+def _coded(frame: pd.DataFrame | None, ids: pd.Index, today: int) -> pd.DataFrame | None:
+    """``frame``'s rows up to ``today`` of the customers in ``ids``, by their code."""
+    if frame is None:
+        return None
+    codes = pd.Index(ids).get_indexer(frame["customer_id"].astype("string"))
+    keep = (codes >= 0) & (frame["day"].to_numpy() <= today)
+    return frame.loc[keep].assign(customer_id=codes[keep])
 
 
 def fit_today(
@@ -188,10 +201,12 @@ def _version(chosen: dict[str, str]) -> str:
     return f"risk:{names[RISK]}+value:{names[VALUE]}"
 
 
-def _label_free(features: pd.DataFrame, model: Btyd, cfg: RetentionConfig, details: dict[str, Any]) -> RetentionResult:
+def _label_free(
+    features: pd.DataFrame, model: Btyd, cfg: RetentionConfig, details: dict[str, Any], ids: pd.Index
+) -> RetentionResult:
     scored = btyd_scores(features)
     values = _assemble(
-        features, scored["p_active"], scored["expected_orders"], scored["expected_value"], VERSION_LABEL_FREE, cfg
+        features, scored["p_active"], scored["expected_orders"], scored["expected_value"], VERSION_LABEL_FREE, cfg, ids
     )
     details["bgnbd"] = vars(model.bgnbd)
     details["gamma_gamma"] = vars(model.gamma_gamma)
@@ -205,6 +220,7 @@ def _assemble(
     expected_value: pd.Series,
     version: str,
     cfg: RetentionConfig,
+    ids: pd.Index,
 ) -> pd.DataFrame:
     p = np.clip(p_active.to_numpy("float64"), 0.0, 1.0)
     # At least one purchase is expected whenever one is likely: E[N] >= P(N > 0).
@@ -214,7 +230,7 @@ def _assemble(
     risk_band, value_band = bands(risk, value, cfg)
     out = pd.DataFrame(
         {
-            "customer_id": features.index.astype("string"),
+            "customer_id": pd.Index(ids)[features.index.to_numpy()].astype("string"),
             "p_active": np.round(p, 4),
             "churn_risk": np.round(risk, 4),
             "expected_orders": np.round(orders, 3),

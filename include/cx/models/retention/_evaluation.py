@@ -60,21 +60,31 @@ class Lift:
 
 
 def paired_lift(
-    metric: Metric, score: np.ndarray, baseline: np.ndarray, actual: np.ndarray, rounds: int, seed: int
+    metric: Metric,
+    score: np.ndarray,
+    baseline: np.ndarray,
+    actual: np.ndarray,
+    rounds: int,
+    seed: int,
+    resample: int = 5_000,
 ) -> Lift:
     """The metric of ``score`` and of ``baseline`` on the same customers, and the lift's
-    z from a paired bootstrap over customers (the same resamples for both)."""
+    z from a paired bootstrap over customers (the same resamples for both). Beyond
+    ``resample`` customers the resamples have that size and their spread is scaled by
+    sqrt(resample / n): the standard error of these metrics falls as 1/sqrt(n), and a
+    bootstrap of 50,000 customers cost 20 s for the same answer."""
     value, base = metric(score, actual), metric(baseline, actual)
     if value is None or base is None:
         return Lift(value, base, None)
     rng = np.random.default_rng(seed)
     n = len(actual)
+    size = min(n, resample)
     diffs = []
     for _ in range(rounds):
-        pick = rng.integers(0, n, n)
+        pick = rng.integers(0, n, size)
         a, b = metric(score[pick], actual[pick]), metric(baseline[pick], actual[pick])
         if a is not None and b is not None:
             diffs.append(a - b)
-    spread = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.inf
+    spread = float(np.std(diffs, ddof=1)) * math.sqrt(size / n) if len(diffs) > 1 else math.inf
     z = (value - base) / spread if spread > 0 else (math.inf if value > base else 0.0)
     return Lift(value, base, float(z))

@@ -27,7 +27,8 @@ def design(
     f = features_at(tx, cut, web, texts, cfg.min_rate_days)
     if f.empty:
         return f.reindex(columns=[*COLUMNS, "x", "t_x", "T", "mean_value"]), None
-    model = fit_btyd(f)
+    sample = f if len(f) <= cfg.btyd_fit_customers else f.sample(cfg.btyd_fit_customers, random_state=cfg.seed)
+    model = fit_btyd(sample)
     scored = model.score(f, cfg.horizon_days)
     for term in BTYD_TERMS:
         f[f"btyd_{term}"] = scored[term]
