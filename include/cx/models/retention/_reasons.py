@@ -70,5 +70,8 @@ def reasons(f: pd.DataFrame, churn_risk: np.ndarray, cfg: RetentionConfig) -> np
         words = np.full(n, text, dtype=object) if isinstance(text, str) else text.fillna("").to_numpy(dtype=object)
         out[mask] = np.where(count[mask] > 0, out[mask] + "; " + words[mask], words[mask])
         count[mask] += 1
-    out[count == 0] = np.where(risky[count == 0], "little history to go on", "recent purchase")
+    # Nothing stands out: the plain facts of their rhythm.
+    last = ("last purchase " + _days(f["recency_days"]) + " days ago").to_numpy(dtype=object)
+    usual = ("; usually every " + _days(gap) + " days").fillna("").to_numpy(dtype=object)
+    out[count == 0] = (last + usual)[count == 0]
     return out
