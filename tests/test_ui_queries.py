@@ -134,6 +134,11 @@ def test_verdict_rules():
     assert models.verdict("sentiment", [row("fallback", None, 0.0, None)]).state == models.PUBLISHED
     assert models.verdict("segmentation", [row("silhouette", True), row("stability", False)]).state == models.FAILED
     assert models.verdict("forecast", []).state == models.NO_RUN
+    retention = [row("auc", True, 0.74, 0.68), row("spearman", False, 0.47, 0.47), row("holdout_auc", None)]
+    assert models.verdict("retention", retention).state == models.BASELINE  # value kept its baseline
+    assert models.verdict("retention", retention[:1]).state == models.PUBLISHED
+    label_free = models.verdict("retention", [row("label_free", None, details='{"reason": "short"}')])
+    assert label_free.state == models.NO_GATE and "label-free" in label_free.summary
 
 
 def test_kpis_and_changes(con):

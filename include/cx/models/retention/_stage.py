@@ -132,9 +132,8 @@ def run_rows(result: RetentionResult) -> list[tuple[str, list[Metric]]]:
         name = result.chosen[target]
         for metric in REPORTED[target]:
             m = result.holdout[name][metric]
-            passed = None if name == "baseline" else (m["z"] is not None and m["z"] > 0)
-            if metric == DECIDING[target] and name != "baseline":
-                passed = True  # chosen only when it beat the baseline beyond noise
+            # The deciding metric's flag is the gate: did a candidate beat the baseline beyond noise?
+            passed = name != "baseline" if metric == DECIDING[target] else None
             published.append(Metric(metric, m["value"], m["baseline"], passed, {"candidate": name, "z": m["z"]}))
     runs = [(result.model_version, [*published, *info])]
     for name, row in result.holdout.items():
