@@ -240,6 +240,26 @@ def test_run_is_idempotent_per_day_and_reads_consent(tmp_path: Path, monkeypatch
     customers = pd.DataFrame({"customer_id": sorted(orders["customer_id"].unique())})
     _write(path, "marts.dim_customers", customers)  # no marketing_consent column: nobody excluded
     today = START + timedelta(days=120)
+    when = pd.Timestamp(today) - pd.Timedelta(days=3)
+    _write(path, "marts.fct_interactions", pd.DataFrame(
+        {"customer_id": ["C0001", "C0001", "C0002", "C0003"], "product_id": "P1",
+         "interaction_type": ["product_view", "add_to_cart", "purchase", "product_view"],
+         "occurred_at": [when, when, when, pd.Timestamp(today) + pd.Timedelta(days=1)], "rating": None}
+    ))
+    _write(path, "marts.fct_texts", pd.DataFrame(
+        {"text_id": ["R1", "T1"], "source": ["review", "ticket"], "customer_id": ["C0001", "C0002"],
+         "created_at": [when, when], "rating": [2, None]}
+    ))
+    _write(path, "model_outputs.review_sentiment", pd.DataFrame({"review_id": ["R1"], "sentiment_score": [-0.5], "as_of_date": [today]}))
+    con = duckdb.connect(str(path))
+    try:
+        inputs = ret._stage._read(con, today)
+    finally:
+        con.close()
+    assert inputs["web"][["views", "carts"]].sum().tolist() == [1, 1]  # the purchase and the next day's view left out
+    texts = inputs["texts"].set_index("source")
+    assert texts.loc["review", "sentiment_score"] == -0.5 and pd.isna(texts.loc["ticket", "sentiment_score"])
+    assert inputs["consent"] is None
     first = ret.run(today)
     refused = customers.iloc[::2].assign(marketing_consent=False)
     _write(path, "marts.dim_customers", pd.concat([refused, customers.iloc[1::2].assign(marketing_consent=None)]))

@@ -39,7 +39,7 @@ class RetentionResult:
     model_version: str
     label_free: bool
     holdout: dict[str, dict[str, Any]] = field(default_factory=dict)  # candidate -> metric -> value / lift
-    chosen: dict[str, str] = field(default_factory=dict)  # risk/value -> candidate version
+    chosen: dict[str, str] = field(default_factory=dict)  # risk/value -> the chosen candidate's name
     details: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # what was fitted for the day (kept as an artefact)
 
@@ -68,7 +68,7 @@ def _evaluate(scores: dict[str, pd.DataFrame], y: pd.DataFrame, cfg: RetentionCo
                     frame[column].to_numpy("float64"),
                     baseline[column].to_numpy("float64"),
                     _outcome(y.loc[index], outcome),
-                    cfg.bootstrap,
+                    0 if name == "baseline" else cfg.bootstrap,  # no lift over itself to test
                     cfg.seed,
                     cfg.bootstrap_resample,
                 )
