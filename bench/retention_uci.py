@@ -113,10 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     for row in table:
         print(f"{row['method']:44s} {row['auc']:6.3f} {row['spearman']:9.3f} {row['top_decile_capture']:8.3f}")
     published = table[0]
-    print("targets:", ", ".join(f"{k} {published[k]:.3f} {'>=' if published[k] >= v else '<'} {v}" for k, v in TARGETS.items()))
+    print(
+        "targets:",
+        ", ".join(f"{k} {published[k]:.3f} {'>=' if published[k] >= v else '<'} {v}" for k, v in TARGETS.items()),
+    )
     print("holdout (trained with labels up to D-H, judged on (D-H, D]):")
     for name, metrics in result.holdout.items():
-        print(f"  {name:9s} " + "  ".join(f"{m} {v['value']:.3f} (z {v['z'] if v['z'] is None else round(v['z'], 1)})" for m, v in metrics.items()))
+        print(
+            f"  {name:9s} "
+            + "  ".join(
+                f"{m} {v['value']:.3f} (z {v['z'] if v['z'] is None else round(v['z'], 1)})" for m, v in metrics.items()
+            )
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["method", "auc", "spearman", "top_decile_capture"])

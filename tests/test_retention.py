@@ -39,7 +39,9 @@ def synthetic_orders(n: int = 300, days: int = 240, seed: int = 3, lapse_share: 
                 amount = round(float(rng.gamma(2.0, 20.0)), 2)
                 returned = amount if rng.random() < 0.05 else 0.0
                 rows.append((f"C{c:04d}", START + timedelta(days=int(d)), "delivered", amount, returned, True))
-    return pd.DataFrame(rows, columns=["customer_id", "order_date", "status", "order_amount", "returned_amount", "is_purchase"])
+    return pd.DataFrame(
+        rows, columns=["customer_id", "order_date", "status", "order_amount", "returned_amount", "is_purchase"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +59,29 @@ def _after(frame: pd.DataFrame, cut: date) -> pd.DataFrame:
 def test_features_at_a_cut_ignore_everything_after_it(orders: pd.DataFrame) -> None:
     cut = START + timedelta(days=150)
     tx = transactions(orders)
-    web = pd.DataFrame({"customer_id": ["C0001", "C0002"], "day": [day_number(cut) - 3, day_number(cut) + 2], "views": [4, 9], "carts": [1, 5]})
+    web = pd.DataFrame(
+        {
+            "customer_id": ["C0001", "C0002"],
+            "day": [day_number(cut) - 3, day_number(cut) + 2],
+            "views": [4, 9],
+            "carts": [1, 5],
+        }
+    )
     texts = pd.DataFrame(
-        {"customer_id": ["C0001", "C0002"], "day": [day_number(cut) - 10, day_number(cut) + 1], "source": ["ticket", "review"],
-         "rating": [np.nan, 1.0], "sentiment_score": [-0.8, -0.9]}
+        {
+            "customer_id": ["C0001", "C0002"],
+            "day": [day_number(cut) - 10, day_number(cut) + 1],
+            "source": ["ticket", "review"],
+            "rating": [np.nan, 1.0],
+            "sentiment_score": [-0.8, -0.9],
+        }
     )
     full = features_at(tx, day_number(cut), web, texts)
     truncated = features_at(
-        tx.loc[tx["day"] <= day_number(cut)], day_number(cut), web.loc[web["day"] <= day_number(cut)], texts.loc[texts["day"] <= day_number(cut)]
+        tx.loc[tx["day"] <= day_number(cut)],
+        day_number(cut),
+        web.loc[web["day"] <= day_number(cut)],
+        texts.loc[texts["day"] <= day_number(cut)],
     )
     pd.testing.assert_frame_equal(full, truncated)
     assert full.loc["C0001", "web_views_30"] == 4 and full.loc["C0001", "tickets_90"] == 1
@@ -83,12 +100,25 @@ def test_training_never_uses_data_after_its_cuts(orders: pd.DataFrame) -> None:
     ids = orders["customer_id"].drop_duplicates().iloc[:50]
     later = [last_cut + 1 + i % CFG.horizon_days for i in range(len(ids))]
     noisy_orders = pd.concat(
-        [orders, pd.DataFrame({"customer_id": ids.to_numpy(), "order_date": [START + timedelta(days=d - day_number(START)) for d in later],
-                               "status": "cancelled", "order_amount": 99.0, "returned_amount": 0.0, "is_purchase": False})],
+        [
+            orders,
+            pd.DataFrame(
+                {
+                    "customer_id": ids.to_numpy(),
+                    "order_date": [START + timedelta(days=d - day_number(START)) for d in later],
+                    "status": "cancelled",
+                    "order_amount": 99.0,
+                    "returned_amount": 0.0,
+                    "is_purchase": False,
+                }
+            ),
+        ],
         ignore_index=True,
     )
     web = pd.DataFrame({"customer_id": ids.to_numpy(), "day": later, "views": 7, "carts": 2})
-    texts = pd.DataFrame({"customer_id": ids.to_numpy(), "day": later, "source": "ticket", "rating": np.nan, "sentiment_score": -1.0})
+    texts = pd.DataFrame(
+        {"customer_id": ids.to_numpy(), "day": later, "source": "ticket", "rating": np.nan, "sentiment_score": -1.0}
+    )
     noisy = training_set(transactions(noisy_orders), day_number(today), web, texts, CFG)
     assert base is not None and noisy is not None and base.cuts == noisy.cuts
     assert max(base.cuts) == last_cut
@@ -102,7 +132,9 @@ def test_training_never_uses_data_after_its_cuts(orders: pd.DataFrame) -> None:
 def test_scores_do_not_depend_on_rows_after_the_run_day(orders: pd.DataFrame) -> None:
     today = START + timedelta(days=200)
     with_future = score_customers(transactions(orders), today, CFG)
-    without = score_customers(transactions(orders.loc[pd.to_datetime(orders["order_date"]) <= pd.Timestamp(today)]), today, CFG)
+    without = score_customers(
+        transactions(orders.loc[pd.to_datetime(orders["order_date"]) <= pd.Timestamp(today)]), today, CFG
+    )
     assert len(_after(orders, today))  # the fixture has a future to ignore
     pd.testing.assert_frame_equal(with_future.values, without.values)
     assert with_future.model_version == without.model_version
@@ -181,7 +213,9 @@ def test_bgnbd_recovers_its_parameters_and_its_closed_forms() -> None:
 
 def test_contactable_excludes_only_an_explicit_refusal() -> None:
     ids = pd.Series(["A", "B", "C", "D"])
-    consent = pd.DataFrame({"customer_id": ["A", "B", "C"], "marketing_consent": pd.array([True, False, None], dtype="boolean")})
+    consent = pd.DataFrame(
+        {"customer_id": ["A", "B", "C"], "marketing_consent": pd.array([True, False, None], dtype="boolean")}
+    )
     assert contactable(ids, consent).tolist() == [True, False, True, True]
     assert contactable(ids, consent.drop(columns="marketing_consent")).tolist() == [True] * 4  # no such column yet
     assert contactable(ids, None).tolist() == [True] * 4
@@ -189,8 +223,12 @@ def test_contactable_excludes_only_an_explicit_refusal() -> None:
 
 def test_target_list_ranks_value_at_risk_and_skips_refusals() -> None:
     values = pd.DataFrame(
-        {"customer_id": ["A", "B", "C", "D"], "p_active": [0.2, 0.5, 0.9, 0.1], "churn_risk": [0.8, 0.5, 0.1, 0.9],
-         "expected_value": [20.0, 50.0, 90.0, 0.0]}
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "p_active": [0.2, 0.5, 0.9, 0.1],
+            "churn_risk": [0.8, 0.5, 0.1, 0.9],
+            "expected_value": [20.0, 50.0, 90.0, 0.0],
+        }
     )
     consent = pd.DataFrame({"customer_id": ["B"], "marketing_consent": [False]})
     targets = target_list(values, consent, replace(CFG, targets_top_n=10))
@@ -227,7 +265,9 @@ def _write(path: Path, table: str, frame: pd.DataFrame) -> None:
         con.close()
 
 
-def test_run_is_idempotent_per_day_and_reads_consent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: pd.DataFrame) -> None:
+def test_run_is_idempotent_per_day_and_reads_consent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: pd.DataFrame
+) -> None:
     path = tmp_path / "cx.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(path))
     monkeypatch.setenv("CX_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
@@ -241,16 +281,37 @@ def test_run_is_idempotent_per_day_and_reads_consent(tmp_path: Path, monkeypatch
     _write(path, "marts.dim_customers", customers)  # no marketing_consent column: nobody excluded
     today = START + timedelta(days=120)
     when = pd.Timestamp(today) - pd.Timedelta(days=3)
-    _write(path, "marts.fct_interactions", pd.DataFrame(
-        {"customer_id": ["C0001", "C0001", "C0002", "C0003"], "product_id": "P1",
-         "interaction_type": ["product_view", "add_to_cart", "purchase", "product_view"],
-         "occurred_at": [when, when, when, pd.Timestamp(today) + pd.Timedelta(days=1)], "rating": None}
-    ))
-    _write(path, "marts.fct_texts", pd.DataFrame(
-        {"text_id": ["R1", "T1"], "source": ["review", "ticket"], "customer_id": ["C0001", "C0002"],
-         "created_at": [when, when], "rating": [2, None]}
-    ))
-    _write(path, "model_outputs.review_sentiment", pd.DataFrame({"review_id": ["R1"], "sentiment_score": [-0.5], "as_of_date": [today]}))
+    _write(
+        path,
+        "marts.fct_interactions",
+        pd.DataFrame(
+            {
+                "customer_id": ["C0001", "C0001", "C0002", "C0003"],
+                "product_id": "P1",
+                "interaction_type": ["product_view", "add_to_cart", "purchase", "product_view"],
+                "occurred_at": [when, when, when, pd.Timestamp(today) + pd.Timedelta(days=1)],
+                "rating": None,
+            }
+        ),
+    )
+    _write(
+        path,
+        "marts.fct_texts",
+        pd.DataFrame(
+            {
+                "text_id": ["R1", "T1"],
+                "source": ["review", "ticket"],
+                "customer_id": ["C0001", "C0002"],
+                "created_at": [when, when],
+                "rating": [2, None],
+            }
+        ),
+    )
+    _write(
+        path,
+        "model_outputs.review_sentiment",
+        pd.DataFrame({"review_id": ["R1"], "sentiment_score": [-0.5], "as_of_date": [today]}),
+    )
     con = duckdb.connect(str(path))
     try:
         inputs = ret._stage._read(con, today)
@@ -264,7 +325,11 @@ def test_run_is_idempotent_per_day_and_reads_consent(tmp_path: Path, monkeypatch
     refused = customers.iloc[::2].assign(marketing_consent=False)
     _write(path, "marts.dim_customers", pd.concat([refused, customers.iloc[1::2].assign(marketing_consent=None)]))
     second = ret.run(today)  # the same day again: replaces its partitions
-    assert first["rows"] == second["rows"] == orders.loc[pd.to_datetime(orders["order_date"]) <= pd.Timestamp(today), "customer_id"].nunique()
+    assert (
+        first["rows"]
+        == second["rows"]
+        == orders.loc[pd.to_datetime(orders["order_date"]) <= pd.Timestamp(today), "customer_id"].nunique()
+    )
     con = duckdb.connect(str(path))
     try:
         values = con.execute("select * from model_outputs.customer_value").df()
@@ -289,7 +354,10 @@ def _landing_orders(root: Path) -> pd.DataFrame:
     """The generated orders, read plainly (headers vary in case and padding by design)."""
     frames = []
     for path in sorted(root.glob("orders/*/*")):
-        readers = {".csv": lambda p: pd.read_csv(p, dtype=str), ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=str)}
+        readers = {
+            ".csv": lambda p: pd.read_csv(p, dtype=str),
+            ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=str),
+        }
         frame = readers.get(path.suffix, lambda p: pd.read_parquet(p).astype(str))(path)
         frame.columns = [c.strip().lower() for c in frame.columns]
         frames.append(frame[["customer_id", "ordered_at", "status"]])
@@ -310,7 +378,9 @@ def test_the_generators_planted_lapsers_are_found_and_the_ranking_is_stable(tmp_
     from cx.models.retention._evaluation import auc, spearman
 
     days = 100
-    manifest = generate(tmp_path, START, days=days, customers=1000, seed=5, defects=False, sources=["orders"], lapsers=0.15)
+    manifest = generate(
+        tmp_path, START, days=days, customers=1000, seed=5, defects=False, sources=["orders"], lapsers=0.15
+    )
     truth = pd.read_csv(tmp_path / "_truth" / "lapsers.csv")
     assert manifest.events["planted_lapsers"]["customers"] == len(truth) > 20
     groups = pd.read_csv(tmp_path / "_truth" / "customer_groups.csv")

@@ -33,7 +33,12 @@ def eligible(pop: Any) -> np.ndarray:
     """Customers who can be planted: signed up before the run, in an ELIGIBLE_GROUPS
     group with an order rate, not lapsing anyway."""
     groups = np.array([GROUP_NAMES.index(g) for g in ELIGIBLE_GROUPS])
-    return np.isin(pop.group, groups) & (pop.signup_day < 0) & (column("order_rate")[pop.group] > 0) & (pop.lapse_day >= 1 << 40)
+    return (
+        np.isin(pop.group, groups)
+        & (pop.signup_day < 0)
+        & (column("order_rate")[pop.group] > 0)
+        & (pop.lapse_day >= 1 << 40)
+    )
 
 
 def plant_lapsers(rng: np.random.Generator, pop: Any, days: int, share: float) -> np.ndarray:

@@ -34,8 +34,10 @@ class BgNbd:
         x, t_x, T = (np.asarray(v, dtype="float64") / s for v, s in ((x, 1.0), (t_x, WEEK), (T, WEEK)))
         # odds of having dropped out after the last purchase (zero without a repeat purchase)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            log_odds = np.log(self.a) - np.log(np.maximum(self.b + x - 1, 1e-12)) + (self.r + x) * (
-                np.log(self.alpha + T) - np.log(self.alpha + t_x)
+            log_odds = (
+                np.log(self.a)
+                - np.log(np.maximum(self.b + x - 1, 1e-12))
+                + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
             )
         odds = np.where(x > 0, np.exp(np.minimum(log_odds, 700.0)), 0.0)
         return x, T, odds
@@ -70,7 +72,9 @@ def _bgnbd_nll(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.nda
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
     stay = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        drop = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf)
+        drop = np.where(
+            x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf
+        )
     ll = head + np.logaddexp(stay, drop)
     return float(-(w * ll).sum() / w.sum())
 
@@ -85,13 +89,19 @@ def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 def fit_bgnbd(summary: pd.DataFrame) -> BgNbd:
     """Fit on the columns x (repeat purchase days), t_x and T (days since the first purchase)."""
     (x, t_x, T), w = _compress(
-        summary["x"].to_numpy("float64"), summary["t_x"].to_numpy("float64") / WEEK, summary["T"].to_numpy("float64") / WEEK
+        summary["x"].to_numpy("float64"),
+        summary["t_x"].to_numpy("float64") / WEEK,
+        summary["T"].to_numpy("float64") / WEEK,
     )
     start = np.log([0.5, max(float(np.average(T, weights=w)), 1.0), 0.8, 2.5])
     best = None
     for method in ("L-BFGS-B", "Nelder-Mead"):
         result = minimize(
-            _bgnbd_nll, start, args=(x, t_x, T, w), method=method, bounds=[(-9.0, 9.0)] * 4,
+            _bgnbd_nll,
+            start,
+            args=(x, t_x, T, w),
+            method=method,
+            bounds=[(-9.0, 9.0)] * 4,
             options={"maxiter": 2000},
         )
         if best is None or (np.isfinite(result.fun) and result.fun < best.fun):
@@ -129,8 +139,13 @@ def _gg_nll(log_params: np.ndarray, n: np.ndarray, m: np.ndarray, w: np.ndarray)
     q = 1.0 + q_minus_one  # q > 1: the mean spend exists
     px = p * n
     ll = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma)
-        + (px - 1) * np.log(m) + px * np.log(n) - (px + q) * np.log(gamma + n * m)
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(gamma)
+        + (px - 1) * np.log(m)
+        + px * np.log(n)
+        - (px + q) * np.log(gamma + n * m)
     )
     return float(-(w * ll).sum() / w.sum())
 
@@ -143,7 +158,8 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGamma:
         mean = float(summary.loc[keep, "mean_value"].mean()) if keep.any() else 1.0
         return GammaGamma(1.0, 2.0, mean, False)  # population mean only
     (n, m), w = _compress(
-        summary.loc[keep, "frequency"].to_numpy("float64"), np.round(summary.loc[keep, "mean_value"].to_numpy("float64"), 2)
+        summary.loc[keep, "frequency"].to_numpy("float64"),
+        np.round(summary.loc[keep, "mean_value"].to_numpy("float64"), 2),
     )
     m = np.maximum(m, 0.01)
     start = np.log([2.0, 2.0, float(np.average(m, weights=w))])
@@ -162,7 +178,9 @@ class Btyd:
     def score(self, summary: pd.DataFrame, days: float) -> pd.DataFrame:
         x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
         orders = self.bgnbd.expected(x, t_x, T, days)
-        per_order = self.gamma_gamma.expected_value(summary["frequency"].to_numpy("float64"), summary["mean_value"].to_numpy("float64"))
+        per_order = self.gamma_gamma.expected_value(
+            summary["frequency"].to_numpy("float64"), summary["mean_value"].to_numpy("float64")
+        )
         return pd.DataFrame(
             {
                 "p_active": self.bgnbd.p_any(x, t_x, T, days),

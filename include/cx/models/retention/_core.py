@@ -53,7 +53,9 @@ def _evaluate(scores: dict[str, pd.DataFrame], y: pd.DataFrame, cfg: RetentionCo
     target (on a fixed-seed sample of customers when there are many)."""
     index = y.index
     if len(index) > cfg.max_eval_customers:
-        index = index[np.sort(np.random.default_rng(cfg.seed).choice(len(index), cfg.max_eval_customers, replace=False))]
+        index = index[
+            np.sort(np.random.default_rng(cfg.seed).choice(len(index), cfg.max_eval_customers, replace=False))
+        ]
     baseline = scores["baseline"].loc[index]
     out: dict[str, dict[str, Any]] = {}
     for name, frame in scores.items():
@@ -242,4 +244,3 @@ def _assemble(
         }
     )
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
-

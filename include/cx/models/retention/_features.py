@@ -124,7 +124,11 @@ def features_at(
     f["mean_gap_days"] = (span / repeat.where(repeat > 0)).astype("float64")
     f["overdue_ratio"] = f["recency_days"] / f["mean_gap_days"].clip(lower=1.0)
     days = bought.assign(one=1)
-    for name, lo, hi in (("orders_30", cut - 30, cut), ("orders_90", cut - 90, cut), ("orders_prev_90", cut - 180, cut - 90)):
+    for name, lo, hi in (
+        ("orders_30", cut - 30, cut),
+        ("orders_90", cut - 90, cut),
+        ("orders_prev_90", cut - 180, cut - 90),
+    ):
         f[name] = _window_sum(days, "one", lo, hi).reindex(f.index).fillna(0).astype("float64")
     f["spend_90"] = _window_sum(hist, "net", cut - 90, cut).reindex(f.index).fillna(0.0)
     f["spend_rate"] = f["monetary"] / np.maximum(f["tenure_days"] + 1, min_rate_days)
@@ -149,7 +153,9 @@ def _web_features(f: pd.DataFrame, web: pd.DataFrame | None, cut: int) -> None:
     hist = web.loc[web["day"] <= cut]
     f["web_views_30"] = _window_sum(hist, "views", cut - 30, cut).reindex(f.index).fillna(0).astype("float64")
     f["web_carts_30"] = _window_sum(hist, "carts", cut - 30, cut).reindex(f.index).fillna(0).astype("float64")
-    f["web_days_90"] = _window_sum(hist.assign(one=1), "one", cut - 90, cut).reindex(f.index).fillna(0).astype("float64")
+    f["web_days_90"] = (
+        _window_sum(hist.assign(one=1), "one", cut - 90, cut).reindex(f.index).fillna(0).astype("float64")
+    )
     last = hist.groupby("customer_id", sort=False)["day"].max().reindex(f.index)
     f["web_recency_days"] = (cut - last).astype("float64")
 

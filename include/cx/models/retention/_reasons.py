@@ -38,17 +38,28 @@ def reasons(f: pd.DataFrame, churn_risk: np.ndarray, cfg: RetentionConfig) -> np
     phrases: list[tuple[np.ndarray, pd.Series | str]] = [
         (
             (risky & overdue).to_numpy(),
-            "no purchase for " + _days(f["recency_days"]) + " days, "
-            + f["overdue_ratio"].round(1).astype("string") + "x their usual gap of " + _days(gap) + " days",
+            "no purchase for "
+            + _days(f["recency_days"])
+            + " days, "
+            + f["overdue_ratio"].round(1).astype("string")
+            + "x their usual gap of "
+            + _days(gap)
+            + " days",
         ),
         ((risky & (f["frequency"] == 1)).to_numpy(), "a single purchase, " + _days(f["recency_days"]) + " days ago"),
         (
             (risky & (f["orders_prev_90"] > f["orders_90"])).to_numpy(),
-            "fewer orders lately (" + _days(f["orders_90"]) + " in the last 90 days, "
-            + _days(f["orders_prev_90"]) + " in the 90 before)",
+            "fewer orders lately ("
+            + _days(f["orders_90"])
+            + " in the last 90 days, "
+            + _days(f["orders_prev_90"])
+            + " in the 90 before)",
         ),
         ((f["return_share"] >= 0.2).to_numpy(), "returned " + _days(f["return_share"] * 100) + "% of what they bought"),
-        (((f["avg_rating"] <= 2.5) | (f["avg_sentiment"] <= -0.3)).fillna(False).to_numpy(), "unhappy in reviews or tickets"),
+        (
+            ((f["avg_rating"] <= 2.5) | (f["avg_sentiment"] <= -0.3)).fillna(False).to_numpy(),
+            "unhappy in reviews or tickets",
+        ),
         ((f["tickets_90"] > 0).to_numpy(), _days(f["tickets_90"]) + " support ticket(s) in the last 90 days"),
         (
             (risky & (f["web_days_90"] == 0) & f["web_recency_days"].notna()).to_numpy(),

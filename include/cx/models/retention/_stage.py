@@ -16,7 +16,16 @@ from cx.errors import NothingToDo
 from cx.model_runs import OUTPUT_SCHEMA, Metric
 from cx.models._stage import StageOutput, run_stage
 from cx.models.retention._config import MODEL, RetentionConfig
-from cx.models.retention._core import BASELINES, CANDIDATE_VERSIONS, DECIDING, REPORTED, RISK, VALUE, RetentionResult, score_customers
+from cx.models.retention._core import (
+    BASELINES,
+    CANDIDATE_VERSIONS,
+    DECIDING,
+    REPORTED,
+    RISK,
+    VALUE,
+    RetentionResult,
+    score_customers,
+)
 from cx.models.retention._features import ORDER_COLUMNS, day_numbers, transactions
 from cx.models.retention._targets import target_list
 from cx.warehouse import read_df, table_exists
@@ -35,7 +44,9 @@ def _columns(con: Any, schema: str, table: str) -> set[str]:
 def read_consent(con: Any) -> pd.DataFrame | None:
     """marts.dim_customers' marketing_consent when the CRM provides the column, else None
     (every customer's consent unknown: none is excluded)."""
-    if not table_exists(con, "dim_customers", "marts") or "marketing_consent" not in _columns(con, "marts", "dim_customers"):
+    if not table_exists(con, "dim_customers", "marts") or "marketing_consent" not in _columns(
+        con, "marts", "dim_customers"
+    ):
         return None
     return read_df(
         con,
@@ -76,7 +87,10 @@ def _read(con: Any, as_of: date) -> dict[str, Any]:
                     f"select {key} as text_id, '{source}' as source, sentiment_score from {OUTPUT_SCHEMA}.{table} "
                     f"where as_of_date = date '{as_of.isoformat()}'"
                 )
-        scored = " union all ".join(scores) or "select null::varchar as text_id, null::varchar as source, null::double as sentiment_score"
+        scored = (
+            " union all ".join(scores)
+            or "select null::varchar as text_id, null::varchar as source, null::double as sentiment_score"
+        )
         texts = read_df(
             con,
             f"with scores as ({scored}) select t.customer_id, t.created_at::date as day, t.source, t.rating, "
@@ -95,7 +109,9 @@ def run(as_of: date, settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     cfg = RetentionConfig.from_settings(settings)
     artifact = settings.models_dir / "retention" / f"{as_of}.pkl"
-    return run_stage(MODEL, as_of, settings, partial(_read, as_of=as_of), partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact))
+    return run_stage(
+        MODEL, as_of, settings, partial(_read, as_of=as_of), partial(_compute, as_of=as_of, cfg=cfg, artifact=artifact)
+    )
 
 
 def compute(inputs: dict[str, Any], as_of: date, cfg: RetentionConfig) -> tuple[RetentionResult, pd.DataFrame]:
@@ -126,7 +142,12 @@ def run_rows(result: RetentionResult) -> list[tuple[str, list[Metric]]]:
     d = result.details
     info = [Metric("customers", float(d["customers"])), Metric("history_days", float(d["history_days"]), details=d)]
     if result.label_free:
-        return [(result.model_version, [*info, Metric("label_free", 1.0, None, None, {"reason": d.get("label_free_reason")})])]
+        return [
+            (
+                result.model_version,
+                [*info, Metric("label_free", 1.0, None, None, {"reason": d.get("label_free_reason")})],
+            )
+        ]
     published: list[Metric] = []
     for target in (RISK, VALUE):
         name = result.chosen[target]
@@ -138,7 +159,9 @@ def run_rows(result: RetentionResult) -> list[tuple[str, list[Metric]]]:
     runs = [(result.model_version, [*published, *info])]
     for name, row in result.holdout.items():
         version = CANDIDATE_VERSIONS.get(name, f"{BASELINES[RISK]}+{BASELINES[VALUE]}")
-        metrics = [Metric(f"holdout_{metric}", m["value"], m["baseline"], None, {"z": m["z"]}) for metric, m in row.items()]
+        metrics = [
+            Metric(f"holdout_{metric}", m["value"], m["baseline"], None, {"z": m["z"]}) for metric, m in row.items()
+        ]
         runs.append((f"candidate:{version}", metrics))
     return runs
 
