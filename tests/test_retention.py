@@ -159,6 +159,13 @@ def test_long_history_chooses_on_a_holdout_and_scores_every_buyer(orders: pd.Dat
     assert result.holdout["btyd"]["auc"]["value"] > 0.6
 
 
+def test_learning_on_a_sample_still_scores_every_buyer(orders: pd.DataFrame) -> None:
+    today = START + timedelta(days=239)
+    result = score_customers(transactions(orders), today, replace(CFG, model_customers=150))
+    assert len(result.values) == orders["customer_id"].nunique()  # all scored as of D
+    assert result.details["holdout_customers"] <= 150  # learnt and judged on the sample
+
+
 def _lapsed_before(orders: pd.DataFrame, today: date, days: int) -> pd.Index:
     last = orders.groupby("customer_id")["order_date"].max()
     return last.index[pd.to_datetime(last) < pd.Timestamp(today - timedelta(days=days))]

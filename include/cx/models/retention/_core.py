@@ -49,13 +49,8 @@ def _outcome(y: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _evaluate(scores: dict[str, pd.DataFrame], y: pd.DataFrame, cfg: RetentionConfig) -> dict[str, dict[str, Any]]:
-    """Every candidate's holdout metrics and its lift over the baseline of the same
-    target (on a fixed-seed sample of customers when there are many)."""
+    """Every candidate's holdout metrics and its lift over the baseline of the same target."""
     index = y.index
-    if len(index) > cfg.max_eval_customers:
-        index = index[
-            np.sort(np.random.default_rng(cfg.seed).choice(len(index), cfg.max_eval_customers, replace=False))
-        ]
     baseline = scores["baseline"].loc[index]
     out: dict[str, dict[str, Any]] = {}
     for name, frame in scores.items():
@@ -130,8 +125,10 @@ def _score(
     first = int(tx.loc[tx["purchases"] > 0, "day"].min())
     history = today - first
     details: dict[str, Any] = {"history_days": history, "horizon_days": horizon, "customers": len(features)}
-    validation = training_set(tx, today - horizon, web, texts, cfg) if history >= 2 * horizon else None
-    final = training_set(tx, today, web, texts, cfg) if validation is not None else None
+    m_tx, m_web, m_texts = _model_sample(len(ids), cfg, tx, web, texts)
+    assert m_tx is not None
+    validation = training_set(m_tx, today - horizon, m_web, m_texts, cfg) if history >= 2 * horizon else None
+    final = training_set(m_tx, today, m_web, m_texts, cfg) if validation is not None else None
     if validation is None or final is None:
         details["label_free_reason"] = (
             f"history of {history} days is shorter than twice the horizon ({2 * horizon} days)"
@@ -143,8 +140,8 @@ def _score(
 
     # Holdout: candidates trained with labels up to D - H, judged on (D - H, D].
     check = today - horizon
-    at_check, _ = design(tx, check, web, texts, cfg)
-    y = outcomes_after(tx, check, horizon, at_check.index)
+    at_check, _ = design(m_tx, check, m_web, m_texts, cfg)
+    y = outcomes_after(m_tx, check, horizon, at_check.index)
     scores = {
         "learned": fit_learned(validation, cfg).score(at_check),
         "btyd": btyd_scores(at_check),
@@ -164,6 +161,16 @@ def _score(
     version = _version(chosen)
     values = _assemble(features, risk["p_active"], value["expected_orders"], value["expected_value"], version, cfg, ids)
     return RetentionResult(values, version, False, holdout, chosen, details, models)
+
+
+def _model_sample(n: int, cfg: RetentionConfig, *frames: pd.DataFrame | None) -> tuple[pd.DataFrame | None, ...]:
+    """The frames restricted to a fixed-seed sample of ``cfg.model_customers`` of the
+    ``n`` customer codes (unchanged when there are no more)."""
+    if n <= cfg.model_customers:
+        return frames
+    keep = np.zeros(n, dtype=bool)
+    keep[np.random.default_rng(cfg.seed).choice(n, cfg.model_customers, replace=False)] = True
+    return tuple(None if f is None else f.loc[keep[f["customer_id"].to_numpy()]] for f in frames)
 
 
 def _coded(frame: pd.DataFrame | None, ids: pd.Index, today: int) -> pd.DataFrame | None:

@@ -72,11 +72,7 @@ def training_set(
         cuts.append(cut)
     if not xs:
         return None
-    x, y = pd.concat(xs, ignore_index=True), pd.concat(ys, ignore_index=True)
-    if len(x) > cfg.max_train_rows:
-        pick = np.sort(np.random.default_rng(cfg.seed).choice(len(x), cfg.max_train_rows, replace=False))
-        x, y = x.iloc[pick].reset_index(drop=True), y.iloc[pick].reset_index(drop=True)
-    return TrainingSet(x, y, tuple(cuts))
+    return TrainingSet(pd.concat(xs, ignore_index=True), pd.concat(ys, ignore_index=True), tuple(cuts))
 
 
 @dataclass(frozen=True)
