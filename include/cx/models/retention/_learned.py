@@ -64,7 +64,6 @@ def training_set(
         if len(f) < cfg.min_train_customers:
             continue
         y = outcomes_after(tx, cut, cfg.horizon_days, f.index)
-        assert cut + cfg.horizon_days <= last_label_day
         if min(int(y["bought"].sum()), int((~y["bought"]).sum())) < cfg.min_class:
             continue
         xs.append(f[list(COLUMNS)])
