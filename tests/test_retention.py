@@ -89,6 +89,7 @@ def test_features_at_a_cut_ignore_everything_after_it(orders: pd.DataFrame) -> N
     assert (full["recency_days"] >= 0).all() and set(FEATURES) <= set(full.columns)
 
 
+@pytest.mark.slow
 def test_training_never_uses_data_after_its_cuts(orders: pd.DataFrame) -> None:
     """The learned model's rows for cuts up to D - H: features from before each cut only.
     What happens after D - H without changing any label (cancelled orders, browsing,
@@ -132,6 +133,7 @@ def test_training_never_uses_data_after_its_cuts(orders: pd.DataFrame) -> None:
     assert noisy.x[["web_recency_days", "avg_rating", "avg_sentiment"]].isna().all().all()
 
 
+@pytest.mark.slow
 def test_scores_do_not_depend_on_rows_after_the_run_day(orders: pd.DataFrame) -> None:
     today = START + timedelta(days=200)
     with_future = score_customers(transactions(orders), today, CFG)
@@ -275,6 +277,7 @@ def _write(path: Path, table: str, frame: pd.DataFrame) -> None:
         con.close()
 
 
+@pytest.mark.slow
 def test_run_is_idempotent_per_day_and_reads_consent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: pd.DataFrame
 ) -> None:
@@ -382,6 +385,7 @@ def _landing_orders(root: Path) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_the_generators_planted_lapsers_are_found_and_the_ranking_is_stable(tmp_path: Path) -> None:
     from cx.generate import generate
     from cx.generate.lapsers import ELIGIBLE_GROUPS
