@@ -128,7 +128,8 @@ def _compute(inputs: dict[str, Any], as_of: date, cfg: RetentionConfig, artifact
         "targets": len(targets),
         "model_version": result.model_version,
         "label_free": result.label_free,
-        "risk_bands": result.values["risk_band"].value_counts().to_dict(),
+        # One string: the run summary sums nested numbers.
+        "risk_bands": ", ".join(f"{band} {n:,}" for band, n in result.values["risk_band"].value_counts().items()),
         "artifact": str(artifact),
     }
     if result.label_free:
