@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from cx.errors import NothingToDo
 from cx.models.retention._btyd import Btyd
 from cx.models.retention._config import (
+    VALUE_COLUMNS,
     VERSION_BASELINE_RISK,
     VERSION_BASELINE_VALUE,
     VERSION_BTYD,
@@ -250,4 +251,4 @@ def _assemble(
             "model_version": version,
         }
     )
-    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return out[VALUE_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)

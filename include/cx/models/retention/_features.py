@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 
 ORDER_COLUMNS = ("customer_id", "order_date", "status", "order_amount", "returned_amount", "is_purchase")
-WEB_COLUMNS = ("customer_id", "day", "views", "carts")
-TEXT_COLUMNS = ("customer_id", "day", "source", "rating", "sentiment_score")
 
 # Learned model inputs (the BTYD terms are added per cut by the core), in order.
 FEATURES: tuple[str, ...] = (
@@ -104,7 +102,9 @@ def features_at(
 ) -> pd.DataFrame:
     """One row per customer with a purchase on or before day ``cut``, indexed by
     customer_id: the FEATURES plus the BTYD summary (x repeat purchase days, t_x and T
-    in days since the first purchase, mean_value per purchase day)."""
+    in days since the first purchase, mean_value per purchase day). ``web`` has
+    customer_id, day, views, carts (per customer and day); ``texts`` customer_id, day,
+    source (review or ticket), rating, sentiment_score."""
     hist = tx.loc[tx["day"] <= cut]
     bought = hist.loc[hist["purchases"] > 0]
     per = bought.groupby("customer_id", sort=True).agg(
