@@ -41,6 +41,7 @@ DEMO_START ?= 2024-09-01
 DEMO_DAYS ?= 90
 DEMO_CUSTOMERS ?= 3000
 DEMO_DAILY_RUNS ?= 3
+DEMO_LAPSERS ?= 0.1
 
 .PHONY: help install airflow-init demo generate run run-args summary test test-fast lint test-acceptance test-backfill docs airflow clean
 
@@ -67,7 +68,7 @@ airflow-init: install
 
 generate: install
 	$(PY) -m cx.generate --out $(CX_LANDING_DIR) --start $(DEMO_START) --days $(DEMO_DAYS) \
-		--customers $(DEMO_CUSTOMERS) --seed 42 --overwrite
+		--customers $(DEMO_CUSTOMERS) --seed 42 --lapsers $(DEMO_LAPSERS) --overwrite
 
 demo: airflow-init
 	@set -e; start=$$(date +%s); \

@@ -16,8 +16,8 @@ and reused while its arguments stay the same. Then, on a fresh warehouse:
 - ``day_ingest`` + ``day_dbt``: one incremental day (day 366) on top of it;
 - ``validate``: the Great Expectations checkpoint for that day
   (``cx.quality.checkpoint.run``);
-- ``sentiment``, ``segmentation``, ``recommendations``, ``forecast``: each model
-  stage's ``run(as_of)``;
+- ``sentiment``, ``segmentation``, ``recommendations``, ``forecast``, ``retention``:
+  each model stage's ``run(as_of)``;
 - ``publish``: ``cx.airflow_support.publish_run``.
 
 The stages run WITHOUT Airflow: each calls the same function the ``cx_daily`` task
@@ -67,9 +67,20 @@ STAGES = (
     "segmentation",
     "recommendations",
     "forecast",
+    "retention",
     "publish",
 )
-DAILY = ("day_ingest", "day_dbt", "validate", "sentiment", "segmentation", "recommendations", "forecast", "publish")
+DAILY = (
+    "day_ingest",
+    "day_dbt",
+    "validate",
+    "sentiment",
+    "segmentation",
+    "recommendations",
+    "forecast",
+    "retention",
+    "publish",
+)
 BULK_DAYS = 365  # the initial load; the landing zone holds one more day for the incremental run
 COLUMNS = (
     "size",
@@ -180,7 +191,7 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
         summary = run(day, day, settings)
         seconds = time.perf_counter() - began
         return {"seconds": seconds, "rows": None, "details": _compact(summary)}
-    if stage in ("sentiment", "segmentation", "recommendations", "forecast"):
+    if stage in ("sentiment", "segmentation", "recommendations", "forecast", "retention"):
         import importlib
 
         module = {
@@ -188,6 +199,7 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
             "segmentation": "segmentation",
             "recommendations": "recommend",
             "forecast": "forecast",
+            "retention": "retention",
         }[stage]
         run = importlib.import_module(f"cx.models.{module}").run
         began = time.perf_counter()

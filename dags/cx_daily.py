@@ -48,11 +48,35 @@ DBT_VARS = {
 }
 
 # The model stages: task id, the module whose run(as_of) the task calls, what it writes.
+# (task, module, doc, the stage it runs after)
 MODEL_STAGES = (
-    ("sentiment", "cx.models.sentiment", "Review and ticket sentiment → `main.review_sentiment`."),
-    ("segmentation", "cx.models.segmentation", "Customer segments (RFM + behaviour) → `main.customer_segments`."),
-    ("recommendations", "cx.models.recommend", "LightFM top-N per customer → `main.customer_recommendations`."),
-    ("forecasting", "cx.models.forecast", "Prophet revenue/orders forecasts → `main.sales_forecast`."),
+    ("sentiment", "cx.models.sentiment", "Review and ticket sentiment → `main.review_sentiment`.", None),
+    (
+        "segmentation",
+        "cx.models.segmentation",
+        "Customer segments (RFM + behaviour) → `main.customer_segments`.",
+        "sentiment",
+    ),
+    (
+        "recommendations",
+        "cx.models.recommend",
+        "LightFM top-N per customer → `main.customer_recommendations`.",
+        "segmentation",
+    ),
+    (
+        "retention",
+        "cx.models.retention",
+        "Churn risk and customer value over `CX_RETENTION_HORIZON_DAYS` → `main.customer_value`; "
+        "the day's target list → `main.retention_targets`.",
+        "segmentation",
+    ),
+    (
+        "forecasting",
+        "cx.models.forecast",
+        "Forecasts with calibrated 80%/95% intervals → `main.sales_forecast`, "
+        "product demand → `main.product_demand_forecast`.",
+        None,
+    ),
 )
 
 
@@ -88,7 +112,7 @@ def quality_check(task_id: str, stage: str, doc: str) -> XComArg:
 
 with DAG(
     dag_id="cx_daily",
-    description="Landing zone -> dbt -> Great Expectations -> segments, sentiment, recommendations, forecasts",
+    description="Landing zone -> dbt -> Great Expectations -> segments, sentiment, recommendations, retention, forecasts",
     doc_md=DAG_DOC,
     schedule="@daily",
     start_date=datetime.combine(settings.start_date, time.min),
@@ -208,14 +232,14 @@ with DAG(
         return training_decision(context)
 
     with TaskGroup("models", tooltip="Model stages: each reads the marts, writes its table and model_runs") as models:
-        # The first three run in this order, forecasting beside them. A stage with nothing
-        # to do is skipped (cx.errors.NothingToDo); the stages after it still run (none
-        # failed, and the gate upstream of each said yes).
-        model_stages = [
-            model_stage(task_id, module, doc, upstream_stage=0 < i < 3)
-            for i, (task_id, module, doc) in enumerate(MODEL_STAGES)
-        ]
-        chain(*model_stages[:3])
+        # A stage with nothing to do is skipped (cx.errors.NothingToDo); the stages after it
+        # still run (none failed, and the gate upstream of each said yes).
+        stages: dict[str, XComArg] = {}
+        for task_id, module, doc, after in MODEL_STAGES:
+            stages[task_id] = model_stage(task_id, module, doc, upstream_stage=after is not None)
+            if after is not None:
+                stages[after] >> stages[task_id]
+        model_stages = list(stages.values())
 
     @task(
         task_id="publish",

@@ -49,6 +49,7 @@ def test_stage_order(dagbag):
         "models.segmentation",
         "models.recommendations",
         "models.forecasting",
+        "models.retention",
         "publish",
     ):
         assert expected in ids
@@ -61,6 +62,8 @@ def test_stage_order(dagbag):
     assert producer.dbt_cmd_flags[-2:] == ["--exclude-resource-type", "unit_test"]  # unit tests: in CI
     assert not [t for t in ids if t.endswith(".test")]
     assert dag.get_task("models.segmentation").upstream_task_ids == {"models.sentiment", "should_train_models"}
+    assert dag.get_task("models.retention").upstream_task_ids == {"models.segmentation", "should_train_models"}
+    assert "publish" in dag.get_task("models.retention").downstream_task_ids
 
 
 def test_duckdb_writers_share_one_pool(dagbag):
@@ -113,6 +116,7 @@ def test_operations_wiring(dagbag):
         "models.segmentation",
         "models.recommendations",
         "models.forecasting",
+        "models.retention",
     }
     assert dag.get_task("publish").trigger_rule == "none_failed"  # publishes when the models are skipped
     assert {a.name for a in dag.get_task("publish").outlets} >= {"cx.dim_customers", "cx.customer_segments"}
@@ -445,6 +449,6 @@ def test_stages_after_a_skipped_stage_still_run_and_publish_follows(dagbag):
     stages = {t.task_id for t in dag.tasks if t.task_id.startswith("models.")}
     # the gate is upstream of every stage, so its "no" skips them all (short-circuit, direct downstream)
     assert stages <= gate.downstream_task_ids
-    for task_id in ("models.segmentation", "models.recommendations"):
+    for task_id in ("models.segmentation", "models.recommendations", "models.retention"):
         assert dag.get_task(task_id).trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
     assert dag.get_task("publish").trigger_rule == TriggerRule.NONE_FAILED

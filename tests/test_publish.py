@@ -197,3 +197,27 @@ def test_day_without_model_outputs_keeps_the_latest_models(con) -> None:
     days = published_days(con)
     assert days["dim_customers"] == days["fct_orders"] == D2 and days["customer_segments"] == D1
     assert con.execute("select distinct segment_name from main.dim_customers").fetchall() == [("loyal",)]
+
+
+def test_dim_customers_carries_the_days_churn_risk_and_expected_value(con) -> None:
+    values = pd.DataFrame(
+        {
+            "customer_id": ["c0", "c1"],
+            "p_active": [0.8, 0.3],
+            "churn_risk": [0.2, 0.7],
+            "expected_orders": [1.5, 0.3],
+            "expected_value": [40.0, 5.0],
+            "risk_band": ["low", "high"],
+            "value_band": ["high", "low"],
+            "reasons": ["buys regularly, about every 20 days", "a single purchase, 80 days ago"],
+            "model_version": ["gbm-v1"] * 2,
+        }
+    )
+    replace_partition(con, "customer_value", values, D1, schema=OUTPUT_SCHEMA)
+    publish(con, D1)
+    rows = con.execute(
+        "select customer_id, churn_risk, expected_value from main.dim_customers order by customer_id"
+    ).fetchall()
+    assert rows == [("c0", 0.2, 40.0), ("c1", 0.7, 5.0), ("c2", None, None)]  # c2 never bought: not scored
+    assert con.execute("select count(*) from main.customer_value where as_of_date = ?", [D1]).fetchone()[0] == 2
+    assert con.execute("select count(*) from main.retention_targets").fetchone()[0] == 0  # promised, empty

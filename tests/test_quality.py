@@ -251,6 +251,8 @@ def clean_frames() -> dict[str, pd.DataFrame]:
                 "segment_id": [1.0, None],
                 "segment_name": ["loyal", None],
                 "avg_sentiment": [0.5, None],
+                "churn_risk": [0.2, None],
+                "expected_value": [40.0, None],
                 "email_hash": ["ab12", "cd34"],
                 "as_of_date": [AS_OF] * 2,
                 "_segment_named": [True, True],
@@ -291,6 +293,35 @@ def clean_frames() -> dict[str, pd.DataFrame]:
             }
         ),
         "customer_recommendations": recs,
+        "customer_value": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "p_active": [0.9, 0.4, 0.1],
+                "churn_risk": [0.1, 0.6, 0.9],
+                "expected_orders": [2.5, 0.6, 0.1],
+                "expected_value": [120.0, 30.0, 0.0],
+                "risk_band": ["low", "medium", "high"],
+                "value_band": ["high", "medium", "low"],
+                "reasons": ["buys regularly, about every 20 days", "fewer orders lately", "a single purchase"],
+                "model_version": ["gbm-v1"] * 3,
+                "as_of_date": [AS_OF] * 3,
+                "_churn_risk_error": [0.0] * 3,
+                "_customer_in_dim_customers": [True] * 3,
+                "_customer_has_a_purchase": [True] * 3,
+            }
+        ),
+        "retention_targets": pd.DataFrame(
+            {
+                "customer_id": ["c3", "c2"],
+                "rank": [1, 2],
+                "expected_value_at_risk": [40.0, 12.5],
+                "experiment": ["retention-save"] * 2,
+                "arm": ["treatment", "control"],
+                "as_of_date": [AS_OF] * 2,
+                "_contactable": [True] * 2,
+                "_in_customer_value": [True] * 2,
+            }
+        ),
         "review_sentiment": pd.DataFrame(
             {
                 "review_id": ["r1", "r2", "r3"],
@@ -525,11 +556,18 @@ OTHER_DEFECTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str]
     ("quarantine", _set("reason", 0, "because"), "reason_known", "critical"),
     ("main_dim_customers", lambda f: f.drop(columns=["segment_name"]), "contract_columns", "critical"),
     ("main_dim_customers", _set("avg_sentiment", 0, 1.5), "avg_sentiment_range", "critical"),
+    ("main_dim_customers", _set("churn_risk", 0, 1.5), "churn_risk_range", "critical"),
     ("review_sentiment", _set("sentiment_score", 0, 1.7), "sentiment_score_range", "critical"),
     ("review_sentiment", _set("sentiment_label", 2, "meh"), "sentiment_label_in_set", "critical"),
     ("customer_recommendations", _set("_product_in_dim_products", 1, False), "product_in_dim_products", "critical"),
     ("customer_recommendations", _set("rank", 1, 4), "rank_1_to_top_n", "critical"),
     ("customer_segments", _set("_customer_in_dim_customers", 0, False), "customer_in_dim_customers", "critical"),
+    ("customer_value", _set("p_active", 0, 1.2), "p_active_is_a_probability", "critical"),
+    ("customer_value", _set("_churn_risk_error", 1, 0.5), "churn_risk_is_one_minus_p_active", "critical"),
+    ("customer_value", _set("risk_band", 2, "doomed"), "risk_band_in_set", "critical"),
+    ("customer_value", _set("_customer_has_a_purchase", 0, False), "customer_has_a_purchase", "critical"),
+    ("retention_targets", _set("_contactable", 0, False), "no_refused_consent", "critical"),
+    ("retention_targets", _set("arm", 1, "maybe"), "arm_in_set", "critical"),
     ("sales_forecast", _set("ds", 0, pd.Timestamp("2024-01-10")), "ds_after_as_of", "critical"),
     ("sales_forecast", _set("yhat_upper", 1, 10.0), "interval_upper_ge_yhat", "warning"),
     ("model_runs", _copy_row(0), "model_metric_unique", "critical"),

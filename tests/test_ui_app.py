@@ -62,6 +62,7 @@ PAGES = [
     "/",
     "/customer",
     "/segments",
+    "/retention",
     "/sentiment",
     "/forecasts",
     "/quality",

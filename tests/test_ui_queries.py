@@ -21,7 +21,7 @@ from cx.config import load_settings
 from cx.ui import artifacts, queries
 from cx.ui.reader import UiConfig, Unavailable, read_warehouse
 from cx.ui.scrub import scrub
-from cx.ui.sections import customer, forecasts, models, overview, quality, segments, sentiment
+from cx.ui.sections import customer, forecasts, models, overview, quality, retention, segments, sentiment
 from cx.ui.views import Loaded, load
 from cx.warehouse import warehouse_lock
 
@@ -134,6 +134,11 @@ def test_verdict_rules():
     assert models.verdict("sentiment", [row("fallback", None, 0.0, None)]).state == models.PUBLISHED
     assert models.verdict("segmentation", [row("silhouette", True), row("stability", False)]).state == models.FAILED
     assert models.verdict("forecast", []).state == models.NO_RUN
+    retention = [row("auc", True, 0.74, 0.68), row("spearman", False, 0.47, 0.47), row("holdout_auc", None)]
+    assert models.verdict("retention", retention).state == models.BASELINE  # value kept its baseline
+    assert models.verdict("retention", retention[:1]).state == models.PUBLISHED
+    label_free = models.verdict("retention", [row("label_free", None, details='{"reason": "short"}')])
+    assert label_free.state == models.NO_GATE and "label-free" in label_free.summary
 
 
 def test_kpis_and_changes(con):
@@ -241,10 +246,35 @@ def test_empty_warehouse_gives_empty_results(tmp_path):
     try:
         assert queries.as_of_dates(con) == [] and queries.latest_as_of(con) is None
         assert queries.model_metrics(con, D3).empty and queries.segment_sizes(con, D3).empty
-        for collect in (overview.collect, segments.collect, sentiment.collect, forecasts.collect):
+        for collect in (overview.collect, segments.collect, sentiment.collect, forecasts.collect, retention.collect):
             collect(con, D3)
         assert quality.day_checks(con, D3) == [] and quality.check_detail(con, D3, "a", "b") is None
         assert not customer.collect(con, "c1", D3)["found"]
+    finally:
+        con.close()
+
+
+def test_retention_bands_over_time_and_the_top_at_risk_list(tmp_path):
+    from cx.publish import EMPTY_TABLES
+
+    con = duckdb.connect(str(tmp_path / "r.duckdb"))
+    try:
+        for table in ("customer_value", "retention_targets"):
+            con.execute(f"create table main.{table} ({EMPTY_TABLES[table]})")
+        for day, high in ((D1, 1), (D2, 3)):
+            for i in range(4):
+                band = "high" if i < high else "low"
+                con.execute(
+                    "insert into main.customer_value values (?, ?, ?, 1, ?, ?, 'medium', 'fewer orders lately', 'gbm-v1', ?)",
+                    [f"c{i}", 0.2 if band == "high" else 0.9, 0.8 if band == "high" else 0.1, 10.0 * i, band, day],
+                )
+        con.execute(f"insert into main.retention_targets values ('c2', 1, 24.0, 'x', 'control', date '{D2}')")
+        data = retention.collect(con, D2)
+        assert data["risk_days"] == [D1, D2]
+        assert data["risk"]["high risk"] == [0.25, 0.75] and data["risk"]["low risk"] == [0.75, 0.25]
+        assert [t["customer_id"] for t in data["targets"]] == ["c2"] and data["targets"][0]["churn_risk"] == 0.8
+        assert data["summary"]["customers"] == 4 and not data["summary"]["label_free"]
+        assert retention.collect(con, D1)["targets"] == []
     finally:
         con.close()
 

@@ -44,6 +44,8 @@ PUBLISHED_TABLES: tuple[str, ...] = (
     "model_runs",
     "dq_results",
     "quarantine",
+    "customer_value",
+    "retention_targets",
 )
 
 
@@ -144,6 +146,18 @@ class Settings(BaseSettings):
     recs_top_n: int = Field(10, ge=1, description="Recommendations per customer.")
     recs_exclude_bought_days: int = Field(0, ge=0, description="Do not recommend what was bought this many days back.")
     recs_holdout_days: int = Field(14, ge=1, description="Days held out to evaluate recommendations.")
+    retention_horizon_days: int = Field(
+        90, ge=7, description="Days ahead that churn risk and customer value look (labels need twice this history)."
+    )
+    retention_targets_top_n: int = Field(
+        1000, ge=1, description="Customers on the daily retention target list (most expected value at risk)."
+    )
+    retention_control_share: float = Field(
+        0.1, ge=0, le=0.5, description="Share of the target list held out as the control group (stable per customer)."
+    )
+    retention_experiment: str = Field(
+        "retention-save", min_length=1, description="Experiment name of the target list; it seeds the control split."
+    )
     seed: int = Field(42, description="Random seed of every model.")
     identity_threshold: float = Field(
         0.9,

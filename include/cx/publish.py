@@ -37,6 +37,11 @@ EMPTY_TABLES: dict[str, str] = {
     "model_version varchar, as_of_date date",
     "sales_forecast": "series varchar, metric varchar, ds date, yhat double, yhat_lower double, "
     "yhat_upper double, model_version varchar, as_of_date date",
+    "customer_value": "customer_id varchar, p_active double, churn_risk double, expected_orders double, "
+    "expected_value double, risk_band varchar, value_band varchar, reasons varchar, model_version varchar, "
+    "as_of_date date",
+    "retention_targets": "customer_id varchar, rank bigint, expected_value_at_risk double, experiment varchar, "
+    "arm varchar, as_of_date date",
     "model_runs": MODEL_RUNS_DDL,
     "dq_results": 'suite varchar, expectation varchar, "table" varchar, success boolean, '
     "unexpected_count bigint, severity varchar, details varchar, as_of_date date",
@@ -48,6 +53,8 @@ MODEL_OUTPUTS = (
     "review_sentiment",
     "ticket_sentiment",
     "sales_forecast",
+    "customer_value",
+    "retention_targets",
     "model_runs",
 )
 # Marts published by a keyed diff: only the rows whose content changed since the last
@@ -221,6 +228,7 @@ def _publish_marts(con: duckdb.DuckDBPyConnection, state: date) -> None:
 
 def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     segments_day = _latest_partition(con, "customer_segments", as_of)
+    value_day = _latest_partition(con, "customer_value", as_of)
     sentiment_day = _latest_partition(con, "review_sentiment", as_of)
     tickets_day = _latest_partition(con, "ticket_sentiment", as_of)
     con.execute(
@@ -240,6 +248,10 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         segments as (
             select customer_id, segment_id, segment_name
             from main.customer_segments where as_of_date = $segments_day
+        ),
+        customer_value as (
+            select customer_id, churn_risk, expected_value
+            from main.customer_value where as_of_date = $value_day
         )
         select
             customers.customer_id, customers.first_seen_at, customers.last_order_at,
@@ -247,14 +259,18 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             customers.frequency, customers.monetary,
             segments.segment_id, segments.segment_name,
             round(sentiment.avg_sentiment, 4) as avg_sentiment,
+            customer_value.churn_risk, customer_value.expected_value,
             customers.email_hash, customers.gender, customers.age_band, customers.city,
             customers.region, customers.country, customers.signup_date, customers.tenure_days,
             customers.web_sessions, customers.as_of_date
         from marts.dim_customers customers
         left join segments using (customer_id)
         left join sentiment using (customer_id)
+        left join customer_value using (customer_id)
         order by customers.customer_id
-        """.replace("$segments_day", _sql_date(segments_day)).replace("$sentiment", _mean_sentiment("customer_id"))
+        """.replace("$segments_day", _sql_date(segments_day))
+        .replace("$value_day", _sql_date(value_day))
+        .replace("$sentiment", _mean_sentiment("customer_id"))
     )
     con.execute(
         """

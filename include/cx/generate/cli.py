@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply every customer's order and browsing rates (default 1.0, about 16 orders and "
         "280 web events per customer and year; 0.2 is a typical shop: about 3.3 orders and 56 web events)",
     )
+    p.add_argument(
+        "--lapsers",
+        type=float,
+        default=0.0,
+        help="share of regular buyers whose purchase rhythm stops late in the run (truth: _truth/lapsers.csv)",
+    )
     p.add_argument("--sources", type=_sources, default=None, help="comma-separated subset of sources")
     p.add_argument("--overwrite", action="store_true", help="replace data generated earlier in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
         activity=args.activity,
+        lapsers=args.lapsers,
     )
     totals = manifest.totals
     print(

@@ -33,6 +33,7 @@ from cx.generate.defects import (
 from cx.generate.feedback import Feedback
 from cx.generate.formatting import day_number
 from cx.generate.groups import GROUP_NAMES
+from cx.generate.lapsers import plant_lapsers, write_lapsers
 from cx.generate.manifest import Manifest
 from cx.generate.orders import daily_orders
 from cx.generate.seasonality import browsing, demand, is_closed
@@ -92,6 +93,7 @@ def generate(
     progress: bool = False,
     overwrite: bool = False,
     activity: float = 1.0,
+    lapsers: float = 0.0,
 ) -> Manifest:
     """Write ``days`` days of landing files for ``customers`` customers under ``out``.
 
@@ -100,7 +102,9 @@ def generate(
     ``activity`` multiplies every customer's order and browsing rates (and the rates of
     anonymous visits and order-less tickets): 1.0 is a lively shop (about 16 orders and
     280 web events per customer and year), ``0.2`` a typical one (about 3.3 orders, 7.6
-    order lines and 56 web events); reviews and tickets follow the orders.
+    order lines and 56 web events); reviews and tickets follow the orders. ``lapsers``
+    is the share of regular buyers whose rhythm stops late in the run (truth in
+    ``_truth/lapsers.csv``; :mod:`cx.generate.lapsers`).
     """
     selected = tuple(s for s in SOURCES if sources is None or s in set(sources))
     unknown = set(sources or ()) - set(SOURCES)
@@ -126,10 +130,13 @@ def generate(
     )
     if activity != 1.0:  # recorded only when set, so default manifests stay as they were
         manifest.args["activity"] = float(activity)
+    if lapsers:
+        manifest.args["lapsers"] = float(lapsers)
     start_sec = day_number(start) * DAY
     catalog = build_catalog(stream(seed, "catalog"), catalog_size(customers), days)
     anonymous_pool = max(100, customers // 2)
     pop = build_population(stream(seed, "population"), customers, days, start_sec, catalog, anonymous_pool, activity)
+    planted = plant_lapsers(stream(seed, "lapsers"), pop, days, lapsers) if lapsers else np.zeros(0, dtype=np.int64)
     feedback = Feedback()
     truth = _Truth(out / "_truth")
     try:
@@ -144,6 +151,7 @@ def generate(
     finally:
         truth.close()
     _write_groups(out / "_truth" / "customer_groups.csv", pop)
+    write_lapsers(out / "_truth" / "lapsers.csv", pop, planted, start, manifest)
     manifest.groups = {name: int((pop.group == g).sum()) for g, name in enumerate(GROUP_NAMES)}
     manifest.write(out / "_manifest.json")
     return manifest

@@ -26,7 +26,7 @@ One run per **extraction day** `D` (the landing zone's date folder):
    param): `daily`, `weekly`, or `latest` (only the newest run, e.g. the last day
    of a backfill). When it says no, the model stages are skipped and publish
    keeps the latest models' outputs.
-8. `models`: sentiment → segmentation → recommendations, and forecasting; they write
+8. `models`: sentiment → segmentation → recommendations and retention, and forecasting; they write
    to the `model_outputs` schema, not to what users read. A stage with nothing to do
    (no texts, no sales yet) is **skipped** with its reason in its log; the stages after
    it still run.

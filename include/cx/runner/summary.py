@@ -42,6 +42,7 @@ ORDER = (
     "models.segmentation",
     "models.recommendations",
     "models.forecasting",
+    "models.retention",
     "publish",
     "validate_published",
     "dbt_docs",

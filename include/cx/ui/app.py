@@ -191,7 +191,7 @@ def _add_pages(
             request, "check", as_of, views.check_view(suite, expectation), {"suite": suite, "expectation": expectation}
         )
 
-    for name in ("segments", "sentiment", "quality"):
+    for name in ("segments", "retention", "sentiment", "quality"):
 
         def page(request: Request, as_of: str | None = None, _name: str = name) -> HTMLResponse:
             return show(request, _name, as_of, views.VIEWS[_name])

@@ -24,6 +24,10 @@ def segment_shares(data: dict[str, Any], css_id: str = "segment-share-chart") ->
     )
 
 
+def band_shares(days: list[date], shares: dict[str, list[float]], css_id: str, label: str) -> Markup | None:
+    return svg.stacked_share(days, shares, label=label, css_id=css_id)
+
+
 def segment_colours(data: dict[str, Any]) -> dict[str, str]:
     return svg.colours_for(list(data.get("shares") or {}))
 

@@ -23,6 +23,7 @@ TABS = (
     ("overview", "Overview", "/"),
     ("customer", "Customer", "/customer"),
     ("segments", "Segments", "/segments"),
+    ("retention", "Retention", "/retention"),
     ("sentiment", "Sentiment", "/sentiment"),
     ("forecasts", "Forecasts", "/forecasts"),
     ("quality", "Data quality", "/quality"),

@@ -17,7 +17,7 @@ import duckdb
 from cx.config import Settings
 from cx.ui import queries
 from cx.ui.reader import UiConfig, Unavailable, read_warehouse
-from cx.ui.sections import customer, forecasts, models, overview, quality, segments, sentiment
+from cx.ui.sections import customer, forecasts, models, overview, quality, retention, segments, sentiment
 
 Collector = Callable[[duckdb.DuckDBPyConnection, date], dict[str, Any]]
 
@@ -103,6 +103,7 @@ def forecast_view(only: tuple[str, str] | None = None) -> Collector:
 VIEWS: dict[str, Collector] = {
     "overview": overview.collect,
     "segments": segments.collect,
+    "retention": retention.collect,
     "sentiment": sentiment.collect,
     "quality": _quality,
 }

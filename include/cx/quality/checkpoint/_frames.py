@@ -169,6 +169,27 @@ FRAMES: dict[str, Frame] = {
         "from main.sales_forecast where as_of_date = $as_of",
         ("main.sales_forecast",),
     ),
+    "customer_value": Frame(
+        "select v.* replace (cast(v.as_of_date as varchar) as as_of_date), "
+        "abs(v.churn_risk - (1 - v.p_active)) as _churn_risk_error, "
+        "exists (select 1 from marts.dim_customers c where c.customer_id = v.customer_id) "
+        "as _customer_in_dim_customers, "
+        "exists (select 1 from marts.fct_orders o where o.customer_id = v.customer_id and o.is_purchase "
+        "and o.order_date <= v.as_of_date) as _customer_has_a_purchase "
+        "from main.customer_value v where v.as_of_date = $as_of",
+        ("main.customer_value", "marts.dim_customers", "marts.fct_orders"),
+    ),
+    # marketing_consent is read through the row's JSON: a CRM without the column has no refusals.
+    "retention_targets": Frame(
+        "select t.* replace (cast(t.as_of_date as varchar) as as_of_date), "
+        "refused.customer_id is null as _contactable, "
+        "exists (select 1 from main.customer_value v where v.customer_id = t.customer_id "
+        "and v.as_of_date = t.as_of_date) as _in_customer_value "
+        "from main.retention_targets t left join (select d.customer_id from marts.dim_customers d "
+        "where json_extract_string(to_json(d), '$.marketing_consent') = 'false') refused using (customer_id) "
+        "where t.as_of_date = $as_of",
+        ("main.retention_targets", "main.customer_value", "marts.dim_customers"),
+    ),
     "model_runs": Frame(
         "select * replace (cast(as_of_date as varchar) as as_of_date) from main.model_runs where as_of_date = $as_of",
         ("main.model_runs",),

@@ -26,6 +26,7 @@ GATES: dict[str, tuple[str, ...]] = {
     "recommendations": ("p@",),
     "forecast": ("mase:",),
     "segmentation": ("silhouette", "stability"),
+    "retention": ("auc", "spearman"),  # risk and value, each against its baseline
 }
 PUBLISHED, PARTLY, BASELINE, FAILED = "model published", "partly", "baseline kept", "below floor"
 NO_RUN, NO_GATE = "no run", "no verdict"
@@ -34,6 +35,7 @@ BASELINE_NAMES = {
     "forecast": "seasonal naive",
     "sentiment": "lexicon",
     "segmentation": "quality floors",
+    "retention": "recency and spend-rate baselines",
 }
 
 
@@ -76,6 +78,9 @@ def verdict(model: str, rows: list[dict[str, Any]]) -> ModelVerdict:
     out.gate_rows = [r for r in rows if _is_gate(model, r["metric"])]
     out.context_rows = [r for r in rows if not _is_gate(model, r["metric"])]
     decided = [r for r in out.gate_rows if r.get("passed") is not None]
+    if not decided and any(r["metric"] == "label_free" for r in rows):
+        out.summary = "label-free BG/NBD published: too little history to learn or choose from"
+        return out
     if not decided:
         out.summary = "no gate result recorded"
         return out
