@@ -16,7 +16,7 @@ from cx.models._stage import StageOutput, run_stage
 from cx.models.forecast._calendar import shop_calendar
 from cx.models.forecast._charts import write_charts
 from cx.models.forecast._config import MODEL_NAME, VERSION_NAIVE, ForecastConfig
-from cx.models.forecast._core import forecast_all, forecast_frame, run_metrics
+from cx.models.forecast._core import forecast_all, forecast_frame, publishable, run_metrics
 from cx.models.forecast._series import build_series
 from cx.warehouse import read_df, table_exists
 
@@ -44,6 +44,7 @@ def _compute(sales: pd.DataFrame, as_of: date, cfg: ForecastConfig, chart_dir: P
     calendar = shop_calendar(series[("total", "revenue")], cfg)
     fit_started = time.monotonic()
     results = forecast_all(series, calendar, cfg)
+    reconciliation = publishable(results, cfg)
     fit_seconds = time.monotonic() - fit_started
     charts = write_charts(results, series, chart_dir, cfg)
     forecasts = forecast_frame(results)
@@ -59,11 +60,17 @@ def _compute(sales: pd.DataFrame, as_of: date, cfg: ForecastConfig, chart_dir: P
             for r in results
             if r.backtest and "chosen" in r.details
         },
+        "reconciliation": reconciliation["method"],
+        "coverage_80_95": {
+            f"{r.series}:{r.metric}": [round(r.intervals["published"][f"coverage_{p}"], 3) for p in (80, 95)]
+            for r in results
+            if r.intervals.get("published")
+        },
         "charts": str(chart_dir),
         "chart_files": len(charts),
         "fit_seconds": round(fit_seconds, 1),
         "fit_cpu_seconds": round(sum(r.timing.get("cpu_seconds", 0.0) for r in results), 1),
     }
     # One write for all series keeps the day atomic; each row carries its own version.
-    runs = [(r.model_version, run_metrics(r, cfg.interval_width)) for r in results]
+    runs = [(r.model_version, run_metrics(r, cfg.interval_width, cfg.coverage_tolerance)) for r in results]
     return StageOutput({"sales_forecast": forecasts}, runs, summary)
