@@ -36,7 +36,9 @@ EMPTY_TABLES: dict[str, str] = {
     "ticket_sentiment": "ticket_id varchar, sentiment_score double, sentiment_label varchar, "
     "model_version varchar, as_of_date date",
     "sales_forecast": "series varchar, metric varchar, ds date, yhat double, yhat_lower double, "
-    "yhat_upper double, model_version varchar, as_of_date date",
+    "yhat_upper double, yhat_lower_95 double, yhat_upper_95 double, model_version varchar, as_of_date date",
+    "product_demand_forecast": "product_id varchar, ds date, yhat double, yhat_lower double, yhat_upper double, "
+    "model_version varchar, as_of_date date",
     "model_runs": MODEL_RUNS_DDL,
     "dq_results": 'suite varchar, expectation varchar, "table" varchar, success boolean, '
     "unexpected_count bigint, severity varchar, details varchar, as_of_date date",
@@ -48,6 +50,7 @@ MODEL_OUTPUTS = (
     "review_sentiment",
     "ticket_sentiment",
     "sales_forecast",
+    "product_demand_forecast",
     "model_runs",
 )
 # Marts published by a keyed diff: only the rows whose content changed since the last

@@ -28,6 +28,8 @@ RECONCILIATIONS = ("bottom_up", "mint_shrink")
 _SETTINGS_FIELDS = {
     "horizon_days": "forecast_horizon_days",
     "top_categories": "forecast_top_categories",
+    "top_products": "forecast_top_products",
+    "product_revenue_share": "forecast_product_revenue_share",
     "holiday_country": "holiday_country",
     "seed": "seed",
 }
@@ -37,6 +39,8 @@ _SETTINGS_FIELDS = {
 class ForecastConfig:
     horizon_days: int = 28
     top_categories: int = 5
+    top_products: int = 500
+    product_revenue_share: float = 1.0
     holiday_country: str = "GB"  # ISO 3166 code, optionally with subdivision ("GB-ENG"); "" = none
     seed: int = 42
     folds: int = 3
