@@ -28,7 +28,14 @@ from cx.quality.policy import Thresholds
 
 RATING_VALUES = (1, 2, 3, 4, 5)
 # Published tables written by the model stages, partitioned by as_of_date.
-MODEL_OUTPUTS = ("customer_segments", "customer_recommendations", "review_sentiment", "sales_forecast", "model_runs")
+MODEL_OUTPUTS = (
+    "customer_segments",
+    "customer_recommendations",
+    "review_sentiment",
+    "sales_forecast",
+    "product_demand_forecast",
+    "model_runs",
+)
 DECILES = 10
 
 # Every $PARAMETER a suite may use (``python -m cx.quality.project check`` enforces it).
