@@ -9,10 +9,12 @@ from cx.models.forecast._conformal import Residuals, cross_fitted, interval_colu
 
 
 def residuals_of(result: SeriesForecast) -> Residuals | None:
-    """The published forecast's backtest on open days with an actual."""
+    """The published forecast's backtest on open days with an actual (the chosen
+    candidate's when nothing was reconciled)."""
     folds = result.fold_forecasts
-    if folds is None or "published" not in folds:
+    if folds is None:
         return None
+    column = "published" if "published" in folds else result.details.get("chosen", "naive")
     keep = folds["open"].to_numpy() & folds["y"].notna().to_numpy()
     if not keep.any():
         return None
@@ -20,7 +22,7 @@ def residuals_of(result: SeriesForecast) -> Residuals | None:
         fold=folds["fold"].to_numpy()[keep],
         h=folds["h"].to_numpy()[keep],
         y=folds["y"].to_numpy(dtype="float64")[keep],
-        yhat=folds["published"].to_numpy(dtype="float64")[keep],
+        yhat=folds[column].to_numpy(dtype="float64")[keep],
         log=result.details.get("scale") == "log",
     )
 

@@ -26,15 +26,18 @@ MA_DAYS = 28
 
 
 def croston(y: np.ndarray, alpha: float = ALPHA, debias: bool = False) -> np.ndarray:
+    """Starts from the history's mean demand size and mean interval (a first interval
+    of 1 would bias the rate up for dozens of demands at alpha = 0.1)."""
     n, days = y.shape
-    size = np.full(n, np.nan)
-    interval = np.full(n, np.nan)
+    demands = (y > 0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.where(demands > 0, y.sum(axis=1) / demands, np.nan)
+        interval = np.where(demands > 0, days / demands, np.nan)
     since = np.ones(n)
     for t in range(days):
         demand = y[:, t] > 0
-        first = demand & np.isnan(size)
-        size = np.where(first, y[:, t], np.where(demand, size + alpha * (y[:, t] - size), size))
-        interval = np.where(first, since, np.where(demand, interval + alpha * (since - interval), interval))
+        size = np.where(demand, size + alpha * (y[:, t] - size), size)
+        interval = np.where(demand, interval + alpha * (since - interval), interval)
         since = np.where(demand, 1.0, since + 1.0)
     rate = np.nan_to_num(size / interval)
     return rate * (1 - alpha / 2) if debias else rate
