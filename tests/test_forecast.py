@@ -16,7 +16,7 @@ from cx.model_runs import metrics_frame
 from cx.models import forecast as fc
 from cx.models.forecast import naive_scale, score, seasonal_naive
 
-slow = pytest.mark.slow  # Prophet fits
+pytestmark = pytest.mark.slow  # Prophet fits
 
 AS_OF = date(2024, 3, 31)
 SATURDAY = 5  # the UCI shop never trades on Saturdays
@@ -41,7 +41,6 @@ def weekly_series(
     return pd.Series(y, index=index)
 
 
-@slow
 def test_closed_weekday_detected_and_forecast_zero() -> None:
     y = weekly_series(120)
     y.iloc[-40] = 0.0  # a one-off closure on a trading day is not a closed weekday
@@ -57,7 +56,6 @@ def test_closed_weekday_detected_and_forecast_zero() -> None:
     assert len(out.details["folds"]) == 2 and out.details["scale"] == "log"
 
 
-@slow
 def test_closures_stay_out_of_the_fit() -> None:
     """A week of closure (zeros on trading days) must not drag the level down."""
     y = weekly_series(120, seed=3)
@@ -106,7 +104,6 @@ def test_holiday_country_setting() -> None:
         fc.ForecastConfig(holiday_country="GB-XYZ")
 
 
-@slow
 def test_holidays_reach_prophet() -> None:
     """Sales dip on every GB bank holiday: with the calendar configured Prophet learns it
     (the outlier filter must not remove holidays) and forecasts Christmas lower."""
@@ -123,7 +120,6 @@ def test_holidays_reach_prophet() -> None:
     assert ratio_with < 0.75
 
 
-@slow
 def test_short_history_fallbacks() -> None:
     tiny = weekly_series(5, closed_saturday=False)
     out = fc.forecast_series("total", "orders", tiny, NO_CLOSURES, _cfg())
@@ -165,7 +161,6 @@ def test_seasonal_naive_intervals_and_mase_by_hand() -> None:
     assert s_closed["mae"] == pytest.approx(1 / 6)
 
 
-@slow
 def test_outliers_and_scale() -> None:
     y = weekly_series(84, seed=6, noise=0.05, closed_saturday=False)
     spiky = y.copy()
@@ -190,7 +185,6 @@ def weekly_result() -> tuple[fc.SeriesForecast, pd.Series]:
     return fc.forecast_series("total", "revenue", history, SATURDAYS_CLOSED, _cfg(folds=3)), future
 
 
-@slow
 def test_interval_coverage_on_known_weekly_season(weekly_result: tuple[fc.SeriesForecast, pd.Series]) -> None:
     """Log-normal noise around a fixed weekly pattern: the 80% intervals should cover
     roughly 80% of trading days, in the backtest and on the held-out fortnight."""
@@ -218,7 +212,6 @@ def test_choose_model_gate() -> None:
     assert fc.choose_model({"naive": naive, "prophet": {"mase": 1.0}, "blend": {"mase": 1.1}})[0] == "naive"
 
 
-@slow
 def test_gate_publishes_baseline_when_prophet_loses() -> None:
     """Weekly level jumps (a seasonal random walk): last week is the best guess of this
     week, a smooth trend lags behind, so the baseline is published."""
@@ -238,7 +231,6 @@ def test_gate_publishes_baseline_when_prophet_loses() -> None:
     assert set(mase.details["backtest"]) == {"naive", "prophet", "blend"}
 
 
-@slow
 def test_forecast_all_in_parallel_keeps_order() -> None:
     series = {(f"cat{i}", "revenue"): weekly_series(10 + i, seed=i) for i in range(4)}
     out = fc.forecast_all(series, SATURDAYS_CLOSED, _cfg(n_jobs=2))
@@ -248,7 +240,6 @@ def test_forecast_all_in_parallel_keeps_order() -> None:
         pd.testing.assert_frame_equal(a.forecast, b.forecast)
 
 
-@slow
 def test_charts_replace_the_days_folder(tmp_path) -> None:
     day = tmp_path / "charts" / "2024-03-31"
     day.mkdir(parents=True)
@@ -285,7 +276,6 @@ def _sales_frame(days: int = 140) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@slow
 def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
     wh = tmp_path / "cx.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(wh))
@@ -304,7 +294,10 @@ def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
     print(summary)
     assert summary["series"] == 5 and summary["closed_weekdays"] == [SATURDAY]
     again = fc.run(AS_OF)  # idempotent: the day's partitions replaced, not appended
-    assert again["rows"] == summary["rows"] and again["product_demand"] == {**summary["product_demand"], "seconds": again["product_demand"]["seconds"]}
+    assert again["rows"] == summary["rows"] and again["product_demand"] == {
+        **summary["product_demand"],
+        "seconds": again["product_demand"]["seconds"],
+    }
     con = duckdb.connect(str(wh))
     out = con.execute("select * from model_outputs.sales_forecast").df()
     runs = con.execute("select * from model_outputs.model_runs where model = 'forecast'").df()
@@ -362,7 +355,9 @@ def _order_lines(con: duckdb.DuckDBPyConnection, products: int = 12) -> None:
     con.register("lines", frame.assign(status="completed", unit_price=2.5))
     con.execute("create table marts.fct_orders as select order_id, order_date, status from lines")
     con.execute("create schema intermediate")
-    con.execute("create table intermediate.int_order_items as select order_id, product_id, quantity, unit_price from lines")
+    con.execute(
+        "create table intermediate.int_order_items as select order_id, product_id, quantity, unit_price from lines"
+    )
     con.unregister("lines")
 
 
@@ -399,7 +394,6 @@ def test_series_whatever_the_row_order() -> None:
             pd.testing.assert_series_equal(got[key], values, check_exact=True)
 
 
-@slow
 def test_refit_publishes_identical_rows_without_wall_clock_facts() -> None:
     """Two fits of the same series publish the same forecast and model_runs rows: the
     seconds a fit took are logged (``timing``), never published in the details."""
@@ -409,149 +403,3 @@ def test_refit_publishes_identical_rows_without_wall_clock_facts() -> None:
     published = [metrics_frame("forecast", r.model_version, fc.run_metrics(r, 0.8)) for r in runs]
     pd.testing.assert_frame_equal(published[0], published[1], check_exact=True)
     assert "seconds" not in published[0]["details"].str.cat() and runs[0].timing["seconds"] >= 0
-
-
-# ---------------------------------------------------------------------------- intervals, hierarchy, products
-# numpy only: fast
-
-
-def _fold_frame(y: np.ndarray, yhat: np.ndarray, horizon: int, scale: float = 1.0) -> pd.DataFrame:
-    """A backtest table as the stage keeps it: consecutive folds of ``horizon`` days."""
-    n = len(y)
-    ds = pd.date_range("2024-01-01", periods=n, freq="D")
-    frame = pd.DataFrame({"fold": np.arange(n) // horizon, "ds": ds, "h": np.arange(n) % horizon + 1, "y": y})
-    frame["open"], frame["scale"] = True, scale
-    for name in fc.CANDIDATES:
-        frame[name] = yhat
-    for col in ("naive_lo80", "naive_lo95"):
-        frame[col] = yhat - 1.0
-    for col in ("naive_hi80", "naive_hi95"):
-        frame[col] = yhat + 1.0
-    return frame
-
-
-def _result(name: str, y: np.ndarray, yhat: np.ndarray, horizon: int, future: np.ndarray) -> fc.SeriesForecast:
-    forecast = pd.DataFrame(
-        {
-            "ds": pd.date_range("2025-01-01", periods=len(future)),
-            "yhat": future,
-            "yhat_lower": future,
-            "yhat_upper": future,
-        }
-    )
-    result = fc.SeriesForecast(name, "revenue", forecast, fc.VERSION_NAIVE, {}, "", {"chosen": "naive"})
-    result.details["scale"] = "linear"
-    result.fold_forecasts = _fold_frame(y, yhat, horizon)
-    return result
-
-
-def test_conformal_intervals_cover_their_nominal_share() -> None:
-    """Exchangeable errors: calibrated on one sample, the 80% and 95% intervals cover
-    80% and 95% of fresh days (within sampling noise), and cross-fitting says so."""
-    rng = np.random.default_rng(11)
-    horizon, n = 28, 28 * 40
-    yhat = np.full(n, 100.0)
-    y = yhat + rng.standard_t(4, n) * 10  # heavy tails: a normal interval would be wrong
-    result = _result("total", y, yhat, horizon, np.full(horizon, 100.0))
-    fc.calibrate(result, _cfg(horizon_days=horizon))
-    fresh = 100.0 + rng.standard_t(4, (5000, horizon)) * 10
-    band = result.forecast
-    for level, lo, hi in ((0.8, "yhat_lower", "yhat_upper"), (0.95, "yhat_lower_95", "yhat_upper_95")):
-        inside = ((fresh >= band[lo].to_numpy()) & (fresh <= band[hi].to_numpy())).mean()
-        assert abs(inside - level) < 0.02, (level, inside)
-        assert abs(result.intervals["published"][f"coverage_{round(level * 100)}"] - level) < 0.03
-    rows = {m.metric: m for m in fc.run_metrics(result, 0.8, 0.05)}
-    assert rows["coverage:revenue:total"].passed and rows["coverage95:revenue:total"].passed
-    # The naive's +-1 band in this table is far too narrow: its WIS is worse.
-    assert rows["wis:revenue:total"].value < rows["wis:revenue:total"].baseline_value
-
-
-def test_gate_fails_when_coverage_is_off() -> None:
-    """Errors that grow fold after fold (a shift the backtest cannot see coming): the
-    cross-fitted coverage misses its nominal level and the coverage rows fail."""
-    rng = np.random.default_rng(3)
-    horizon = 14
-    spread = np.repeat([1.0, 1.0, 10.0], horizon)
-    y = 50 + rng.normal(0, 1, 3 * horizon) * spread
-    result = _result("total", y, np.full(3 * horizon, 50.0), horizon, np.full(horizon, 50.0))
-    fc.calibrate(result, _cfg(horizon_days=horizon))
-    rows = {m.metric: m for m in fc.run_metrics(result, 0.8, 0.05)}
-    assert rows["coverage:revenue:total"].passed is False
-    assert abs(rows["coverage:revenue:total"].value - 0.8) > 0.05
-
-
-def test_reconciliation_adds_up_exactly() -> None:
-    rng = np.random.default_rng(5)
-    base = rng.gamma(2.0, 50.0, (30, 4))  # total and three categories, not coherent
-    errors = rng.normal(0, 1, (200, 4)) * [30, 10, 5, 2]
-    cov = fc.shrunk_covariance(errors)
-    assert np.all(np.linalg.eigvalsh(cov) > 0)
-    for method in ("bottom_up", "mint_shrink"):
-        out = fc.reconcile(base, method, cov)
-        assert np.array_equal(out[:, 0], out[:, 1:].sum(axis=1)) and (out[:, 1:] >= 0).all()
-    coherent = np.column_stack([base[:, 1:].sum(axis=1), base[:, 1:]])
-    assert np.allclose(fc.reconcile(coherent, "mint_shrink", cov), coherent)  # a projection
-
-
-def test_reconcile_results_chooses_by_backtest_and_calibrates_after() -> None:
-    """The total's own forecast is biased; the categories are right. Reconciled, the
-    published total is their sum on every day, intervals are put on afterwards."""
-    rng = np.random.default_rng(8)
-    horizon, n = 14, 42
-    cats = [rng.gamma(5.0, 10.0, n) for _ in range(3)]
-    y_total = np.sum(cats, axis=0)
-    results = [_result("total", y_total, y_total * 1.3, horizon, np.full(horizon, 300.0))]
-    for i, y in enumerate(cats):
-        noisy = y + rng.normal(0, 2, n)
-        results.append(_result(f"cat{i}", y, noisy, horizon, np.full(horizon, 50.0 + i)))
-    info = fc.publishable(results, _cfg(horizon_days=horizon))
-    assert info["method"] in ("bottom_up", "mint_shrink") and set(info["backtest_mase"]) == {"bottom_up", "mint_shrink"}
-    total = results[0].forecast["yhat"].to_numpy()
-    assert np.array_equal(total, np.sum([r.forecast["yhat"].to_numpy() for r in results[1:]], axis=0))
-    biased = np.mean(np.abs(0.3 * y_total))
-    assert results[0].intervals["mase_published"] < 0.2 * biased  # the bias is gone from the published total (scale 1)
-    for r in results:
-        assert r.details["reconciliation"] == info["method"]
-        assert (r.forecast["yhat_lower_95"] <= r.forecast["yhat_lower"]).all()
-
-
-def test_intermittent_methods_on_a_sparse_series() -> None:
-    """Ten units every fifth day: the rate is 2 a day. Croston and TSB find it, SBA a
-    little below (its bias correction), the seasonal naive only copies last week."""
-    y = np.where(np.arange(140) % 5 == 0, 10.0, 0.0)[None, :]
-    rates = fc._demand.rates(y, open_weekdays=7)
-    assert rates["croston"][0] == pytest.approx(2.0, rel=0.01)
-    assert rates["sba"][0] == pytest.approx(2.0 * 0.95, rel=0.01)
-    # TSB's probability moves every day: over the five days of a cycle it averages the rate.
-    tsb_phases = [fc._demand.tsb(y[:, : 136 + k])[0] for k in range(5)]
-    assert np.mean(tsb_phases) == pytest.approx(2.0, rel=0.1)
-    assert rates["adida"][0] == pytest.approx(2.0, rel=0.15)
-    # Obsolescence: after a long silence TSB decays, Croston does not.
-    dead = np.concatenate([y[0, :100], np.zeros(60)])[None, :]
-    later = fc._demand.rates(dead, open_weekdays=7)
-    assert later["tsb"][0] < 0.1 * later["croston"][0]
-
-
-def test_product_demand_beats_the_seasonal_naive() -> None:
-    """Poisson demand of 60 products, most of them intermittent, on a weekly pattern
-    with Saturdays closed: the chosen methods beat the naive on RMSSE across products."""
-    rng = np.random.default_rng(0)
-    index = pd.date_range(end=pd.Timestamp(AS_OF), periods=200, freq="D")
-    pattern = np.array([1.2, 1.0, 1.0, 1.1, 1.3, 0.0, 0.6])[index.day_of_week]
-    rows = []
-    for k in range(60):
-        units = rng.poisson(rng.gamma(0.6, 1.0) * pattern)
-        rows += [(d.date(), f"p{k:02d}", float(u), 3.0 * u) for d, u in zip(index, units, strict=True) if u > 0]
-    lines = pd.DataFrame(rows, columns=["ds", "product_id", "units", "revenue"])
-    out = fc.forecast_products(lines, AS_OF, SATURDAYS_CLOSED, fc.ProductConfig(top_n=40, horizon_days=14))
-    metrics = {m.metric: m for m in out.metrics}
-    rmsse = metrics["rmsse:units:products"]
-    assert rmsse.passed and rmsse.value < 0.9 * rmsse.baseline_value
-    assert out.forecast["product_id"].nunique() == 40 and len(out.forecast) == 40 * 14
-    assert set(out.forecast["model_version"]) - {"snaive-v1"}  # per-product choice, recorded per row
-    assert sum(out.summary["methods"].values()) == 40
-    saturday = pd.to_datetime(out.forecast["ds"]).dt.day_of_week == SATURDAY
-    assert (out.forecast.loc[saturday, ["yhat", "yhat_upper"]] == 0).all().all()
-    # A revenue share keeps only the products that make it up.
-    few = fc.forecast_products(lines, AS_OF, SATURDAYS_CLOSED, fc.ProductConfig(top_n=40, revenue_share=0.3))
-    assert 0 < few.summary["products"] < 40

@@ -60,12 +60,17 @@ def calibrate(result: SeriesForecast, cfg: ForecastConfig) -> None:
     bounds = ["yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"]
     frame.loc[closed, bounds] = 0.0  # a closed day sells nothing
     result.forecast = frame
-    result.details["intervals"] = f"conformal, {'log-ratio' if r.log else 'absolute'} errors, bands of {cfg.band_days} days"
+    result.details["intervals"] = (
+        f"conformal, {'log-ratio' if r.log else 'absolute'} errors, bands of {cfg.band_days} days"
+    )
     result.details["conformal_quantiles"] = {f"{b}:{lvl}": round(v, 6) for (b, lvl), v in q.items()}
     published = cross_fitted(r, cfg.band_days)
-    mase = np.abs(r.y - r.yhat) / result.fold_forecasts.loc[
-        result.fold_forecasts["open"] & result.fold_forecasts["y"].notna(), "scale"
-    ].to_numpy()
+    mase = (
+        np.abs(r.y - r.yhat)
+        / result.fold_forecasts.loc[
+            result.fold_forecasts["open"] & result.fold_forecasts["y"].notna(), "scale"
+        ].to_numpy()
+    )
     result.intervals = {
         "published": published,
         "naive": naive_intervals(result),

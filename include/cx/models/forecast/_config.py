@@ -19,7 +19,15 @@ VERSION_NAIVE = "seasonal-naive-v2"
 VERSION_MEAN = "mean-v2"
 CANDIDATES = ("naive", "prophet", "blend")
 OUTPUT_COLUMNS = [
-    "series", "metric", "ds", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95", "model_version"
+    "series",
+    "metric",
+    "ds",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "yhat_lower_95",
+    "yhat_upper_95",
+    "model_version",
 ]
 OTHER_CATEGORIES = "other categories"  # revenue of the categories not forecast on their own
 RECONCILIATIONS = ("bottom_up", "mint_shrink")

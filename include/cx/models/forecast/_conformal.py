@@ -103,7 +103,9 @@ def interval_score(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) 
     return (hi - lo) + 2 / alpha * np.clip(lo - y, 0, None) + 2 / alpha * np.clip(y - hi, 0, None)
 
 
-def weighted_interval_score(y: np.ndarray, yhat: np.ndarray, bands: dict[float, tuple[np.ndarray, np.ndarray]]) -> float:
+def weighted_interval_score(
+    y: np.ndarray, yhat: np.ndarray, bands: dict[float, tuple[np.ndarray, np.ndarray]]
+) -> float:
     """WIS (Bracher et al. 2021) of the median and the central intervals, mean over days."""
     total = 0.5 * np.abs(y - yhat)
     for level, (lo, hi) in bands.items():

@@ -91,7 +91,11 @@ def _forecast_series(
         fold: dict[str, Any] = {"window": f"{actual.index[0].date()}..{actual.index[-1].date()}"}
         fold.update({name: score(frame, actual, scale, known.weekdays) for name, frame in frames.items()})
         folds.append(fold)
-        fold_frames.append(_fold_frame(k, frames, baseline_forecast(train, known, replace(cfg, interval_width=0.95)), actual, scale, known))
+        fold_frames.append(
+            _fold_frame(
+                k, frames, baseline_forecast(train, known, replace(cfg, interval_width=0.95)), actual, scale, known
+            )
+        )
     backtest = {}
     for name in CANDIDATES:
         values = {key: [f[name][key] for f in folds] for key in ("mae", "mase", "coverage")}

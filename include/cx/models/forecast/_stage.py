@@ -52,7 +52,11 @@ def _read(con: Any, as_of: date, top_products: int) -> tuple[pd.DataFrame, pd.Da
         raise NothingToDo("marts.fct_daily_sales missing")
     sales = read_df(con, "select ds, series, revenue, orders from marts.fct_daily_sales where ds <= ?", [as_of])
     lines = pd.DataFrame(columns=["ds", "product_id", "units", "revenue"])
-    if top_products and table_exists(con, "fct_orders", "marts") and table_exists(con, "int_order_items", "intermediate"):
+    if (
+        top_products
+        and table_exists(con, "fct_orders", "marts")
+        and table_exists(con, "int_order_items", "intermediate")
+    ):
         # Units sold (returns are not demand) per product and day, the last year.
         lines = read_df(
             con,

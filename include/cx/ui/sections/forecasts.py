@@ -83,7 +83,9 @@ def judged(fc: pd.DataFrame, act: pd.DataFrame) -> dict[str, Any]:
     inside = ((both["actual"] >= both["yhat_lower"]) & (both["actual"] <= both["yhat_upper"])).mean()
     inside_95 = None
     if "yhat_lower_95" in both and both["yhat_lower_95"].notna().all():
-        inside_95 = float(((both["actual"] >= both["yhat_lower_95"]) & (both["actual"] <= both["yhat_upper_95"])).mean())
+        inside_95 = float(
+            ((both["actual"] >= both["yhat_lower_95"]) & (both["actual"] <= both["yhat_upper_95"])).mean()
+        )
     denom = both["actual"].abs().sum()
     return {
         "days": int(len(both)),
