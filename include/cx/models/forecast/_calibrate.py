@@ -18,12 +18,13 @@ def residuals_of(result: SeriesForecast) -> Residuals | None:
     keep = folds["open"].to_numpy() & folds["y"].notna().to_numpy()
     if not keep.any():
         return None
+    y = folds["y"].to_numpy(dtype="float64")[keep]
     return Residuals(
         fold=folds["fold"].to_numpy()[keep],
         h=folds["h"].to_numpy()[keep],
-        y=folds["y"].to_numpy(dtype="float64")[keep],
+        y=y,
         yhat=folds[column].to_numpy(dtype="float64")[keep],
-        log=result.details.get("scale") == "log",
+        floor=max(0.1 * float(np.abs(y).mean()), 1e-9),
     )
 
 
@@ -55,14 +56,12 @@ def calibrate(result: SeriesForecast, cfg: ForecastConfig) -> None:
         return
     q = quantiles(r, cfg.band_days)
     h = np.arange(1, len(frame) + 1)
-    for name, values in interval_columns(frame["yhat"].to_numpy(dtype="float64"), h, q, cfg.band_days, r.log).items():
+    for name, values in interval_columns(frame["yhat"].to_numpy(dtype="float64"), h, q, cfg.band_days, r.floor).items():
         frame[name] = values
     bounds = ["yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"]
     frame.loc[closed, bounds] = 0.0  # a closed day sells nothing
     result.forecast = frame
-    result.details["intervals"] = (
-        f"conformal, {'log-ratio' if r.log else 'absolute'} errors, bands of {cfg.band_days} days"
-    )
+    result.details["intervals"] = f"conformal, errors over sqrt(level), bands of {cfg.band_days} days"
     result.details["conformal_quantiles"] = {f"{b}:{lvl}": round(v, 6) for (b, lvl), v in q.items()}
     published = cross_fitted(r, cfg.band_days)
     mase = (

@@ -2,9 +2,12 @@
 backtest residuals of that very forecast (after reconciliation), per series and
 horizon band.
 
-A series fitted on log scale is scored by the absolute log-ratio error, so its
-interval is multiplicative (wider where the level is higher, never below 0); a sparse
-series by the absolute error. The quantile is the split-conformal one, ceil((n+1)q)/n
+Errors are scaled by the square root of the forecast level (the spread of a sum of
+many small independent sales grows like the square root of its level): a shop whose
+volume doubles in the fourth quarter gets wider intervals in money but narrower ones
+relative to the level, as its backtests show (log-ratio errors calibrated on a quiet
+summer over-cover a busy autumn; bench/README.md). The floor of the
+scale (a tenth of the series' mean) keeps days forecast at 0 from dominating. The quantile is the split-conformal one, ceil((n+1)q)/n
 of the n backtest scores of the band, which covers at least q of exchangeable days.
 Coverage, width and the weighted interval score reported in ``model_runs`` are
 cross-fitted: each fold is scored with quantiles from the other folds only, so they
@@ -32,7 +35,11 @@ class Residuals:
     h: np.ndarray  # lead in days (1 = the day after the origin)
     y: np.ndarray
     yhat: np.ndarray
-    log: bool  # scored on log scale
+    floor: float  # smallest level the errors are scaled by
+
+
+def level_scale(yhat: np.ndarray, floor: float) -> np.ndarray:
+    return np.sqrt(np.maximum(np.clip(yhat, 0, None), floor))
 
 
 def band_of(h: np.ndarray, band_days: int) -> np.ndarray:
@@ -40,9 +47,7 @@ def band_of(h: np.ndarray, band_days: int) -> np.ndarray:
 
 
 def _scores(r: Residuals) -> np.ndarray:
-    if r.log:
-        return np.abs(np.log1p(np.clip(r.y, 0, None)) - np.log1p(np.clip(r.yhat, 0, None)))
-    return np.abs(r.y - r.yhat)
+    return np.abs(r.y - r.yhat) / level_scale(r.yhat, r.floor)
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> float:
@@ -67,15 +72,13 @@ def quantiles(r: Residuals, band_days: int, mask: np.ndarray | None = None) -> d
     return out
 
 
-def _bounds(yhat: np.ndarray, q: np.ndarray, log: bool) -> tuple[np.ndarray, np.ndarray]:
-    if log:
-        base = np.log1p(np.clip(yhat, 0, None))
-        return np.expm1(base - q), np.expm1(base + q)
-    return yhat - q, yhat + q
+def _bounds(yhat: np.ndarray, q: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    spread = q * level_scale(yhat, floor)
+    return yhat - spread, yhat + spread
 
 
 def interval_columns(
-    yhat: np.ndarray, h: np.ndarray, q: dict[tuple[int, float], float], band_days: int, log: bool
+    yhat: np.ndarray, h: np.ndarray, q: dict[tuple[int, float], float], band_days: int, floor: float
 ) -> dict[str, np.ndarray]:
     """yhat_lower/upper (80%) and yhat_lower_95/upper_95, clipped at 0 and around yhat."""
     bands = band_of(h, band_days)
@@ -83,7 +86,7 @@ def interval_columns(
     out = {}
     for level, suffix in ((0.8, ""), (0.95, "_95")):
         qs = np.array([q[(min(int(b), last), level)] for b in bands])
-        lo, hi = _bounds(yhat, qs, log)
+        lo, hi = _bounds(yhat, qs, floor)
         out[f"yhat_lower{suffix}"] = np.minimum(np.clip(lo, 0, None), yhat)
         out[f"yhat_upper{suffix}"] = np.maximum(hi, yhat)
     return out
@@ -124,7 +127,7 @@ def cross_fitted(r: Residuals, band_days: int) -> dict[str, float]:
     for k in folds:
         test = r.fold == k
         q = quantiles(r, band_days, ~test)
-        cols = interval_columns(r.yhat[test], r.h[test], q, band_days, r.log)
+        cols = interval_columns(r.yhat[test], r.h[test], q, band_days, r.floor)
         parts.append((r.y[test], r.yhat[test], cols))
     y = np.concatenate([p[0] for p in parts])
     yhat = np.concatenate([p[1] for p in parts])
