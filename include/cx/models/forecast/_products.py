@@ -167,7 +167,7 @@ def forecast_products(lines: pd.DataFrame, as_of: date, calendar: Calendar, cfg:
         details = {"window": last["window"], "products_scored": int(ok.sum()), "rmsse_by_method": per_method}
         metrics += [
             Metric("rmsse:units:products", rmsse, base_rmsse, use_methods, details),
-            Metric("mase:units:products", mase, base_mase, mase < base_mase),
+            Metric("products_mase:units", mase, base_mase),
         ]
         summary.update(rmsse=round(rmsse, 4), naive_rmsse=round(base_rmsse, 4))
     chosen = choose(folds, n) if use_methods else np.zeros(n, dtype=int)
@@ -175,7 +175,7 @@ def forecast_products(lines: pd.DataFrame, as_of: date, calendar: Calendar, cfg:
     future = pd.date_range(index[-1] + pd.Timedelta(days=1), periods=cfg.horizon_days, freq="D")
     lower, upper, coverage = _intervals(folds, chosen, final, open_mask(future, calendar.weekdays))
     if coverage is not None:
-        metrics.append(Metric("coverage:units:products", coverage, None, abs(coverage - 0.8) <= 0.05))
+        metrics.append(Metric("products_coverage:units", coverage))
     counts = {m: int((chosen == i).sum()) for i, m in enumerate(METHODS)}
     summary["methods"] = counts
     if metrics:
