@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     st = pd.DataFrame(stages)
     cols = [c for c in ("rmsse", "naive_rmsse", "mase_products", "naive_mase_products", "product_cov80") if c in st]
     print(
-        st[
-            ["as_of", "reconciliation", "max_gap", "products", *cols, "series_s", "products_s", "seconds"]
-        ].to_string(index=False)
+        st[["as_of", "reconciliation", "max_gap", "products", *cols, "series_s", "products_s", "seconds"]].to_string(
+            index=False
+        )
     )
     if cols:
         print("products mean: " + ", ".join(f"{c} {st[c].mean():.3f}" for c in cols))
