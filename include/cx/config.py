@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     forecast_top_categories: int = Field(
         5, ge=1, description="Categories forecast on their own (the rest: one 'other categories' series)."
     )
-    forecast_top_products: int = Field(500, ge=0, description="Products with a daily demand forecast (top by revenue); 0: none.")
+    forecast_top_products: int = Field(
+        500, ge=0, description="Products with a daily demand forecast (top by revenue); 0: none."
+    )
     forecast_product_revenue_share: float = Field(
         1.0, gt=0, le=1, description="Stop adding products once they cover this share of the year's revenue."
     )
