@@ -61,11 +61,11 @@ def _read(con: Any, as_of: date, top_products: int) -> tuple[pd.DataFrame, pd.Da
         lines = read_df(
             con,
             """select o.order_date as ds, i.product_id, sum(i.quantity)::double as units,
-                      sum(i.quantity * i.unit_price)::double as revenue
+                      round(sum(i.quantity * i.unit_price), 2)::double as revenue
                from marts.fct_orders as o join intermediate.int_order_items as i using (order_id)
                where o.status <> 'cancelled' and i.quantity > 0 and i.product_id is not null
                  and o.order_date <= ? and o.order_date > ?::date - interval 365 day
-               group by all""",
+               group by all order by ds, product_id""",  # one row order: the ranking does not depend on it
             [as_of, as_of],
         )
     return sales, lines
