@@ -161,3 +161,25 @@ def test_product_demand_beats_the_seasonal_naive() -> None:
     # A revenue share keeps only the products that make it up.
     few = fc.forecast_products(lines, AS_OF, SATURDAYS_CLOSED, fc.ProductConfig(top_n=40, revenue_share=0.3))
     assert 0 < few.summary["products"] < 40
+
+
+def test_cx_page_actuals_of_other_categories() -> None:
+    """The page's actuals for 'other categories' are the categories not forecast on their own."""
+    import duckdb
+
+    from cx.ui.sections import forecasts
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_daily_sales as select * from (values "
+        "(date '2024-04-01', 'total', 100.0, 5), (date '2024-04-01', 'garden', 60.0, 3), "
+        "(date '2024-04-01', 'toys', 30.0, 2), (date '2024-04-01', 'books', 10.0, 1)) v(ds, series, revenue, orders)"
+    )
+    wanted = [("total", "revenue"), ("garden", "revenue"), (fc.OTHER_CATEGORIES, "revenue")]
+    got = forecasts.actuals(con, wanted, date(2024, 4, 1), date(2024, 4, 2))
+    assert dict(zip(got["series"], got["actual"], strict=True)) == {
+        "total": 100.0,
+        "garden": 60.0,
+        fc.OTHER_CATEGORIES: 40.0,
+    }
