@@ -99,6 +99,30 @@ def load_daily_sales(data: Path) -> pd.DataFrame:
         con.close()
 
 
+def load_product_lines(data: Path) -> pd.DataFrame:
+    """Units sold and revenue per product and day (ds, product_id, units, revenue): what
+    the stage reads from fct_orders x int_order_items (sales only, returns are not demand)."""
+    files = uci.day_files(data / "by-day")
+    con = duckdb.connect()
+    try:
+        uci._build(con, list(files.values()))
+        return con.execute(f"""
+            WITH {VALID_LINES}, orders AS (
+                SELECT order_id, day, CAST(try_cast(ordered_at AS TIMESTAMP) AS DATE) AS ds
+                FROM out_orders
+                WHERE customer_id IS NOT NULL AND try_cast(ordered_at AS TIMESTAMP) IS NOT NULL
+            ), latest AS (
+                SELECT order_id, max(day) AS day FROM valid JOIN orders USING (order_id, day) GROUP BY order_id
+            )
+            SELECT o.ds, v.product_id, sum(v.quantity) AS units, sum(v.quantity * v.unit_price) AS revenue
+            FROM valid AS v JOIN latest USING (order_id, day) JOIN orders AS o USING (order_id, day)
+            WHERE v.quantity > 0 AND v.product_id IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2
+        """).df()
+    finally:
+        con.close()
+
+
 def load_raw_daily_revenue(data: Path) -> pd.DataFrame:
     """Total revenue of every source line (guest orders, odd prices and duplicates
     included) per day of InvoiceDate: the series of the issue's reference figures."""

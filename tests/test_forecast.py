@@ -287,21 +287,37 @@ def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
     con.execute("create schema marts")
     con.register("f", _sales_frame())
     con.execute("create table marts.fct_daily_sales as select * from f")
+    _order_lines(con)
     con.close()
 
     summary = fc.run(AS_OF)
     print(summary)
-    assert summary["series"] == 4 and summary["closed_weekdays"] == [SATURDAY]
+    assert summary["series"] == 5 and summary["closed_weekdays"] == [SATURDAY]
+    again = fc.run(AS_OF)  # idempotent: the day's partitions replaced, not appended
+    assert again["rows"] == summary["rows"] and again["product_demand"] == {
+        **summary["product_demand"],
+        "seconds": again["product_demand"]["seconds"],
+    }
     con = duckdb.connect(str(wh))
     out = con.execute("select * from model_outputs.sales_forecast").df()
     runs = con.execute("select * from model_outputs.model_runs where model = 'forecast'").df()
+    products = con.execute("select * from model_outputs.product_demand_forecast").df()
     con.close()
+    assert len(out) == summary["rows"] == 5 * 14 and runs["metric"].is_unique
     assert set(zip(out["series"], out["metric"], strict=False)) == {
         ("total", "revenue"),
         ("total", "orders"),
         ("garden", "revenue"),
         ("kitchen", "revenue"),
+        (fc.OTHER_CATEGORIES, "revenue"),
     }
+    revenue = out.loc[out["metric"] == "revenue"].pivot(index="ds", columns="series", values="yhat")
+    assert np.allclose(revenue["total"], revenue.drop(columns="total").sum(axis=1), rtol=1e-12, atol=0)
+    assert (out["yhat_lower_95"] <= out["yhat_lower"]).all() and (out["yhat_upper"] <= out["yhat_upper_95"]).all()
+    assert {"coverage95:revenue:total", "wis:revenue:total", "rmsse:units:products"} <= set(runs["metric"])
+    assert list(products.columns) == [*fc.PRODUCT_COLUMNS, "as_of_date"]
+    assert products.groupby("product_id").size().eq(14).all() and products["product_id"].nunique() == 12
+    assert (products["yhat_lower"] <= products["yhat"]).all() and (products["yhat"] >= 0).all()
     assert out.groupby(["series", "metric"]).size().eq(14).all()
     assert pd.to_datetime(out["ds"]).min() == pd.Timestamp("2024-04-01")
     assert (out["yhat_lower"] <= out["yhat"]).all() and (out["yhat"] <= out["yhat_upper"]).all()
@@ -315,7 +331,34 @@ def test_run_writes_forecasts_runs_and_charts(tmp_path, monkeypatch) -> None:
     details = json.loads(runs.loc[runs["metric"] == "mase:revenue:total", "details"].iloc[0])
     assert len(details["folds"]) == 3 and {"naive", "prophet", "blend"} <= set(details["folds"][0])
     charts = sorted(p.name for p in (tmp_path / "artifacts" / "charts" / str(AS_OF)).iterdir())
-    assert charts == ["garden_revenue.png", "kitchen_revenue.png", "total_orders.png", "total_revenue.png"]
+    assert charts == [
+        "garden_revenue.png",
+        "kitchen_revenue.png",
+        "other_categories_revenue.png",
+        "total_orders.png",
+        "total_revenue.png",
+    ]
+
+
+def _order_lines(con: duckdb.DuckDBPyConnection, products: int = 12) -> None:
+    """fct_orders and int_order_items for the product stage: product k sells on every
+    k-th trading day (an intermittent tail), one order per product and day."""
+    y = weekly_series(140, seed=2)
+    rows = [
+        (f"o{d}-{k}", ds.date(), f"p{k:02d}", 1 + (d + k) % 3)
+        for d, ds in enumerate(y.index)
+        if y.iloc[d] > 0
+        for k in range(1, products + 1)
+        if d % k == 0
+    ]
+    frame = pd.DataFrame(rows, columns=["order_id", "order_date", "product_id", "quantity"])
+    con.register("lines", frame.assign(status="completed", unit_price=2.5))
+    con.execute("create table marts.fct_orders as select order_id, order_date, status from lines")
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table intermediate.int_order_items as select order_id, product_id, quantity, unit_price from lines"
+    )
+    con.unregister("lines")
 
 
 def test_run_skips_without_sales(tmp_path, monkeypatch) -> None:

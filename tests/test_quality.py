@@ -339,8 +339,23 @@ def clean_frames() -> dict[str, pd.DataFrame]:
                 "yhat": [10.0, 11.0, 12.0],
                 "yhat_lower": [8.0, 9.0, 10.0],
                 "yhat_upper": [12.0, 13.0, 14.0],
+                "yhat_lower_95": [7.0, 8.0, 9.0],
+                "yhat_upper_95": [13.0, 14.0, 15.0],
                 "model_version": ["p-1"] * 3,
                 "as_of_date": [AS_OF] * 3,
+                "_category_sum_rel_gap": [0.0, 1e-12, None],
+            }
+        ),
+        "product_demand_forecast": pd.DataFrame(
+            {
+                "product_id": ["p1", "p1", "p2"],
+                "ds": pd.to_datetime(["2024-01-11", "2024-01-12", "2024-01-11"]),
+                "yhat": [2.0, 0.0, 0.4],
+                "yhat_lower": [0.0, 0.0, 0.0],
+                "yhat_upper": [4.0, 0.0, 1.0],
+                "model_version": ["tsb-v1", "tsb-v1", "sba-v1"],
+                "as_of_date": [AS_OF] * 3,
+                "_product_in_dim_products": [True] * 3,
             }
         ),
         "model_runs": pd.DataFrame(
@@ -570,6 +585,11 @@ OTHER_DEFECTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str]
     ("retention_targets", _set("arm", 1, "maybe"), "arm_in_set", "critical"),
     ("sales_forecast", _set("ds", 0, pd.Timestamp("2024-01-10")), "ds_after_as_of", "critical"),
     ("sales_forecast", _set("yhat_upper", 1, 10.0), "interval_upper_ge_yhat", "warning"),
+    ("sales_forecast", _set("_category_sum_rel_gap", 0, 0.01), "categories_add_up_to_total", "critical"),
+    ("sales_forecast", _set("yhat_upper_95", 2, 13.0), "interval95_upper_ge_80", "warning"),
+    ("product_demand_forecast", _set("yhat_lower", 0, -1.0), "yhat_not_negative", "critical"),
+    ("product_demand_forecast", _copy_row(0), "product_ds_unique", "critical"),
+    ("product_demand_forecast", _set("_product_in_dim_products", 2, False), "product_in_dim_products", "warning"),
     ("model_runs", _copy_row(0), "model_metric_unique", "critical"),
     ("dq_results", _set("severity", 0, "fatal"), "severity_in_set", "critical"),
 ]

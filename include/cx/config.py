@@ -139,7 +139,15 @@ class Settings(BaseSettings):
     )
     ml_weekday: int = Field(6, ge=0, le=6, description="Weekly cadence trains on this weekday (Monday=0 .. Sunday=6).")
     forecast_horizon_days: int = Field(28, ge=1, description="Days the sales forecast looks ahead.")
-    forecast_top_categories: int = Field(5, ge=1, description="Categories forecast on their own (the rest: one total).")
+    forecast_top_categories: int = Field(
+        5, ge=1, description="Categories forecast on their own (the rest: one 'other categories' series)."
+    )
+    forecast_top_products: int = Field(
+        500, ge=0, description="Products with a daily demand forecast (top by revenue); 0: none."
+    )
+    forecast_product_revenue_share: float = Field(
+        1.0, gt=0, le=1, description="Stop adding products once they cover this share of the year's revenue."
+    )
     holiday_country: str = Field(
         "GB", description="Public-holiday calendar for forecasts (ISO code, e.g. `GB-ENG`); empty: none."
     )

@@ -36,7 +36,9 @@ EMPTY_TABLES: dict[str, str] = {
     "ticket_sentiment": "ticket_id varchar, sentiment_score double, sentiment_label varchar, "
     "model_version varchar, as_of_date date",
     "sales_forecast": "series varchar, metric varchar, ds date, yhat double, yhat_lower double, "
-    "yhat_upper double, model_version varchar, as_of_date date",
+    "yhat_upper double, yhat_lower_95 double, yhat_upper_95 double, model_version varchar, as_of_date date",
+    "product_demand_forecast": "product_id varchar, ds date, yhat double, yhat_lower double, yhat_upper double, "
+    "model_version varchar, as_of_date date",
     "customer_value": "customer_id varchar, p_active double, churn_risk double, expected_orders double, "
     "expected_value double, risk_band varchar, value_band varchar, reasons varchar, model_version varchar, "
     "as_of_date date",
@@ -55,6 +57,7 @@ MODEL_OUTPUTS = (
     "sales_forecast",
     "customer_value",
     "retention_targets",
+    "product_demand_forecast",
     "model_runs",
 )
 # Marts published by a keyed diff: only the rows whose content changed since the last

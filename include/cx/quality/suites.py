@@ -35,6 +35,7 @@ MODEL_OUTPUTS = (
     "sales_forecast",
     "customer_value",
     "retention_targets",
+    "product_demand_forecast",
     "model_runs",
 )
 DECILES = 10

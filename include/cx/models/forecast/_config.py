@@ -18,12 +18,26 @@ VERSION_BLEND = "blend-prophet-snaive-v2"
 VERSION_NAIVE = "seasonal-naive-v2"
 VERSION_MEAN = "mean-v2"
 CANDIDATES = ("naive", "prophet", "blend")
-OUTPUT_COLUMNS = ["series", "metric", "ds", "yhat", "yhat_lower", "yhat_upper", "model_version"]
+OUTPUT_COLUMNS = [
+    "series",
+    "metric",
+    "ds",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "yhat_lower_95",
+    "yhat_upper_95",
+    "model_version",
+]
+OTHER_CATEGORIES = "other categories"  # revenue of the categories not forecast on their own
+RECONCILIATIONS = ("bottom_up", "mint_shrink")
 
 # The fields that mirror cx.config.Settings.
 _SETTINGS_FIELDS = {
     "horizon_days": "forecast_horizon_days",
     "top_categories": "forecast_top_categories",
+    "top_products": "forecast_top_products",
+    "product_revenue_share": "forecast_product_revenue_share",
     "holiday_country": "holiday_country",
     "seed": "seed",
 }
@@ -33,6 +47,8 @@ _SETTINGS_FIELDS = {
 class ForecastConfig:
     horizon_days: int = 28
     top_categories: int = 5
+    top_products: int = 500
+    product_revenue_share: float = 1.0
     holiday_country: str = "GB"  # ISO 3166 code, optionally with subdivision ("GB-ENG"); "" = none
     seed: int = 42
     folds: int = 3
@@ -51,12 +67,17 @@ class ForecastConfig:
     naive_interval_window: int = 182
     n_jobs: int = 2
     chart_history_days: int = 120
+    band_days: int = 14  # conformal quantiles per horizon band of this many days
+    coverage_tolerance: float = 0.05  # the gate: backtest coverage within this of nominal
+    reconciliation: str = "auto"  # auto (chosen by backtest), bottom_up or mint_shrink
 
     def __post_init__(self) -> None:
         if self.horizon_days < 1:
             raise ValueError(f"forecast horizon must be at least 1 day, got {self.horizon_days}")
         if not 0 < self.interval_width < 1:
             raise ValueError(f"interval_width must be in (0, 1), got {self.interval_width}")
+        if self.reconciliation not in ("auto", *RECONCILIATIONS):
+            raise ValueError(f"reconciliation must be auto, bottom_up or mint_shrink, got {self.reconciliation!r}")
         parse_holiday_country(self.holiday_country)  # fail on a bad country before any fitting
 
     @classmethod
@@ -75,3 +96,7 @@ class SeriesForecast:
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)  # wall and CPU seconds: logged, never published
+    # Backtest windows: fold, ds, h, y, open, scale, one column per candidate, naive bounds.
+    fold_forecasts: pd.DataFrame | None = None
+    # Cross-fitted coverage/width/WIS of the published intervals and of the naive's.
+    intervals: dict[str, Any] = field(default_factory=dict)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cx.model_runs import Metric
-from cx.models.forecast._backtest import fold_origins, mean_forecast, naive_scale, score
+from cx.models.forecast._backtest import fold_origins, mean_forecast, naive_scale, open_mask, score
 from cx.models.forecast._calendar import Calendar, holiday_closures
 from cx.models.forecast._config import (
     CANDIDATES,
@@ -81,7 +82,8 @@ def _forecast_series(
         return _short_history(series, metric, history, calendar, cfg, f"short history ({n_days} days)")
 
     folds: list[dict[str, Any]] = []
-    for length in fold_origins(n_days, horizon, cfg.folds, cfg.min_train_days):
+    fold_frames = []
+    for k, length in enumerate(fold_origins(n_days, horizon, cfg.folds, cfg.min_train_days)):
         train, actual = history.iloc[:length], history.iloc[length : length + horizon]
         known = calendar.up_to(train.index[-1])  # closures after the origin are not known yet
         scale = naive_scale(train, known.weekdays)
@@ -89,6 +91,11 @@ def _forecast_series(
         fold: dict[str, Any] = {"window": f"{actual.index[0].date()}..{actual.index[-1].date()}"}
         fold.update({name: score(frame, actual, scale, known.weekdays) for name, frame in frames.items()})
         folds.append(fold)
+        fold_frames.append(
+            _fold_frame(
+                k, frames, baseline_forecast(train, known, replace(cfg, interval_width=0.95)), actual, scale, known
+            )
+        )
     backtest = {}
     for name in CANDIDATES:
         values = {key: [f[name][key] for f in folds] for key in ("mae", "mase", "coverage")}
@@ -102,7 +109,27 @@ def _forecast_series(
     final, scale = _candidates(history, calendar, cfg)
     chosen, reason = choose_model(backtest)
     details = {"chosen": chosen, "scale": scale, "folds": folds}
-    return SeriesForecast(series, metric, final[chosen], version_of(chosen, scale), backtest, reason, details)
+    result = SeriesForecast(series, metric, final[chosen], version_of(chosen, scale), backtest, reason, details)
+    result.fold_forecasts = pd.concat(fold_frames, ignore_index=True) if fold_frames else None
+    return result
+
+
+def _fold_frame(
+    k: int, frames: dict[str, pd.DataFrame], naive95: pd.DataFrame, actual: pd.Series, scale: float, known: Calendar
+) -> pd.DataFrame:
+    """Every candidate's forecast of one backtest window next to the actuals (what the
+    reconciliation and the conformal intervals are fitted on)."""
+    ds = pd.DatetimeIndex(frames["naive"]["ds"])
+    out = pd.DataFrame({"fold": k, "ds": ds, "h": np.arange(1, len(ds) + 1)})
+    out["y"] = actual.reindex(ds).to_numpy()
+    out["open"] = open_mask(ds, known.weekdays)
+    out["scale"] = scale
+    for name, frame in frames.items():
+        out[name] = frame["yhat"].to_numpy()
+    naive = frames["naive"]
+    out["naive_lo80"], out["naive_hi80"] = naive["yhat_lower"].to_numpy(), naive["yhat_upper"].to_numpy()
+    out["naive_lo95"], out["naive_hi95"] = naive95["yhat_lower"].to_numpy(), naive95["yhat_upper"].to_numpy()
+    return out
 
 
 def forecast_all(
@@ -129,9 +156,23 @@ def forecast_frame(results: list[SeriesForecast]) -> pd.DataFrame:
     return out[OUTPUT_COLUMNS]
 
 
-def run_metrics(result: SeriesForecast, interval_width: float) -> list[Metric]:
+def publishable(results: list[SeriesForecast], cfg: ForecastConfig) -> dict[str, Any]:
+    """Reconcile the revenue hierarchy, then calibrate every series' intervals on the
+    backtest of what is published (in place); returns the reconciliation's details."""
+    from cx.models.forecast._calibrate import calibrate
+    from cx.models.forecast._hierarchy import reconcile_results
+
+    info = reconcile_results(results, cfg)
+    for r in results:
+        calibrate(r, cfg)
+    return info
+
+
+def run_metrics(result: SeriesForecast, interval_width: float = 0.8, tolerance: float = 0.05) -> list[Metric]:
     """model_runs rows: the published model's backtest means next to seasonal naive's
-    (every candidate's means and per-fold figures go into the details)."""
+    (every candidate's means and per-fold figures go into the details); the published
+    intervals' cross-fitted coverage (80%, 95%; the gate: within ``tolerance`` of
+    nominal), mean width and weighted interval score next to the naive's intervals."""
     key = f"{result.metric}:{result.series}"
     chosen = result.details.get("chosen", "naive")
     published = result.backtest.get(chosen, {})
@@ -142,13 +183,14 @@ def run_metrics(result: SeriesForecast, interval_width: float) -> list[Metric]:
         Metric(f"mase:{key}", published.get("mase"), naive.get("mase"), beats, details),
         Metric(f"mae:{key}", published.get("mae"), naive.get("mae"), beats),
     ]
-    coverage = published.get("coverage")
-    rows.append(
-        Metric(
-            f"coverage:{key}",
-            coverage,
-            naive.get("coverage"),
-            None if coverage is None else abs(coverage - interval_width) <= 0.15,
-        )
-    )
+    if "mase_published" in result.intervals:  # after reconciliation
+        rows.append(Metric(f"mase_reconciled:{key}", result.intervals["mase_published"], naive.get("mase")))
+    pub, base = result.intervals.get("published", {}), result.intervals.get("naive", {})
+    for level, name in ((interval_width, "coverage"), (0.95, "coverage95")):
+        value = pub.get(f"coverage_{round(level * 100)}")
+        passed = None if value is None else abs(value - level) <= tolerance
+        rows.append(Metric(f"{name}:{key}", value, base.get(f"coverage_{round(level * 100)}"), passed))
+    if pub:
+        rows.append(Metric(f"width80:{key}", pub["width_80"], base.get("width_80")))
+        rows.append(Metric(f"wis:{key}", pub["wis"], base.get("wis"), pub["wis"] <= base.get("wis", float("inf"))))
     return rows

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from cx.models.forecast._config import OTHER_CATEGORIES
 from cx.row_order import sort_rows
 
 
@@ -31,6 +32,9 @@ def build_series(sales: pd.DataFrame, as_of: date, top_categories: int) -> dict[
     top = recent.groupby("series")["revenue"].sum().sort_values(ascending=False, kind="stable").head(top_categories)
     for name in top.index:
         out[(str(name), "revenue")] = daily(cats.loc[cats["series"] == name], "revenue")
+    rest = cats.loc[~cats["series"].isin(top.index)]
+    if not top.empty and not rest.empty:  # the hierarchy's last member: total = categories + the rest
+        out[(OTHER_CATEGORIES, "revenue")] = daily(rest, "revenue")
     return out
 
 

@@ -165,7 +165,12 @@ FRAMES: dict[str, Frame] = {
         ("main.review_sentiment",),
     ),
     "sales_forecast": Frame(
-        "select * replace (cast(ds as timestamp) as ds, cast(as_of_date as varchar) as as_of_date) "
+        "select * replace (cast(ds as timestamp) as ds, cast(as_of_date as varchar) as as_of_date), "
+        # On total revenue rows: how far the day's category forecasts are from adding up to it.
+        "case when series = 'total' and metric = 'revenue' and count(*) filter (where series <> 'total' "
+        "and metric = 'revenue') over (partition by ds) > 0 then abs(yhat - sum(yhat) filter (where series <> "
+        "'total' and metric = 'revenue') over (partition by ds)) / greatest(abs(yhat), 1) end "
+        "as _category_sum_rel_gap "
         "from main.sales_forecast where as_of_date = $as_of",
         ("main.sales_forecast",),
     ),
@@ -189,6 +194,13 @@ FRAMES: dict[str, Frame] = {
         "where json_extract_string(to_json(d), '$.marketing_consent') = 'false') refused using (customer_id) "
         "where t.as_of_date = $as_of",
         ("main.retention_targets", "main.customer_value", "marts.dim_customers"),
+    ),
+    "product_demand_forecast": Frame(
+        "select f.* replace (cast(f.ds as timestamp) as ds, cast(f.as_of_date as varchar) as as_of_date), "
+        "exists (select 1 from marts.dim_products p where p.product_id = f.product_id) "
+        "as _product_in_dim_products "
+        "from main.product_demand_forecast f where f.as_of_date = $as_of",
+        ("main.product_demand_forecast", "marts.dim_products"),
     ),
     "model_runs": Frame(
         "select * replace (cast(as_of_date as varchar) as as_of_date) from main.model_runs where as_of_date = $as_of",

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cx.models.forecast._config import OTHER_CATEGORIES
 from cx.ui.queries import main_tables, table_columns
 
 HISTORY_DAYS = 28  # actuals shown before the forecast starts
@@ -58,6 +59,13 @@ def actuals(con: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]], start
         "where series in (select unnest($series)) and ds between $start and $end"
         for m in measures
     )
+    if (OTHER_CATEGORIES, "revenue") in wanted and "revenue" in measures:
+        # The forecast's "other categories": every category not forecast on its own.
+        unions += (
+            f" union all select '{OTHER_CATEGORIES}', 'revenue', ds, sum(revenue) from marts.fct_daily_sales "
+            "where series <> 'total' and series not in (select unnest($series)) "
+            "and ds between $start and $end group by ds"
+        )
     frame = con.execute(
         f"select * from ({unions}) order by series, metric, ds",
         {"series": sorted({s for s, _ in wanted}), "start": start, "end": end},
@@ -73,11 +81,17 @@ def judged(fc: pd.DataFrame, act: pd.DataFrame) -> dict[str, Any]:
         return {"days": 0}
     err = (both["actual"] - both["yhat"]).abs()
     inside = ((both["actual"] >= both["yhat_lower"]) & (both["actual"] <= both["yhat_upper"])).mean()
+    inside_95 = None
+    if "yhat_lower_95" in both and both["yhat_lower_95"].notna().all():
+        inside_95 = float(
+            ((both["actual"] >= both["yhat_lower_95"]) & (both["actual"] <= both["yhat_upper_95"])).mean()
+        )
     denom = both["actual"].abs().sum()
     return {
         "days": int(len(both)),
         "mae": float(err.mean()),
         "coverage": float(inside),
+        "coverage_95": inside_95,
         "wape": float(err.sum() / denom) if denom else None,
     }
 
