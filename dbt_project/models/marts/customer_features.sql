@@ -14,7 +14,8 @@ lines as (
     from {{ ref('fct_orders') }} as orders
     join {{ ref('int_order_items') }} as items using (order_id)
     left join {{ ref('dim_products') }} as products using (product_id)
-    where orders.status <> 'cancelled'
+    -- Guest orders no one could be attributed to have no customer to describe.
+    where orders.status <> 'cancelled' and orders.customer_id is not null
 ),
 
 -- Per order, then per customer: a count(distinct order_id) over every line of the
