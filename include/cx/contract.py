@@ -108,6 +108,22 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
     )
 }
 
+# Contract columns that identify a person (CONTRACT.md sections 1 and 3): identity
+# resolution reads them in the restricted schemas; no published table, mart, check
+# frame or log holds them (dbt_project/tests/assert_no_personal_data_in_marts.sql
+# repeats this list, tests/test_contract_columns.py ties the two).
+IDENTIFYING_COLUMNS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "address",
+    "postcode",
+    "reviewer_name",
+    "requester_name",
+)
+
 # Delimited text of any extension below is read the same way (the delimiter is
 # detected from the header); text formats may also arrive gzip-compressed (".gz").
 FILE_FORMATS: dict[str, str] = {

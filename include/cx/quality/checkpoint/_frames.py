@@ -107,7 +107,7 @@ FRAMES: dict[str, Frame] = {
         f"""
         select o.order_id, o.customer_id, o.ordered_at, o.status, o.channel, o.items_count,
                o.order_amount, o.returned_amount, o._landing_date,
-               c.customer_id is not null as _customer_in_dim_customers
+               o.customer_id is null or c.customer_id is not null as _customer_in_dim_customers
         from marts.fct_orders o
         left join marts.dim_customers c on c.customer_id = o.customer_id
         where o.{WINDOW}""",
