@@ -5,15 +5,22 @@
 -- the salted hash, not the address). They stay in staging and intermediate (the
 -- restricted zone, where int_identity_records feeds identity resolution).
 
-{% set identifying = [
-    'email', 'phone', 'first_name', 'last_name', 'birth_date', 'address', 'postcode',
-    'reviewer_name', 'requester_name', 'full_name'
-] %}
+with identifying as (
+    select
+        unnest([
+            'email', 'phone', 'first_name', 'last_name', 'birth_date', 'address', 'postcode',
+            'reviewer_name', 'requester_name', 'full_name'
+        ]) as column_name
+)
 
-select table_schema || '.' || table_name as table_name, column_name, 'personal data column' as problem
-from information_schema.columns
-where table_schema in ('{{ ref("dim_customers").schema }}', '{{ target.schema }}', 'published')
-    and lower(column_name) in ({% for c in identifying %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %})
+select
+    columns.table_schema || '.' || columns.table_name as table_name,
+    columns.column_name,
+    'personal data column' as problem
+from information_schema.columns as columns
+where
+    columns.table_schema in ('{{ ref("dim_customers").schema }}', '{{ target.schema }}', 'published')
+    and lower(columns.column_name) in (select identifying.column_name from identifying)
 union all
 select 'dim_customers', 'email_hash', 'clear e-mail address'
 from {{ ref('dim_customers') }}

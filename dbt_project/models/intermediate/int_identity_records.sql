@@ -45,6 +45,12 @@ tickets as (
     qualify row_number() over (partition by ticket_id order by _landing_date desc, _file desc, _line desc) = 1
 ),
 
+texts as (
+    select * from reviews
+    union all by name
+    select * from tickets
+),
+
 named as (
     select
         source, source_record_id, customer_id, email, phone,
@@ -58,7 +64,7 @@ named as (
             when contains(trim(full_name), ' ') then regexp_extract(trim(full_name), '(\S+)$', 1)
         end as last_name,
         null::date as birth_date, null::varchar as postcode, null::varchar as city
-    from (select * from reviews union all by name select * from tickets) as texts
+    from texts
 ),
 
 web_devices as (

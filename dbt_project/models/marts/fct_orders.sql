@@ -42,7 +42,7 @@ final as (
         {{ as_of_date() }} as as_of_date
     from orders
     left join crm_emails
-        on orders.customer_id is null and crm_emails.email = orders.email
+        on orders.customer_id is null and orders.email = crm_emails.email
 )
 
 select * from final

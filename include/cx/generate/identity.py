@@ -135,19 +135,26 @@ def order_contacts(rng: np.random.Generator, pop: Population, batch: OrderBatch)
     for g, h in zip(guest, how, strict=True):
         i = int(cust[g])
         kind = GUEST_EMAIL[int(h)]
-        current = str(pop.email[i])
-        email[g] = {
-            "exact_email": lambda: current,
-            "email_case": lambda: messy_case(rng, current),
-            "typo_email": lambda: email_typo(rng, current),
-            "other_email": lambda: other_email(rng, str(pop.first_name[i]), str(pop.last_name[i]), current),
-            "no_email": lambda: None,
-        }[kind]()
+        email[g] = _typed_email(rng, pop, i, kind)
         customer_id[g] = None
         truth.append(("orders", str(batch.orders["order_id"][g]), str(pop.customer_id[i]), f"guest_order:{kind}"))
     batch.orders["customer_id"] = customer_id
     batch.orders["email"] = email
     return truth
+
+
+def _typed_email(rng: np.random.Generator, pop: Population, i: int, kind: str) -> str | None:
+    """Person ``i``'s e-mail as a guest typed it (``kind``: one of GUEST_EMAIL)."""
+    current = str(pop.email[i])
+    if kind == "exact_email":
+        return current
+    if kind == "email_case":
+        return messy_case(rng, current)
+    if kind == "typo_email":
+        return email_typo(rng, current)
+    if kind == "other_email":
+        return other_email(rng, str(pop.first_name[i]), str(pop.last_name[i]), current)
+    return None
 
 
 def review_contacts(rng: np.random.Generator, pop: Population, rows: dict[str, np.ndarray]) -> TruthRows:

@@ -80,9 +80,7 @@ class Manifest:
 
     def add_identity(self, rows: list[tuple[str, str, str, str]]) -> None:
         """Planted identity records: (source, source_record_id, person, kind)."""
-        self.identity_truth.extend(
-            {"source": s, "source_record_id": r, "person": p, "kind": k} for s, r, p, k in rows
-        )
+        self.identity_truth.extend({"source": s, "source_record_id": r, "person": p, "kind": k} for s, r, p, k in rows)
 
     @property
     def identity(self) -> dict[str, int]:
