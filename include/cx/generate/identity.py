@@ -19,18 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cx.generate.customers import DAY, Population, _customer_frame
+from cx.generate.customers import COUNTRIES, DAY, Population, _customer_frame
 from cx.generate.formatting import date_objects, ids
 from cx.generate.orders import OrderBatch
 from cx.generate.people import (
+    addresses,
     display_name,
     email_typo,
     messy_case,
-    move,
     new_city,
     nickname,
     other_email,
     phone_text,
+    postcodes,
     requester_name,
     typo,
 )
@@ -103,12 +104,11 @@ def duplicate_rows(
             if rng.random() < 0.5:
                 frame["email"][row] = other_email(rng, first, last, pop.email[i])
         else:  # moved: another city of the country, a new address and postcode
-            region, city = new_city(rng, str(pop.country[i]), str(pop.city[i]))
+            country = str(pop.country[i])
+            region, city = new_city(rng, country, str(pop.city[i]))
             frame["region"][row], frame["city"][row] = region, city
-            keep = (pop.address[i], pop.postcode[i])
-            move(rng, pop, np.array([i]))
-            frame["address"][row], frame["postcode"][row] = pop.address[i], pop.postcode[i]
-            pop.address[i], pop.postcode[i] = keep  # the first record keeps the old address
+            frame["address"][row] = addresses(rng, COUNTRIES[country][1], 1)[0]
+            frame["postcode"][row] = postcodes(rng, country, 1)[0]
             if rng.random() < 0.4:
                 frame["email"][row] = other_email(rng, first, last, pop.email[i])
         if pop.phone is not None and pop.phone[i] is not None:
