@@ -26,8 +26,8 @@ typed as (
         created_at as created_at_raw,
         rating as rating_raw,
         {{ repaired_fields({
-            'email': "nullif(trim(email), '') is not null and reference.clean_email(email) is null",
-            'reviewer_name': 'reference.is_structured(reviewer_name)',
+            'email': "nullif(trim(numbered.email), '') is not null and reference.clean_email(numbered.email) is null",
+            'reviewer_name': 'reference.is_structured(numbered.reviewer_name)',
         }) }} as _dq_repaired,
         {{ delivery_columns() }}
     from numbered
