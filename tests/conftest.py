@@ -97,7 +97,10 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     root = tmp_path_factory.mktemp("built_warehouse")
     last = BUILT_START + timedelta(days=BUILT_DAYS - 1)
     built = BuiltWarehouse(root / "landing", root / "warehouse" / "cx.duckdb", root / "artifacts", BUILT_START, last)
-    generate(built.landing_dir, BUILT_START, BUILT_DAYS, customers=300, seed=7, defects=True, defect_scale=20.0)
+    # At 20x the repairable kinds compete for the same rows (a row carries one defect),
+    # so the last ones drawn (stale versions) are rare: seed 11 holds every kind (seed 7
+    # lost its stale versions when the generator planted identities, issue 27).
+    generate(built.landing_dir, BUILT_START, BUILT_DAYS, customers=300, seed=11, defects=True, defect_scale=20.0)
     settings = load_settings().replace(
         landing_dir=built.landing_dir, warehouse=built.warehouse, artifacts_dir=built.artifacts_dir, dq_policy=None
     )

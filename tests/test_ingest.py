@@ -132,3 +132,23 @@ def test_days_parsed_side_by_side_load_the_same_rows(tmp_path: Path, monkeypatch
         con.close()
     assert states[0] == states[1]
     assert states[0][0]["orders"] == {"files": 5, "rows": 20, "rejected": 5, "unreadable": 0, "ignored": 0}
+
+
+def test_warehouse_of_an_older_contract_gains_the_identity_columns(tmp_path: Path, con) -> None:
+    """A landing table created before the identity columns existed gets them in place; a
+    file without them (an older export) loads with NULLs, a guest order (no customer_id)
+    and a file that has them load their values."""
+    con.execute("create schema landing")
+    con.execute(
+        "create table landing.orders (order_id varchar, customer_id varchar, ordered_at varchar, status varchar, "
+        "channel varchar, currency varchar, _landing_date date, _file varchar, _line bigint, _raw varchar)"
+    )
+    con.execute("insert into landing.orders (order_id, _landing_date) values ('o0', date '2023-12-31')")
+    _write(tmp_path, "orders", "old.csv", b"order_id,customer_id,ordered_at\no1,c1,2024-01-01 10:00\n")
+    _write(tmp_path, "orders", "new.csv", b"order_id,customer_id,email,ordered_at\no2,, Ann@X.de ,2024-01-01 11:00\n")
+    _write(tmp_path, "reviews", "r.csv", b"review_id,created_at\nr1,2024-01-01 12:00\n")
+    summary = ingest_range(con, tmp_path, DAY, DAY, ("orders", "reviews"))
+    assert summary["orders"]["rows"] == 2 and summary["orders"]["rejected"] == 0
+    rows = con.execute("select order_id, customer_id, email from landing.orders order by 1").fetchall()
+    assert rows == [("o0", None, None), ("o1", "c1", None), ("o2", None, "Ann@X.de")]
+    assert con.execute("select email, reviewer_name from landing.reviews").fetchall() == [(None, None)]

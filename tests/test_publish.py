@@ -31,7 +31,8 @@ def build_marts(con: duckdb.DuckDBPyConnection, as_of: date, orders: list[str]) 
         select 'c' || i as customer_id, null::timestamp as first_seen_at, null::timestamp as last_order_at,
                1 as orders_count, 10.0 as revenue_total, 0 as recency_days, 1 as frequency, 10.0 as monetary,
                null as email_hash, null as gender, null as age_band, null as city, null as region, null as country,
-               null::date as signup_date, 0 as tenure_days, 0 as web_sessions, {day} as as_of_date
+               null::date as signup_date, 0 as tenure_days, 0 as web_sessions,
+               case i when 0 then true when 1 then false end as marketing_consent, {day} as as_of_date
         from range(3) t(i)""")
     con.execute(f"""create or replace table marts.dim_products as
         select 'p1' as product_id, 'mug' as name, 'home' as category, null as brand, 2.5 as price,
@@ -133,6 +134,12 @@ def test_publish_moves_every_table_to_the_run_day_and_adopts_the_history(con) ->
         f"select as_of_date from {OUTPUT_SCHEMA}.customer_segments where segment_name = 'old'"
     ).fetchall() == [(D0,)]
     assert con.execute("select segment_name from main.dim_customers where customer_id = 'c0'").fetchone()[0] == "loyal"
+    # Marketing consent (a permission, not an identifier) is published as the CRM says, NULL = unknown.
+    assert con.execute("select customer_id, marketing_consent from main.dim_customers order by 1").fetchall() == [
+        ("c0", True),
+        ("c1", False),
+        ("c2", None),
+    ]
 
 
 def test_failure_between_models_and_publish_leaves_main_at_the_previous_day(con) -> None:

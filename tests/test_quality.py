@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from cx.config import PUBLISHED_TABLES
-from cx.contract import LANDING_SOURCES
+from cx.contract import IDENTIFYING_COLUMNS, LANDING_SOURCES
 from cx.generate.defects import DEFECT_KINDS, QUARANTINE
 from cx.quality.checkpoint import (
     FRAMES,
@@ -1029,7 +1029,7 @@ def test_clean_generated_day_passes_both_stages(env: dict[str, str], monkeypatch
             **load_frames(con, END, END, Policy(), settings, "published").frames,
         }
     for name, frame in frames.items():
-        assert not {"email", "first_name", "last_name"} & set(frame.columns), name
+        assert not set(IDENTIFYING_COLUMNS) & set(frame.columns), name
         text = frame.select_dtypes(include="object").astype(str)
         assert not text.apply(lambda c: c.str.contains("@", regex=False)).any().any(), name
     # Data Docs: a day page linking both stages' GX sites, and the home page.

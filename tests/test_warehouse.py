@@ -242,6 +242,43 @@ def test_quarantine_matches_the_defect_manifest(landing: Path, in_order: dict) -
         assert found.get(key) == reason, (row.kind, key, found.get(key))
 
 
+def test_guest_orders_count_and_are_attributed_by_exact_email(landing: Path, in_order: dict) -> None:
+    """Every planted guest checkout is a clean order in the facts and in daily sales; it
+    belongs to the CRM customer with exactly its cleaned e-mail (a typo or another
+    address is no match here), else to no one; its lines are no orphans."""
+    manifest = json.loads((landing / "_manifest.json").read_text())
+    planted = pd.DataFrame([t for t in manifest["identity_truth"] if t["source"] == "orders"])
+    assert len(planted) >= 10 and planted["kind"].nunique() >= 3
+    settings = in_order["settings"]
+    facts = _read(
+        settings,
+        """
+        select o.order_id, o.customer_id, o.is_guest_checkout, o.order_amount, i.email,
+               (select min(c.customer_id) from intermediate.int_customers__latest c where c.email = i.email) as by_email
+        from marts.fct_orders o join intermediate.int_orders i using (order_id)""",
+    ).set_index("order_id")
+    guests = facts.loc[planted["source_record_id"]]
+    assert guests["is_guest_checkout"].all()
+    assert (guests["customer_id"].fillna("-") == guests["by_email"].fillna("-")).all()
+    exact = planted["kind"].isin(["guest_order:exact_email", "guest_order:email_case"]).to_numpy()
+    assert (guests["customer_id"].to_numpy()[exact] == planted["person"].to_numpy()[exact]).mean() > 0.8
+    assert pd.isna(guests["customer_id"].to_numpy()[~exact]).all()
+    orphans = _read(
+        settings,
+        "select count(*) as n from intermediate.int_order_items__validated where _dq_reason = 'orphan_order' "
+        f"and order_id in ({', '.join(repr(o) for o in guests.index)})",
+    )
+    assert int(orphans["n"].iloc[0]) == 0
+    sales = _read(
+        settings,
+        """
+        select (select sum(revenue) from marts.fct_daily_sales where series = 'total') as daily,
+               (select sum(order_amount - returned_amount) from marts.fct_orders where status <> 'cancelled') as facts""",
+    )
+    assert sales["daily"].iloc[0] == pytest.approx(sales["facts"].iloc[0], abs=0.01 * len(facts))
+    assert guests["order_amount"].sum() > 0
+
+
 def test_the_purchase_rule_is_one_column_the_customer_measures_count(built_warehouse) -> None:
     """fct_orders.is_purchase is the purchase rule; dim_customers' recency and frequency
     count exactly those orders (cancelled orders and credit notes move neither)."""

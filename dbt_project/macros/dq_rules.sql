@@ -79,9 +79,10 @@
    compares): the latest models and int_repaired_fields use the same lists. #}
 {% macro version_columns(source) -%}
     {{ return({
-        'customers': ['email', 'first_name', 'last_name', 'gender', 'birth_date', 'city', 'region', 'country', 'signup_date'],
+        'customers': ['email', 'phone', 'first_name', 'last_name', 'gender', 'birth_date', 'address', 'postcode',
+                      'city', 'region', 'country', 'signup_date', 'marketing_consent', 'consent_date'],
         'products': ['name', 'category', 'brand', 'price', 'description'],
-        'orders': ['customer_id', 'ordered_at', 'status', 'channel', 'currency'],
+        'orders': ['customer_id', 'email', 'ordered_at', 'status', 'channel', 'currency'],
     }[source]) }}
 {%- endmacro %}
 

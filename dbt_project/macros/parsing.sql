@@ -102,6 +102,14 @@ create or replace macro reference.is_structured(x) as regexp_full_match(trim(x),
 -- A text field's value as delivered, NULL when it is structured.
 create or replace macro reference.clean_text(x) as case when not reference.is_structured(x) then x end;
 
+-- Phone: the digits only ('+49 (170) 123-4567' -> '491701234567'), NULL unless 6 to
+-- 15 of them (E.164 numbers have at most 15): prefixes are kept as delivered, so
+-- '0170...' and '+49 170...' stay different numbers (identity resolution compares them).
+create or replace macro reference.clean_phone(x) as
+    case when length(regexp_replace(x, '[^0-9]', '', 'g')) between 6 and 15
+        and not reference.is_structured(x)
+        then regexp_replace(x, '[^0-9]', '', 'g') end;
+
 -- Enum values: trimmed, lower-cased, inner spaces and dashes as underscores.
 create or replace macro reference.enum_key(x) as regexp_replace(lower(trim(x)), '[\s\-]+', '_', 'g');
 

@@ -36,7 +36,11 @@ has_crm as (
 expected_orders as (
     select
         orders.order_id, orders._file, orders._line,
-        case when has_crm.has_crm and crm.is_known is null then 'orphan_customer' end as _dq_reason
+        -- A guest order (no customer_id) is never an orphan.
+        case
+            when has_crm.has_crm and orders.customer_id is not null and crm.is_known is null
+                then 'orphan_customer'
+        end as _dq_reason
     from scoped_orders as orders
     cross join has_crm
     left join crm using (customer_id)

@@ -24,14 +24,19 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
             (
                 "customer_id",
                 "email",
+                "phone",
                 "first_name",
                 "last_name",
                 "gender",
                 "birth_date",
+                "address",
+                "postcode",
                 "city",
                 "region",
                 "country",
                 "signup_date",
+                "marketing_consent",
+                "consent_date",
                 "updated_at",
             ),
             ("customer_id", "updated_at"),
@@ -43,8 +48,9 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             "orders",
-            ("order_id", "customer_id", "ordered_at", "status", "channel", "currency"),
-            ("order_id", "customer_id", "ordered_at"),
+            # customer_id is empty for a guest checkout: the order still counts.
+            ("order_id", "customer_id", "email", "ordered_at", "status", "channel", "currency"),
+            ("order_id", "ordered_at"),
         ),
         SourceSpec(
             "order_items",
@@ -68,16 +74,55 @@ LANDING_SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             "reviews",
-            ("review_id", "created_at", "customer_id", "product_id", "order_id", "rating", "title", "body", "language"),
+            (
+                "review_id",
+                "created_at",
+                "customer_id",
+                "email",
+                "reviewer_name",
+                "product_id",
+                "order_id",
+                "rating",
+                "title",
+                "body",
+                "language",
+            ),
             ("review_id", "created_at"),
         ),
         SourceSpec(
             "support_tickets",
-            ("ticket_id", "created_at", "customer_id", "channel", "subject", "body", "status"),
+            (
+                "ticket_id",
+                "created_at",
+                "customer_id",
+                "email",
+                "phone",
+                "requester_name",
+                "channel",
+                "subject",
+                "body",
+                "status",
+            ),
             ("ticket_id", "created_at"),
         ),
     )
 }
+
+# Contract columns that identify a person (CONTRACT.md sections 1 and 3): identity
+# resolution reads them in the restricted schemas; no published table, mart, check
+# frame or log holds them (dbt_project/tests/assert_no_personal_data_in_marts.sql
+# repeats this list, tests/test_contract_columns.py ties the two).
+IDENTIFYING_COLUMNS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "address",
+    "postcode",
+    "reviewer_name",
+    "requester_name",
+)
 
 # Delimited text of any extension below is read the same way (the delimiter is
 # detected from the header); text formats may also arrive gzip-compressed (".gz").

@@ -265,7 +265,7 @@ def _build_dimensions(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             customer_value.churn_risk, customer_value.expected_value,
             customers.email_hash, customers.gender, customers.age_band, customers.city,
             customers.region, customers.country, customers.signup_date, customers.tenure_days,
-            customers.web_sessions, customers.as_of_date
+            customers.web_sessions, customers.marketing_consent, customers.as_of_date
         from marts.dim_customers customers
         left join segments using (customer_id)
         left join sentiment using (customer_id)

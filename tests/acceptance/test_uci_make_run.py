@@ -165,8 +165,9 @@ def test_guest_orders_are_accounted(uci_run) -> None:
     assert len(guests) > 100
     published, quarantined = state["bulk_orders"], state["bulk_quarantined_orders"]
     assert quarantined["reason"].notna().all()
-    missing = guests - published - set(quarantined["order_id"])
-    assert not missing, f"{len(missing)} guest orders neither published nor quarantined, e.g. {sorted(missing)[:5]}"
+    # A guest checkout counts in sales (contract, issue 27): published, never quarantined for lacking a customer.
+    missing = guests - published
+    assert not missing, f"{len(missing)} guest orders not published, e.g. {sorted(missing)[:5]}"
 
 
 def test_bulk_as_of_is_the_range_end(uci_run) -> None:

@@ -63,6 +63,8 @@ orders as (
     select
         latest.order_id,
         latest.customer_id,
+        -- Personal data (restricted zone): fct_orders attributes a guest order by it.
+        latest.email,
         latest.ordered_at,
         cast(latest.ordered_at as date) as order_date,
         coalesce(

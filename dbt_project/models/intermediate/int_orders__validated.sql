@@ -1,6 +1,8 @@
 -- Every valid order version, flagged when its customer is unknown to the CRM.
 -- The orphan check only applies when the shop delivers a CRM at all: a landing
--- zone without customers is legal, and its orders then define the customers.
+-- zone without customers is legal, and its orders then define the customers. A
+-- guest order (no customer_id) is no orphan: it counts, attributed (or not) in
+-- fct_orders.
 --
 -- A table maintained by order (strategy replace_keys), because every order model,
 -- the quarantine and the reconciliation read it: as a view, each of them re-checked
@@ -30,7 +32,8 @@ affected as (
     from {{ this }} as stored
     cross join crm_delivered
     left join crm using (customer_id)
-    where (stored._dq_reason is null) <> (not crm_delivered.has_crm or crm.is_known is not null)
+    where (stored._dq_reason is null)
+        <> (not crm_delivered.has_crm or stored.customer_id is null or crm.is_known is not null)
 ),
 {% endif %}
 
@@ -45,7 +48,8 @@ validated as (
     select
         orders.* exclude (_dq_reason),
         case
-            when crm_delivered.has_crm and crm.is_known is null then 'orphan_customer'
+            when crm_delivered.has_crm and orders.customer_id is not null and crm.is_known is null
+                then 'orphan_customer'
         end as _dq_reason
     from orders
     cross join crm_delivered

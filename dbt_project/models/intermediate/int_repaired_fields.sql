@@ -15,6 +15,18 @@ with nulled as (
     select 'products', _landing_date, unnest(string_split(_dq_repaired, ','))
     from {{ ref('stg_products') }}
     where _dq_reason is null and _dq_repaired is not null
+    union all
+    select 'orders', _landing_date, unnest(string_split(_dq_repaired, ','))
+    from {{ ref('stg_orders') }}
+    where _dq_reason is null and _dq_repaired is not null
+    union all
+    select 'reviews', _landing_date, unnest(string_split(_dq_repaired, ','))
+    from {{ ref('stg_reviews') }}
+    where _dq_reason is null and _dq_repaired is not null
+    union all
+    select 'support_tickets', _landing_date, unnest(string_split(_dq_repaired, ','))
+    from {{ ref('stg_support_tickets') }}
+    where _dq_reason is null and _dq_repaired is not null
 ),
 
 versions as (

@@ -6,6 +6,8 @@ with customers as (
 
 lines as (
     select customer_id, order_id, quantity, line_amount, category from {{ ref('fct_sales_lines') }}
+    -- Guest orders no one could be attributed to have no customer to describe.
+    where customer_id is not null
 ),
 
 -- Per order, then per customer: a count(distinct order_id) over every line of the

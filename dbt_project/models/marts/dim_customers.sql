@@ -23,6 +23,8 @@ order_stats as (
             where status <> 'cancelled'
         ) as monetary
     from orders
+    -- A guest order no one could be attributed to counts in sales, not for a customer.
+    where customer_id is not null
     group by customer_id
 ),
 
@@ -57,6 +59,8 @@ select
     crm.region,
     crm.country,
     crm.signup_date,
+    -- Consent is a permission, not an identifier: NULL when the CRM does not say.
+    crm.marketing_consent,
     least(crm.signup_date::timestamp, order_stats.first_order_at, web.first_visit_at) as first_seen_at,
     order_stats.last_order_at,
     coalesce(order_stats.orders_count, 0) as orders_count,

@@ -15,7 +15,8 @@ with purchases as (
         null::integer as rating
     from {{ ref('fct_orders') }} as orders
     join {{ ref('int_order_items') }} as items using (order_id)
-    where orders.status <> 'cancelled'
+    -- Guest orders no one could be attributed to are no customer's interactions.
+    where orders.status <> 'cancelled' and orders.customer_id is not null
 ),
 
 web as (

@@ -4,8 +4,8 @@ with source as (
 
 numbered as (
     {{ copy_numbered('source', [
-        'review_id', 'created_at', 'customer_id', 'product_id', 'order_id', 'rating', 'title', 'body',
-        'language'
+        'review_id', 'created_at', 'customer_id', 'email', 'reviewer_name', 'product_id', 'order_id', 'rating',
+        'title', 'body', 'language'
     ]) }}
 ),
 
@@ -14,6 +14,9 @@ typed as (
         review_id,
         reference.parse_ts(created_at) as created_at,
         customer_id,
+        -- A review platform may know only these (personal data: restricted zone).
+        reference.clean_email(email) as email,
+        reference.clean_text(reviewer_name) as reviewer_name,
         product_id,
         order_id,
         reference.parse_number(rating) as rating_value,
@@ -22,6 +25,10 @@ typed as (
         lower(language) as language,
         created_at as created_at_raw,
         rating as rating_raw,
+        {{ repaired_fields({
+            'email': "nullif(trim(numbered.email), '') is not null and reference.clean_email(numbered.email) is null",
+            'reviewer_name': 'reference.is_structured(numbered.reviewer_name)',
+        }) }} as _dq_repaired,
         {{ delivery_columns() }}
     from numbered
 ),

@@ -3,7 +3,10 @@ with source as (
 ),
 
 numbered as (
-    {{ copy_numbered('source', ['ticket_id', 'created_at', 'customer_id', 'channel', 'subject', 'body', 'status']) }}
+    {{ copy_numbered('source', [
+        'ticket_id', 'created_at', 'customer_id', 'email', 'phone', 'requester_name', 'channel', 'subject', 'body',
+        'status'
+    ]) }}
 ),
 
 statuses as (
@@ -16,11 +19,20 @@ typed as (
         source.ticket_id,
         reference.parse_ts(source.created_at) as created_at,
         source.customer_id,
+        -- A helpdesk usually knows these, not the CRM id (personal data: restricted zone).
+        reference.clean_email(source.email) as email,
+        reference.clean_phone(source.phone) as phone,
+        reference.clean_text(source.requester_name) as requester_name,
         lower(source.channel) as channel,
         source.subject,
         source.body,
         statuses.value as status,
         source.created_at as created_at_raw,
+        {{ repaired_fields({
+            'email': "nullif(trim(source.email), '') is not null and reference.clean_email(source.email) is null",
+            'phone': "nullif(trim(source.phone), '') is not null and reference.clean_phone(source.phone) is null",
+            'requester_name': 'reference.is_structured(source.requester_name)',
+        }) }} as _dq_repaired,
         {{ delivery_columns('source') }}
     from numbered as source
     left join statuses on reference.enum_key(source.status) = statuses.raw_value

@@ -34,8 +34,18 @@ from cx.generate.feedback import Feedback
 from cx.generate.formatting import day_number
 from cx.generate.groups import GROUP_NAMES
 from cx.generate.lapsers import plant_lapsers, write_lapsers
+from cx.generate.identity import (
+    Duplicates,
+    duplicate_rows,
+    order_contacts,
+    ordered_by_time,
+    plan_duplicates,
+    review_contacts,
+    ticket_contacts,
+)
 from cx.generate.manifest import Manifest
 from cx.generate.orders import daily_orders
+from cx.generate.people import add_people, move
 from cx.generate.seasonality import browsing, demand, is_closed
 from cx.generate.streams import stream
 from cx.generate.web import daily_events
@@ -137,6 +147,8 @@ def generate(
     anonymous_pool = max(100, customers // 2)
     pop = build_population(stream(seed, "population"), customers, days, start_sec, catalog, anonymous_pool, activity)
     planted = plant_lapsers(stream(seed, "lapsers"), pop, days, lapsers) if lapsers else np.zeros(0, dtype=np.int64)
+    add_people(stream(seed, "people"), pop, start_sec)
+    duplicates = plan_duplicates(stream(seed, "crm_duplicates"), pop, days)
     feedback = Feedback()
     truth = _Truth(out / "_truth")
     try:
@@ -144,7 +156,7 @@ def generate(
             day = start + timedelta(days=d)
             label, iso = day.strftime("%Y%m%d"), day.isoformat()
             frames = _simulate_day(
-                seed, start, d, selected, catalog, pop, feedback, anonymous_pool, start_sec, manifest, truth
+                seed, start, d, selected, catalog, pop, feedback, anonymous_pool, start_sec, manifest, truth, duplicates
             )
             for source in selected:
                 _deliver(out, source, frames[source], d, label, iso, start_sec + d * DAY, seed, scale, manifest, truth)
@@ -169,21 +181,30 @@ def _simulate_day(
     start_sec: int,
     manifest: Manifest,
     truth: _Truth,
+    duplicates: Duplicates,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Day ``d``'s rows of every source, each drawn from its own seeded stream; records the
-    day's events in the manifest and the labels of reviews and tickets in the truth files."""
+    day's events and planted identities in the manifest and the labels of reviews and
+    tickets in the truth files."""
     day = start + timedelta(days=d)
     label, iso = day.strftime("%Y%m%d"), day.isoformat()
     if is_closed(day):
         manifest.events["closed_days"].append(iso)
     frames: dict[str, dict[str, np.ndarray]] = {}
-    frames["customers"], updates = crm_rows(stream(seed, "customers", d), pop, d, start_sec)
+    people_rng = stream(seed, "people", d)
+    frames["customers"], updates = crm_rows(
+        stream(seed, "customers", d), pop, d, start_sec, on_move=lambda who: move(people_rng, pop, who)
+    )
+    second, planted = duplicate_rows(stream(seed, "crm_duplicates", d), pop, duplicates, d, start_sec)
+    frames["customers"] = ordered_by_time(frames["customers"], second)
+    identities = planted
     frames["products"], launches, price_updates = catalog_rows(stream(seed, "products", d), catalog, d, start_sec)
     manifest.events["customer_updates"] += updates
     manifest.events["product_launches"] += launches if d > 0 else 0
     manifest.events["price_updates"] += price_updates
     sampler = ProductSampler(catalog, d)
     batch = daily_orders(stream(seed, "orders", d), pop, catalog, sampler, d, start_sec, demand(day, start), label)
+    identities += order_contacts(stream(seed, "contacts", d, "orders"), pop, batch)
     frames["orders"], frames["order_items"] = batch.orders, batch.items
     feedback.schedule(stream(seed, "feedback", d), pop, batch, d)
     if "web_events" in selected:
@@ -193,9 +214,12 @@ def _simulate_day(
     if "reviews" in selected:
         frames["reviews"], labels = feedback.reviews(stream(seed, "reviews", d), pop, catalog, d, start_sec, label)
         truth.rows("review_labels", labels)
+        identities += review_contacts(stream(seed, "contacts", d, "reviews"), pop, frames["reviews"])
     if "support_tickets" in selected:
         frames["support_tickets"], labels = feedback.tickets(stream(seed, "tickets", d), pop, d, start_sec, label)
         truth.rows("ticket_labels", labels)
+        identities += ticket_contacts(stream(seed, "contacts", d, "tickets"), pop, frames["support_tickets"])
+    manifest.add_identity([row for row in identities if row[0] in selected])
     return frames
 
 

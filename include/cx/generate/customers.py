@@ -7,6 +7,7 @@ re-delivered later with a newer ``updated_at`` and changed attributes (upserts).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +110,13 @@ class Population:
     anonymous_id: np.ndarray
     delivered: np.ndarray  # bool: CRM row already exported
     level: float = 1.0  # the run's activity level: scales rates that are not personal (visitors, pre-signup)
+    # Identifying attributes and consent (cx.generate.people.add_people, own stream).
+    phone: np.ndarray | None = None  # national significant digits, None: no phone
+    phone_text: np.ndarray | None = None  # as the CRM holds it
+    address: np.ndarray | None = None
+    postcode: np.ndarray | None = None
+    consent: np.ndarray | None = None  # as the CRM spells it, None: unknown
+    consent_date: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -239,9 +247,15 @@ def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray) -> np
 
 
 def crm_rows(
-    rng: np.random.Generator, pop: Population, day: int, start_sec: int, update_rate: float = 0.004
+    rng: np.random.Generator,
+    pop: Population,
+    day: int,
+    start_sec: int,
+    update_rate: float = 0.004,
+    on_move: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """CRM rows delivered on ``day`` and how many of them are updates of known customers."""
+    """CRM rows delivered on ``day`` and how many of them are updates of known customers.
+    ``on_move`` gets the people who moved (to give them a new address from its own stream)."""
     day_sec = start_sec + day * DAY
     if day == 0:
         initial = np.flatnonzero(pop.signup_day < 0)
@@ -253,7 +267,9 @@ def crm_rows(
     signups = np.flatnonzero(pop.signup_day == day)
     known = pop.delivered.copy()
     changed = np.flatnonzero(known & (rng.random(pop.size) < update_rate))
-    _apply_changes(rng, pop, changed)
+    moved = _apply_changes(rng, pop, changed)
+    if on_move is not None:
+        on_move(moved)
     who = np.concatenate([initial, signups, changed])
     ts = np.concatenate(
         [
@@ -268,10 +284,10 @@ def crm_rows(
     return _customer_frame(pop, who, ts), int(changed.size)
 
 
-def _apply_changes(rng: np.random.Generator, pop: Population, who: np.ndarray) -> None:
-    """Moves, new e-mail addresses and name changes for re-delivered customers."""
+def _apply_changes(rng: np.random.Generator, pop: Population, who: np.ndarray) -> np.ndarray:
+    """Moves, new e-mail addresses and name changes for re-delivered customers; returns who moved."""
     if who.size == 0:
-        return
+        return who
     kind = rng.choice(3, size=who.size, p=[0.5, 0.3, 0.2])
     move = who[kind == 0]
     for i in move:  # few rows per day; places depend on the country
@@ -285,20 +301,29 @@ def _apply_changes(rng: np.random.Generator, pop: Population, who: np.ndarray) -
     for i in rename:
         lang = LANGS[pop.language[i]]
         pop.last_name[i] = LAST_NAMES[lang][int(rng.integers(0, len(LAST_NAMES[lang])))]
+    return move
 
 
 def _customer_frame(pop: Population, who: np.ndarray, ts: np.ndarray) -> dict[str, np.ndarray]:
+    def attr(values: np.ndarray | None) -> np.ndarray:
+        return values[who] if values is not None else np.full(who.size, None, dtype=object)
+
     return {
         "customer_id": pop.customer_id[who],
         "email": pop.email[who],
+        "phone": attr(pop.phone_text),
         "first_name": pop.first_name[who],
         "last_name": pop.last_name[who],
         "gender": pop.gender[who],
         "birth_date": pop.birth_date[who],
+        "address": attr(pop.address),
+        "postcode": attr(pop.postcode),
         "city": pop.city[who],
         "region": pop.region[who],
         "country": pop.country[who],
         "signup_date": date_objects(pop.signup_sec[who] // DAY),
+        "marketing_consent": attr(pop.consent),
+        "consent_date": attr(pop.consent_date),
         "updated_at": ts_objects(ts),
         "_ts": ts,
     }

@@ -270,7 +270,7 @@ def _make_stale(rng: np.random.Generator, part: Part, row: int) -> str:
         cols["email"][row] = local + "@" + next(d for d in EMAIL_DOMAINS if d != current)
         return "email"
     if part.source == "customers" and "city" in cols:
-        cities = [c for places in COUNTRIES.values() for _, c in places]
+        cities = [c for _, _, places in COUNTRIES.values() for _, c in places]
         cols["city"][row] = next(
             c for c in cities[int(rng.integers(0, len(cities))) :] + cities if c != cols["city"][row]
         )

@@ -129,6 +129,7 @@ class Feedback:
             "body": body,
             "language": np.where(rng.random(n) < EMPTY_LANGUAGE_SHARE, None, lang_names),
             "_ts": ts,
+            "_customer": due["customer"],  # who wrote it (cx.generate.identity adds their contact details)
         }
         truth = {"review_id": review_id, "rating": rating, "label": sentiment_label(rating), "language": lang_names}
         return rows, truth
@@ -164,6 +165,7 @@ class Feedback:
             "body": body,
             "status": TICKET_STATUSES[rng.choice(4, size=n, p=[0.3, 0.2, 0.35, 0.15])],
             "_ts": ts,
+            "_customer": cust,  # who wrote it (cx.generate.identity adds their contact details)
         }
         labels = np.array([TICKET_TOPICS[t][0] for t in TOPICS], dtype=object)
         truth = {"ticket_id": ticket_id, "topic": np.array(TOPICS, dtype=object)[topic], "label": labels[topic]}

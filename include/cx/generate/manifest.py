@@ -10,9 +10,16 @@ JSON layout (all keys always present):
                           "by_source": {source: count}, "keys": {source: [key or null, ...]}}},
       "events": {"customer_updates", "product_launches", "price_updates", "closed_days": [...]},
       "groups": {group_name: customers},
+      "identity": {kind: records},   # planted identity records per kind (cx.generate.identity)
+      "identity_truth": [{"source", "source_record_id", "person", "kind"}, ...],
       "totals": {"files", "records", "records_by_source": {source: n},
                  "defects": {"repairable": n, "quarantine": n}}
     }
+
+``identity_truth`` lists every planted record whose person is not the customer_id it
+carries (a second CRM record, a guest order, a review or ticket without CRM id) with
+its true person (a population customer_id); every other record's person is its own
+customer_id. A planted record that a defect later breaks is still listed.
 
 ``keys[source]`` lists one entry per defective row (so its length equals
 ``by_source[source]``): the row's key (order_items: its order_id), or null when the
@@ -38,6 +45,7 @@ class Manifest:
         default_factory=lambda: {"customer_updates": 0, "product_launches": 0, "price_updates": 0, "closed_days": []}
     )
     groups: dict[str, int] = field(default_factory=dict)
+    identity_truth: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.defects:
@@ -70,6 +78,17 @@ class Manifest:
         entry["by_source"][source] = entry["by_source"].get(source, 0) + len(keys)
         entry["keys"].setdefault(source, []).extend(keys)
 
+    def add_identity(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Planted identity records: (source, source_record_id, person, kind)."""
+        self.identity_truth.extend({"source": s, "source_record_id": r, "person": p, "kind": k} for s, r, p, k in rows)
+
+    @property
+    def identity(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.identity_truth:
+            counts[row["kind"]] = counts.get(row["kind"], 0) + 1
+        return dict(sorted(counts.items()))
+
     def count(self, kind: str, source: str | None = None) -> int:
         entry = self.defects[kind]
         return int(entry["count"] if source is None else entry["by_source"].get(source, 0))
@@ -96,6 +115,8 @@ class Manifest:
             "defects": self.defects,
             "events": self.events,
             "groups": self.groups,
+            "identity": self.identity,
+            "identity_truth": self.identity_truth,
             "totals": self.totals,
         }
 
@@ -111,4 +132,5 @@ class Manifest:
             defects=data["defects"],
             events=data["events"],
             groups=data["groups"],
+            identity_truth=data.get("identity_truth", []),
         )

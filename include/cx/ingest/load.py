@@ -88,6 +88,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"create table if not exists {SCHEMA}.{spec.name} ({cols}, _landing_date date, "
             "_file varchar, _line bigint, _raw varchar)"
         )
+        # Contract columns added since the table was created (a warehouse of an older
+        # version): their earlier rows read NULL, as for a file that lacks the column.
+        for column in spec.columns:
+            con.execute(f"alter table {SCHEMA}.{spec.name} add column if not exists {q(column)} varchar")
     _table(con, "parse_rejects", _PARSE_REJECTS)
     _table(con, "deliveries", _DELIVERIES)
     _table(con, "ignored_paths", _IGNORED_PATHS)
