@@ -33,7 +33,6 @@ from cx.generate.defects import (
 from cx.generate.feedback import Feedback
 from cx.generate.formatting import day_number
 from cx.generate.groups import GROUP_NAMES
-from cx.generate.lapsers import plant_lapsers, write_lapsers
 from cx.generate.identity import (
     Duplicates,
     duplicate_rows,
@@ -43,6 +42,7 @@ from cx.generate.identity import (
     review_contacts,
     ticket_contacts,
 )
+from cx.generate.lapsers import plant_lapsers, write_lapsers
 from cx.generate.manifest import Manifest
 from cx.generate.orders import daily_orders
 from cx.generate.people import add_people, move
