@@ -70,17 +70,7 @@ STAGES = (
     "retention",
     "publish",
 )
-DAILY = (
-    "day_ingest",
-    "day_dbt",
-    "validate",
-    "sentiment",
-    "segmentation",
-    "recommendations",
-    "forecast",
-    "retention",
-    "publish",
-)
+DAILY = tuple(stage for stage in STAGES if not stage.startswith("initial_"))
 BULK_DAYS = 365  # the initial load; the landing zone holds one more day for the incremental run
 COLUMNS = (
     "size",
@@ -194,13 +184,7 @@ def run_stage(stage: str, start: date, day: date, customers: int, activity: floa
     if stage in ("sentiment", "segmentation", "recommendations", "forecast", "retention"):
         import importlib
 
-        module = {
-            "sentiment": "sentiment",
-            "segmentation": "segmentation",
-            "recommendations": "recommend",
-            "forecast": "forecast",
-            "retention": "retention",
-        }[stage]
+        module = {"recommendations": "recommend"}.get(stage, stage)  # the rest: cx.models.<stage>
         run = importlib.import_module(f"cx.models.{module}").run
         began = time.perf_counter()
         summary = run(day, settings)

@@ -94,3 +94,30 @@
     {%- elif source == 'order_items' -%}{{ ref('int_order_items__validated') }}
     {%- else -%}{{ ref('stg_' ~ source) }}{%- endif -%}
 {%- endmacro %}
+
+{# A staged row's quarantine reason, in the one order every source follows: a required
+   value missing, the row's timestamp, the source's own checks (the body of a `call`
+   block: its `when ... then` branches), then a second copy of the same row. NULL: clean. #}
+{% macro dq_reason(required, timestamp=none) -%}
+    case
+        when {% for column in required %}{% if not loop.first %} or {% endif %}{{ column }} is null{% endfor %}
+            then 'missing_required_key'
+        {% if timestamp %}{{ timestamp_reasons(timestamp) }}{% endif %}
+        {% if caller is defined %}{{ caller() }}{% endif %}
+        when copy_number > 1 then 'duplicate_row'
+    end
+{%- endmacro %}
+
+{# Whether an optional field was delivered but its cleaning function rejects it (it is
+   then nulled and named in _dq_repaired). #}
+{% macro rejected(cleaner, column) -%}
+    nullif(trim({{ column }}), '') is not null and reference.{{ cleaner }}({{ column }}) is null
+{%- endmacro %}
+
+{# The accepted spellings of one enum domain (seed enum_values: raw_value -> value), for a
+   left join on reference.enum_key(<delivered value>) = raw_value. #}
+{% macro enum_domain(domain, value_type=none) -%}
+    select raw_value, value{% if value_type %}::{{ value_type }} as value{% endif %}
+    from {{ ref('enum_values') }}
+    where domain = '{{ domain }}'
+{%- endmacro %}

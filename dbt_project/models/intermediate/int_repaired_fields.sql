@@ -8,25 +8,12 @@
 {{ config(materialized='view') }}
 
 with nulled as (
-    select 'customers' as source, _landing_date, unnest(string_split(_dq_repaired, ',')) as repair
-    from {{ ref('stg_customers') }}
-    where _dq_reason is null and _dq_repaired is not null
-    union all
-    select 'products', _landing_date, unnest(string_split(_dq_repaired, ','))
-    from {{ ref('stg_products') }}
-    where _dq_reason is null and _dq_repaired is not null
-    union all
-    select 'orders', _landing_date, unnest(string_split(_dq_repaired, ','))
-    from {{ ref('stg_orders') }}
-    where _dq_reason is null and _dq_repaired is not null
-    union all
-    select 'reviews', _landing_date, unnest(string_split(_dq_repaired, ','))
-    from {{ ref('stg_reviews') }}
-    where _dq_reason is null and _dq_repaired is not null
-    union all
-    select 'support_tickets', _landing_date, unnest(string_split(_dq_repaired, ','))
-    from {{ ref('stg_support_tickets') }}
-    where _dq_reason is null and _dq_repaired is not null
+    {% for source in ['customers', 'products', 'orders', 'reviews', 'support_tickets'] %}
+        {% if not loop.first %}union all{% endif %}
+        select '{{ source }}' as source, _landing_date, unnest(string_split(_dq_repaired, ',')) as repair
+        from {{ ref('stg_' ~ source) }}
+        where _dq_reason is null and _dq_repaired is not null
+    {% endfor %}
 ),
 
 versions as (

@@ -10,13 +10,11 @@ numbered as (
 ),
 
 genders as (
-    select raw_value, value from {{ ref('enum_values') }}
-    where domain = 'gender'
+    {{ enum_domain('gender') }}
 ),
 
 consents as (
-    select raw_value, value::boolean as value from {{ ref('enum_values') }}
-    where domain = 'marketing_consent'
+    {{ enum_domain('marketing_consent', 'boolean') }}
 ),
 
 parsed as (
@@ -100,11 +98,7 @@ typed as (
 checked as (
     select
         *,
-        case
-            when customer_id is null or updated_at_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('updated_at') }}
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {{ dq_reason(['customer_id', 'updated_at_raw'], 'updated_at') }} as _dq_reason
     from typed
 )
 

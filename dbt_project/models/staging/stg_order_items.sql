@@ -21,15 +21,12 @@ typed as (
 checked as (
     select
         *,
-        case
-            when order_id is null or product_id is null or quantity_raw is null or unit_price_raw is null
-                then 'missing_required_key'
+        {% call dq_reason(['order_id', 'product_id', 'quantity_raw', 'unit_price_raw']) %}
             when quantity is null or unit_price is null then 'unparseable_number'
             {{ out_of_range_reason({'quantity': var('max_abs_quantity'), 'unit_price': var('max_unit_price')}) }}
             when unit_price <= 0 then 'non_positive_price'
             when quantity = 0 then 'zero_quantity'
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {% endcall %} as _dq_reason
     from typed
 )
 

@@ -7,8 +7,7 @@ numbered as (
 ),
 
 statuses as (
-    select raw_value, value from {{ ref('enum_values') }}
-    where domain = 'order_status'
+    {{ enum_domain('order_status') }}
 ),
 
 typed as (
@@ -25,7 +24,7 @@ typed as (
         source.ordered_at as ordered_at_raw,
         source.status as status_raw,
         {{ repaired_fields({
-            'email': "nullif(trim(source.email), '') is not null and reference.clean_email(source.email) is null",
+            'email': rejected('clean_email', 'source.email'),
         }) }} as _dq_repaired,
         {{ delivery_columns('source') }}
     from numbered as source
@@ -35,12 +34,9 @@ typed as (
 checked as (
     select
         *,
-        case
-            when order_id is null or ordered_at_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('ordered_at') }}
+        {% call dq_reason(['order_id', 'ordered_at_raw'], 'ordered_at') %}
             when status_raw is not null and status is null then 'unknown_enum'
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {% endcall %} as _dq_reason
     from typed
 )
 

@@ -30,14 +30,11 @@ typed as (
 checked as (
     select
         *,
-        case
-            when product_id is null or updated_at_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('updated_at') }}
+        {% call dq_reason(['product_id', 'updated_at_raw'], 'updated_at') %}
             when price_raw is not null and price is null then 'unparseable_number'
             {{ out_of_range_reason({'price': var('max_unit_price')}) }}
             when price <= 0 then 'non_positive_price'
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {% endcall %} as _dq_reason
     from typed
 )
 

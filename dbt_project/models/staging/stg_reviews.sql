@@ -26,7 +26,7 @@ typed as (
         created_at as created_at_raw,
         rating as rating_raw,
         {{ repaired_fields({
-            'email': "nullif(trim(numbered.email), '') is not null and reference.clean_email(numbered.email) is null",
+            'email': rejected('clean_email', 'numbered.email'),
             'reviewer_name': 'reference.is_structured(numbered.reviewer_name)',
         }) }} as _dq_repaired,
         {{ delivery_columns() }}
@@ -37,13 +37,10 @@ checked as (
     select
         * exclude (rating_value),
         try_cast(rating_value as integer) as rating,
-        case
-            when review_id is null or created_at_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('created_at') }}
+        {% call dq_reason(['review_id', 'created_at_raw'], 'created_at') %}
             when rating_raw is not null and (rating_value is null or rating_value not in (1, 2, 3, 4, 5))
                 then 'invalid_rating'
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {% endcall %} as _dq_reason
     from typed
 )
 

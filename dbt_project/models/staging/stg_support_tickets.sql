@@ -10,8 +10,7 @@ numbered as (
 ),
 
 statuses as (
-    select raw_value, value from {{ ref('enum_values') }}
-    where domain = 'ticket_status'
+    {{ enum_domain('ticket_status') }}
 ),
 
 typed as (
@@ -29,8 +28,8 @@ typed as (
         statuses.value as status,
         source.created_at as created_at_raw,
         {{ repaired_fields({
-            'email': "nullif(trim(source.email), '') is not null and reference.clean_email(source.email) is null",
-            'phone': "nullif(trim(source.phone), '') is not null and reference.clean_phone(source.phone) is null",
+            'email': rejected('clean_email', 'source.email'),
+            'phone': rejected('clean_phone', 'source.phone'),
             'requester_name': 'reference.is_structured(source.requester_name)',
         }) }} as _dq_repaired,
         {{ delivery_columns('source') }}
@@ -41,11 +40,7 @@ typed as (
 checked as (
     select
         *,
-        case
-            when ticket_id is null or created_at_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('created_at') }}
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {{ dq_reason(['ticket_id', 'created_at_raw'], 'created_at') }} as _dq_reason
     from typed
 )
 

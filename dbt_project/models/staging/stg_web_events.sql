@@ -38,12 +38,9 @@ typed as (
 checked as (
     select
         *,
-        case
-            when event_id is null or occurred_at_raw is null or event_type_raw is null then 'missing_required_key'
-            {{ timestamp_reasons('occurred_at') }}
+        {% call dq_reason(['event_id', 'occurred_at_raw', 'event_type_raw'], 'occurred_at') %}
             when event_type is null then 'unknown_enum'
-            when copy_number > 1 then 'duplicate_row'
-        end as _dq_reason
+        {% endcall %} as _dq_reason
     from typed
 )
 

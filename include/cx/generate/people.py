@@ -241,23 +241,23 @@ def nickname(first: str) -> str:
 
 def display_name(rng: np.random.Generator, first: str, last: str) -> str:
     """How a review platform shows a person: 'Anna M.', 'Anna Müller', 'anna_muller', 'Anna'."""
-    style = int(rng.choice(4, p=[0.4, 0.3, 0.15, 0.15]))
-    if style == 0:
-        return f"{first} {last[:1]}."
-    if style == 1:
-        return f"{first} {last}"
-    if style == 2:
-        return f"{_slug(first)}_{_slug(last)}"
-    return first
+    return _one_of(
+        rng, [0.4, 0.3, 0.15, 0.15], f"{first} {last[:1]}.", f"{first} {last}", f"{_slug(first)}_{_slug(last)}", first
+    )
 
 
 def requester_name(rng: np.random.Generator, first: str, last: str) -> str:
     """How a helpdesk records a name: 'Anna Müller', 'Müller, Anna', 'anna müller', 'A. Müller'."""
-    style = int(rng.choice(4, p=[0.55, 0.2, 0.15, 0.1]))
-    if style == 0:
-        return f"{first} {last}"
-    if style == 1:
-        return f"{last}, {first}"
-    if style == 2:
-        return f"{first} {last}".lower()
-    return f"{first[:1]}. {last}"
+    return _one_of(
+        rng,
+        [0.55, 0.2, 0.15, 0.1],
+        f"{first} {last}",
+        f"{last}, {first}",
+        f"{first} {last}".lower(),
+        f"{first[:1]}. {last}",
+    )
+
+
+def _one_of(rng: np.random.Generator, weights: list[float], *styles: str) -> str:
+    """One of ``styles``, drawn with ``weights``."""
+    return styles[int(rng.choice(len(styles), p=weights))]

@@ -14,10 +14,12 @@ that reason, not reported as a success that wrote nothing.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -47,6 +49,14 @@ class StageOutput:
     partitions: dict[str, pd.DataFrame]  # table in OUTPUT_SCHEMA -> the day's rows, written in this order
     runs: Sequence[tuple[str, Sequence[Metric]]]  # model_runs: (model_version, metrics) pairs
     summary: dict[str, Any] = field(default_factory=dict)  # the task's summary (rows written, versions, ...)
+
+
+def keep_artifact(path: Path, contents: Mapping[str, Any]) -> None:
+    """The day's fitted model and what it was fitted with (configuration, metrics), pickled
+    beside the warehouse for later inspection: the published tables hold only its outputs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(dict(contents), handle)
 
 
 def run_stage(

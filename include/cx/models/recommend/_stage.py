@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -13,10 +12,10 @@ import pandas as pd
 from cx.config import Settings, load_settings
 from cx.errors import NothingToDo
 from cx.model_runs import OUTPUT_SCHEMA
-from cx.models._stage import StageOutput, run_stage
+from cx.models._stage import StageOutput, keep_artifact, run_stage
 from cx.models.recommend._baselines import DAY
 from cx.models.recommend._config import INTERACTION_COLUMNS, MODEL_NAME, RecommendConfig
-from cx.models.recommend._core import RecommendResult, recommend, result_metrics
+from cx.models.recommend._core import recommend, result_metrics
 from cx.row_order import order_by_sql
 from cx.warehouse import read_df, read_large_df, table_exists
 
@@ -71,7 +70,17 @@ def _read(con: Any, as_of: date) -> dict[str, pd.DataFrame | None]:
 
 def _compute(frames: dict[str, Any], as_of: date, cfg: RecommendConfig, artifact: Path) -> StageOutput:
     result = recommend(frames["interactions"], frames["products"], frames["customers"], frames["segments"], as_of, cfg)
-    _keep(result, cfg, artifact)
+    keep_artifact(
+        artifact,
+        {
+            "model_version": result.model_version,
+            "recommender": result.recommender,
+            "blend": result.blend,
+            "config": cfg,
+            "metrics": result.metrics,
+            "details": result.details,
+        },
+    )
     metrics = result_metrics(result, cfg.eval_k)
     summary = {
         "rows": len(result.recommendations),
@@ -85,20 +94,3 @@ def _compute(frames: dict[str, Any], as_of: date, cfg: RecommendConfig, artifact
         "artifact": str(artifact),
     }
     return StageOutput({"customer_recommendations": result.recommendations}, [(result.model_version, metrics)], summary)
-
-
-def _keep(result: RecommendResult, cfg: RecommendConfig, path: Path) -> None:
-    """The day's recommender, its blend, configuration and metrics, for later inspection."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        pickle.dump(
-            {
-                "model_version": result.model_version,
-                "recommender": result.recommender,
-                "blend": result.blend,
-                "config": cfg,
-                "metrics": result.metrics,
-                "details": result.details,
-            },
-            handle,
-        )

@@ -3,7 +3,6 @@ day's customer_value and retention_targets, model_runs, and the day's models."""
 
 from __future__ import annotations
 
-import pickle
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 from cx.config import Settings, load_settings
 from cx.errors import NothingToDo
 from cx.model_runs import OUTPUT_SCHEMA, Metric
-from cx.models._stage import StageOutput, run_stage
+from cx.models._stage import StageOutput, keep_artifact, run_stage
 from cx.models.retention._config import MODEL, RetentionConfig
 from cx.models.retention._core import (
     BASELINES,
@@ -122,7 +121,17 @@ def compute(inputs: dict[str, Any], as_of: date, cfg: RetentionConfig) -> tuple[
 
 def _compute(inputs: dict[str, Any], as_of: date, cfg: RetentionConfig, artifact: Path) -> StageOutput:
     result, targets = compute(inputs, as_of, cfg)
-    _keep(result, cfg, artifact)
+    keep_artifact(
+        artifact,
+        {
+            "model_version": result.model_version,
+            "models": result.models,
+            "config": cfg,
+            "holdout": result.holdout,
+            "chosen": result.chosen,
+            "details": result.details,
+        },
+    )
     summary = {
         "rows": len(result.values),
         "targets": len(targets),
@@ -165,20 +174,3 @@ def run_rows(result: RetentionResult) -> list[tuple[str, list[Metric]]]:
         ]
         runs.append((f"candidate:{version}", metrics))
     return runs
-
-
-def _keep(result: RetentionResult, cfg: RetentionConfig, path: Path) -> None:
-    """The day's fitted models, configuration and holdout, for later inspection."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        pickle.dump(
-            {
-                "model_version": result.model_version,
-                "models": result.models,
-                "config": cfg,
-                "holdout": result.holdout,
-                "chosen": result.chosen,
-                "details": result.details,
-            },
-            handle,
-        )
