@@ -162,6 +162,9 @@ def test_long_history_chooses_on_a_holdout_and_scores_every_buyer(orders: pd.Dat
     silent = v.set_index("customer_id").loc[lambda f: f.index.isin(_lapsed_before(orders, today, 60))]
     assert silent["churn_risk"].mean() > v["churn_risk"].mean()
     assert result.holdout["btyd"]["auc"]["value"] > 0.6
+    # model_runs keeps one value per model, metric and day (a published-table check).
+    metrics = [m.metric for _, ms in ret._stage.run_rows(result) for m in ms]
+    assert len(metrics) == len(set(metrics)) and "holdout_auc:btyd" in metrics
 
 
 def test_learning_on_a_sample_still_scores_every_buyer(orders: pd.DataFrame) -> None:

@@ -170,7 +170,9 @@ def run_rows(result: RetentionResult) -> list[tuple[str, list[Metric]]]:
     for name, row in result.holdout.items():
         version = CANDIDATE_VERSIONS.get(name, f"{BASELINES[RISK]}+{BASELINES[VALUE]}")
         metrics = [
-            Metric(f"holdout_{metric}", m["value"], m["baseline"], None, {"z": m["z"]}) for metric, m in row.items()
+            # Named per candidate: model_runs holds one value per model, metric and day.
+            Metric(f"holdout_{metric}:{name}", m["value"], m["baseline"], None, {"z": m["z"]})
+            for metric, m in row.items()
         ]
         runs.append((f"candidate:{version}", metrics))
     return runs
