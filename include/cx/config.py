@@ -41,6 +41,7 @@ PUBLISHED_TABLES: tuple[str, ...] = (
     "customer_recommendations",
     "review_sentiment",
     "sales_forecast",
+    "product_demand_forecast",
     "model_runs",
     "dq_results",
     "quarantine",
