@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _fixtures.tables import write_table
 from cx.errors import NothingToDo
 from cx.models import retention as ret
 from cx.models.retention import RetentionConfig, contactable, features_at, score_customers, target_list, transactions
@@ -269,17 +270,6 @@ def test_control_group_is_stable_and_seeded_by_the_experiment() -> None:
 # --- run() against a temporary warehouse ----------------------------------------------
 
 
-def _write(path: Path, table: str, frame: pd.DataFrame) -> None:
-    schema, name = table.split(".")
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f"create schema if not exists {schema}")
-        con.register("f", frame)
-        con.execute(f"create or replace table {schema}.{name} as select * from f")
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_run_is_idempotent_per_day_and_reads_consent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: pd.DataFrame
@@ -292,12 +282,12 @@ def test_run_is_idempotent_per_day_and_reads_consent(
     monkeypatch.setenv("CX_RETENTION_TARGETS_TOP_N", "50")
     with pytest.raises(NothingToDo, match="fct_orders is missing"):
         ret.run(START)
-    _write(path, "marts.fct_orders", orders)
+    write_table(path, "marts.fct_orders", orders)
     customers = pd.DataFrame({"customer_id": sorted(orders["customer_id"].unique())})
-    _write(path, "marts.dim_customers", customers)  # no marketing_consent column: nobody excluded
+    write_table(path, "marts.dim_customers", customers)  # no marketing_consent column: nobody excluded
     today = START + timedelta(days=120)
     when = pd.Timestamp(today) - pd.Timedelta(days=3)
-    _write(
+    write_table(
         path,
         "marts.fct_interactions",
         pd.DataFrame(
@@ -310,7 +300,7 @@ def test_run_is_idempotent_per_day_and_reads_consent(
             }
         ),
     )
-    _write(
+    write_table(
         path,
         "marts.fct_texts",
         pd.DataFrame(
@@ -323,7 +313,7 @@ def test_run_is_idempotent_per_day_and_reads_consent(
             }
         ),
     )
-    _write(
+    write_table(
         path,
         "model_outputs.review_sentiment",
         pd.DataFrame({"review_id": ["R1"], "sentiment_score": [-0.5], "as_of_date": [today]}),
@@ -339,7 +329,7 @@ def test_run_is_idempotent_per_day_and_reads_consent(
     assert inputs["consent"] is None
     first = ret.run(today)
     refused = customers.iloc[::2].assign(marketing_consent=False)
-    _write(path, "marts.dim_customers", pd.concat([refused, customers.iloc[1::2].assign(marketing_consent=None)]))
+    write_table(path, "marts.dim_customers", pd.concat([refused, customers.iloc[1::2].assign(marketing_consent=None)]))
     second = ret.run(today)  # the same day again: replaces its partitions
     assert (
         first["rows"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from _fixtures.tables import write_table
 from cx.errors import NothingToDo
 from cx.models import segmentation as seg
 from cx.models.segmentation import SegmentationConfig, segment_customers
@@ -429,17 +430,6 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _write(path: Path, table: str, frame: pd.DataFrame) -> None:
-    schema, name = table.split(".")
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f"create schema if not exists {schema}")
-        con.register("f", frame)
-        con.execute(f"create or replace table {schema}.{name} as select * from f")
-    finally:
-        con.close()
-
-
 def _types(path: Path, table: str) -> list[tuple[str, str]]:
     con = duckdb.connect(str(path))
     try:
@@ -455,7 +445,7 @@ def _types(path: Path, table: str) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
     features, _ = planted_features(n_per_group=40, seed=11)
-    _write(warehouse, "marts.customer_features", features)
+    write_table(warehouse, "marts.customer_features", features)
     ids = features["customer_id"].iloc[:30]
     texts = pd.DataFrame(
         {
@@ -470,7 +460,7 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
             "created_at": pd.Timestamp("2024-01-01"),
         }
     )
-    _write(warehouse, "marts.fct_texts", texts)
+    write_table(warehouse, "marts.fct_texts", texts)
     scores = pd.DataFrame(
         {
             "review_id": texts["text_id"],
@@ -481,7 +471,7 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
             "rating_conflict": False,
         }
     )
-    _write(
+    write_table(
         warehouse,
         "model_outputs.review_sentiment",
         pd.concat([scores.assign(as_of_date=date(2024, 1, d)) for d in (1, 2)], ignore_index=True),
@@ -520,7 +510,7 @@ def test_run_writes_segments_and_model_runs(warehouse: Path) -> None:
 def test_run_skips_without_features(warehouse: Path) -> None:
     with pytest.raises(NothingToDo, match="marts.customer_features is missing"):
         seg.run(date(2024, 1, 1))
-    _write(warehouse, "marts.customer_features", planted_features(n_per_group=1)[0].iloc[:0])
+    write_table(warehouse, "marts.customer_features", planted_features(n_per_group=1)[0].iloc[:0])
     with pytest.raises(NothingToDo, match="marts.customer_features is empty"):
         seg.run(date(2024, 1, 1))
     con = duckdb.connect(str(warehouse))
@@ -536,7 +526,7 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
     from cx.model_runs import Metric, write_model_runs
 
     features, _ = planted_features(n_per_group=40, seed=12)
-    _write(warehouse, "marts.customer_features", features)
+    write_table(warehouse, "marts.customer_features", features)
     buyers = features.loc[features["frequency"] > 0, "customer_id"]
     orders = pd.DataFrame(
         {
@@ -547,12 +537,12 @@ def test_run_upgrades_an_older_table_and_restarts_identities_after_a_model_chang
             "order_amount": 30.0,
         }
     )
-    _write(warehouse, "marts.fct_orders", orders)
+    write_table(warehouse, "marts.fct_orders", orders)
     # Yesterday's partition from an older model version, in the table layout it wrote.
     old = features[["customer_id"]].assign(
         segment_id=np.arange(len(features)) % 3 + 1, segment_name="loyal", recency_days=1, as_of_date=date(2023, 12, 31)
     )
-    _write(warehouse, "model_outputs.customer_segments", old)
+    write_table(warehouse, "model_outputs.customer_segments", old)
     con = duckdb.connect(str(warehouse))
     try:
         write_model_runs(
