@@ -52,7 +52,9 @@ help:
 # plus tests and linters (requirements-dev.txt), all pinned by constraints.txt.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON_BOOT) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BOOT) not found; set PYTHON_BOOT=...)"; exit 1; }
-	$(PYTHON_BOOT) -m venv $(VENV)
+	@# an existing working 3.11 venv is kept: re-running venv over one made by another interpreter breaks it
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+		echo "$(PYTHON_BOOT) -m venv --clear $(VENV)"; $(PYTHON_BOOT) -m venv --clear $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps -e .

@@ -255,6 +255,20 @@ def test_training_gate_uses_the_run_cadence_and_later_runs(monkeypatch, tmp_path
     assert training_decision(daily) is True and daily["ti"].asked == []  # daily never asks
 
 
+def test_dbt_docs_waits_only_for_later_runs_still_to_come(monkeypatch):
+    """Finished later runs (e.g. the demo's, in the Airflow database another warehouse
+    shares) do not stop the docs; a backfill's queued or running later days do."""
+    import cx.transform
+    from cx.orchestration import dbt_docs_run
+
+    monkeypatch.setattr(cx.transform, "docs_generate", lambda: "site")
+    ctx = _ctx("backfill", [3])
+    assert dbt_docs_run(ctx) == {"skipped": "a later run rebuilds the docs"}
+    ((_, dates, states),) = ctx["ti"].asked
+    assert sorted(states) == ["queued", "running"] and dates[0] == ctx["logical_date"] + timedelta(days=1)
+    assert dbt_docs_run(_ctx("manual", [0])) == {"dbt_docs": "site"}
+
+
 def test_schedule_settings(monkeypatch):
     from cx.config import load_settings
 

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 # still in flight, later ones that exist). Backfills create one run per day and keep
 # at most max_active_runs in flight, so the neighbours that matter are close by.
 NEIGHBOUR_DAYS = 31
+RUNNING = ("running",)
+# Runs still to come: the rest of a backfill or catch-up. Finished later runs do not
+# count; they may belong to another warehouse sharing the Airflow database.
+PENDING = ("queued", "running")
 RUN_DAY = timedelta(days=1)  # the DAG's schedule is @daily: one run per extraction day
 
 
@@ -45,16 +49,17 @@ def orders_runs(run_type: str) -> bool:
     return run_type in ("backfill", "scheduled")
 
 
-def count_other_runs(context: Any, later: bool, running: bool, days: int = NEIGHBOUR_DAYS) -> int:
+def count_other_runs(
+    context: Any, later: bool, states: tuple[str, ...] | None = None, days: int = NEIGHBOUR_DAYS
+) -> int:
     """Runs of this DAG for the ``days`` days after (or before) this run's day, all
-    of them or only the running ones, counted by Airflow's execution API (tasks have
+    of them or only those in ``states``, counted by Airflow's execution API (tasks have
     no database access in Airflow 3)."""
     logical = context["logical_date"]
     step = RUN_DAY if later else -RUN_DAY
     dates = [logical + step * i for i in range(1, days + 1)]
     ti = context["ti"]
-    states = ["running"] if running else None
-    return int(ti.get_dr_count(dag_id=ti.dag_id, logical_dates=dates, states=states))
+    return int(ti.get_dr_count(dag_id=ti.dag_id, logical_dates=dates, states=list(states) if states else None))
 
 
 def earlier_days_done(context: Any) -> bool:
@@ -70,7 +75,7 @@ def earlier_days_done(context: Any) -> bool:
     """
     if not orders_runs(run_type_of(context)):
         return True
-    pending = count_other_runs(context, later=False, running=True)
+    pending = count_other_runs(context, later=False, states=RUNNING)
     if pending:
         log.info("%d run(s) of earlier days still running; %s waits its turn in the warehouse", pending, context["ds"])
     return pending == 0
@@ -86,6 +91,6 @@ def training_decision(context: Any, settings: Settings | None = None) -> bool:
     cadence = params.get("ml_cadence") or None
     later = 0
     if (cadence or (settings or load_settings()).ml_cadence) == "latest" and context.get("logical_date") is not None:
-        later = count_other_runs(context, later=True, running=False)
+        later = count_other_runs(context, later=True)
     window = run_window_from_context(context)
     return should_train_models(window.run_to, settings, cadence=cadence, run_type=run_type, later_runs=later).train

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from cx.config import PUBLISHED_TABLES
-from cx.orchestration.ordering import count_other_runs, run_type_of, run_window_from_context
+from cx.orchestration.ordering import PENDING, count_other_runs, run_type_of, run_window_from_context
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ def freshness_run(context: Any) -> dict:
 
 def dbt_docs_run(context: Any) -> dict:
     """The `dbt_docs` task: the dbt documentation site (models, tests, lineage and the
-    warehouse catalog) for the CX page. Skipped while later days exist (the middle of
-    a backfill), where the site would be rewritten at once."""
-    if context.get("logical_date") is not None and count_other_runs(context, later=True, running=False):
+    warehouse catalog) for the CX page. Skipped while runs of later days are queued or
+    running (the middle of a backfill), where the site would be rewritten at once."""
+    if context.get("logical_date") is not None and count_other_runs(context, later=True, states=PENDING):
         log.info("dbt docs left to the newest run")
         return {"skipped": "a later run rebuilds the docs"}
     from cx.transform import docs_generate
